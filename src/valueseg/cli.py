@@ -1,0 +1,245 @@
+"""The valueseg command line: a thin layer over the library's public functions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from valueseg.errors import InputError, ValuesegError
+from valueseg.store import DEFAULT_DB
+
+app = typer.Typer(
+    name="valueseg",
+    help="Customer value segmentation for e-commerce shops.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+_STATE = {"debug": False}
+_PROGRESS_MIN_BYTES = 4 << 20
+
+DbOption = Annotated[Path, typer.Option("--db", help="The DuckDB store file.")]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """valueseg: what each customer is worth, who is leaving, and what to do about it."""
+    _STATE["debug"] = debug
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items:
+        target, sep, source = item.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise InputError(
+                f"Cannot read --map {item!r}. Expected TARGET=SOURCE, e.g. --map amount=Revenue."
+            )
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+def _progress_for(path: str) -> Progress | None:
+    file = Path(path)
+    if not console.is_terminal or not file.is_file():
+        return None
+    if file.stat().st_size < _PROGRESS_MIN_BYTES:
+        return None
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files (CSV, Parquet, JSONL) or DB URLs.")],
+    kind: Annotated[
+        str, typer.Option("--kind", help="transactions, events or customers.")
+    ] = "transactions",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Map a column: TARGET=SOURCE (repeatable)."),
+    ] = None,
+    db: DbOption = Path(DEFAULT_DB),
+) -> None:
+    """Load shop data into the store; unusable rows are quarantined with a reason."""
+    from valueseg.io import ingest as ingest_source
+
+    parsed = _parse_map(mapping or [])
+    reports = []
+    for path in paths:
+        bar = _progress_for(path)
+        if bar is None:
+            reports.append(ingest_source(path, kind=kind, db=db, mapping=parsed))
+            continue
+        with bar:
+            task = bar.add_task(f"{Path(path).name}: reading", total=100)
+
+            def update(
+                stage: str, pct: float, _bar: Progress = bar, _task: Any = task, _name: str = path
+            ) -> None:
+                _bar.update(_task, description=f"{Path(_name).name}: {stage}", completed=pct)
+
+            reports.append(ingest_source(path, kind=kind, db=db, mapping=parsed, progress=update))
+    _print_ingest(reports)
+
+
+def _print_ingest(reports: list[Any]) -> None:
+    table = Table(title="Ingest summary")
+    for col in ("source", "kind", "rows read", "accepted", "rejected", "date range"):
+        table.add_column(
+            col, justify="right" if col in ("rows read", "accepted", "rejected") else "left"
+        )
+    for r in reports:
+        span = ""
+        if r.first_timestamp is not None:
+            span = f"{r.first_timestamp:%Y-%m-%d} → {r.last_timestamp:%Y-%m-%d}"
+        if r.already_loaded is not None:
+            span = f"already loaded (load {r.already_loaded}); nothing changed"
+        table.add_row(
+            r.source, r.kind, f"{r.rows_read:,}", f"{r.accepted:,}", f"{r.rejected:,}", span
+        )
+    console.print(table)
+    for r in reports:
+        for note in r.notes:
+            console.print(f"[dim]{r.source}: {note}[/dim]")
+        if r.kind == "transactions" and r.accepted:
+            console.print(
+                f"{r.source}: {r.customers:,} customers, {r.orders:,} orders, "
+                f"revenue {r.revenue:,.2f}, {r.returns:,} return lines, {r.seconds:.1f} s"
+            )
+        if r.rejected_by_reason:
+            reasons = Table(title=f"Rejected rows of {r.source} (see table rejected_rows)")
+            reasons.add_column("reason")
+            reasons.add_column("rows", justify="right")
+            for reason, n in r.rejected_by_reason.items():
+                reasons.add_row(reason, f"{n:,}")
+            console.print(reasons)
+
+
+@app.command()
+def info(db: DbOption = Path(DEFAULT_DB)) -> None:
+    """Show what the store holds."""
+    from valueseg.store import Store
+
+    with Store(db, read_only=True) as store:
+        summary = store.summary()
+    _print_info(summary)
+
+
+def _print_info(s: dict[str, Any]) -> None:
+    console.print(f"[bold]{s['path']}[/bold] (schema version {s['schema_version']})")
+    tables = Table(title="Tables")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for name, n in s["tables"].items():
+        tables.add_row(name, f"{n:,}")
+    console.print(tables)
+    if s["first_order"] is not None:
+        console.print(
+            f"Orders {s['first_order']:%Y-%m-%d} → {s['last_order']:%Y-%m-%d}: "
+            f"{s['customers']:,} customers, {s['orders']:,} orders, revenue "
+            f"{s['revenue']:,.2f}, returns {s['returns_amount']:,.2f} "
+            f"({s['return_lines']:,} lines)"
+        )
+    if s["loads"]:
+        loads = Table(title="Loads")
+        for col in ("load", "source", "kind", "rows read", "accepted", "rejected", "loaded at"):
+            loads.add_column(col)
+        for row in s["loads"]:
+            loads.add_row(
+                str(row[0]),
+                row[1],
+                row[2],
+                f"{row[3]:,}",
+                f"{row[4]:,}",
+                f"{row[5]:,}",
+                f"{row[6]:%Y-%m-%d %H:%M}",
+            )
+        console.print(loads)
+
+
+@app.command()
+def synth(
+    customers: Annotated[int, typer.Option("--customers", help="How many customers.")] = 20_000,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the tables to.")] = Path(
+        "synth-shop"
+    ),
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    start: Annotated[str, typer.Option(help="First day of the shop's history.")] = "2023-01-01",
+    end: Annotated[str, typer.Option(help="Last day of the shop's history.")] = "2024-12-31",
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+) -> None:
+    """Generate a synthetic shop with known ground truth and write its tables."""
+    from valueseg.synth import make_shop
+
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"Unknown --format {fmt!r}. Expected parquet or csv.")
+    started = time.perf_counter()
+    with console.status(f"Generating {customers:,} customers…"):
+        shop = make_shop(customers, start=start, end=end, random_state=seed)
+        files = shop.write(out, format=fmt)
+    table = Table(title=f"Synthetic shop in {out} ({time.perf_counter() - started:.1f} s)")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for name, path in files.items():
+        table.add_row(name, f"{len(getattr(shop, name)):,}", str(path))
+    console.print(table)
+
+
+@app.command()
+def demo(
+    customers: Annotated[
+        int, typer.Option("--customers", help="Customers in the sample shop.")
+    ] = 20_000,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the sample data and store.")
+    ] = Path("valueseg-demo"),
+    seed: Annotated[int, typer.Option(help="Random seed of the sample shop.")] = 7,
+) -> None:
+    """Run valueseg end to end on a generated sample shop."""
+    from valueseg.demo import run_demo
+
+    with console.status("Running the demo…"):
+        result = run_demo(customers=customers, out=out, random_state=seed)
+    _print_ingest(result.reports)
+    _print_info(result.summary)
+    console.print(
+        f"\nStore written to [bold]{result.db}[/bold]. Next: valueseg info --db {result.db}"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``valueseg`` console script: errors as one line, exit code 1."""
+    try:
+        app()
+    except ValuesegError as exc:
+        if _STATE["debug"]:
+            raise
+        _print_error(str(exc))
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if _STATE["debug"]:
+            raise
+        _print_error(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)")
+
+
+def _print_error(message: str) -> None:
+    err_console.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(1)

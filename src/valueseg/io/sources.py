@@ -1,0 +1,281 @@
+"""Open any supported source as a DuckDB relation of raw rows with their line numbers.
+
+A source is a file (CSV/TSV, Parquet, JSON lines; compressed CSV too), a pandas or polars
+DataFrame, or a table in a database reached by URL (``duckdb:///shop.duckdb?table=orders``,
+``sqlite:///shop.db?table=orders``, ``postgresql://user@host/db?table=orders``).
+Everything that cannot be read at all is refused here with one clear message.
+"""
+
+from __future__ import annotations
+
+import codecs
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import duckdb
+
+from valueseg.errors import InputError, SourceNotFoundError
+
+_SNIFF_BYTES = 1 << 20
+_TEXT_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv"}
+_FORMATS = {
+    **_TEXT_FORMATS,
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+_COMPRESSED = {".gz": "gzip", ".zst": "zstd"}
+_DB_SCHEMES = ("duckdb", "sqlite", "postgresql", "postgres")
+
+
+@dataclass(frozen=True)
+class OpenedSource:
+    """A source registered as view ``_vs_src`` with columns in source order plus ``_line``."""
+
+    name: str  # what messages call it: a file name, 'DataFrame', or a URL without password
+    fmt: str  # csv | parquet | jsonl | dataframe | database
+    columns: tuple[str, ...]
+    types: tuple[str, ...]
+    header_lines: int  # lines before the first data row (1 for a CSV with a header)
+    malformed: tuple[tuple[int, str, str], ...] = ()  # (line, reason, raw text) of broken lines
+
+    @property
+    def row_word(self) -> str:
+        return "line" if self.fmt in ("csv", "jsonl") else "row"
+
+
+def is_database_url(source: object) -> bool:
+    """True for strings like ``sqlite:///shop.db?table=orders``."""
+    return isinstance(source, str) and source.split(":", 1)[0].lower() in _DB_SCHEMES
+
+
+def open_source(con: duckdb.DuckDBPyConnection, source: Any) -> OpenedSource:
+    """Register ``source`` as the temporary view ``_vs_src`` on ``con``."""
+    if _is_dataframe(source):
+        return _open_dataframe(con, source)
+    if is_database_url(source):
+        return _open_database(con, str(source))
+    if isinstance(source, (str, Path)):
+        return _open_file(con, Path(source))
+    raise InputError(
+        f"Cannot read a source of type {type(source).__name__}. "
+        "Expected a file path, a pandas or polars DataFrame, or a database URL "
+        "such as sqlite:///shop.db?table=orders."
+    )
+
+
+# -- DataFrames ----------------------------------------------------------------------------
+def _is_dataframe(obj: object) -> bool:
+    module = type(obj).__module__
+    return type(obj).__name__ == "DataFrame" and module.split(".")[0] in ("pandas", "polars")
+
+
+def _open_dataframe(con: duckdb.DuckDBPyConnection, frame: Any) -> OpenedSource:
+    if type(frame).__module__.startswith("pandas"):
+        frame = frame.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+    if len(frame) == 0:
+        raise InputError("The DataFrame has no rows. Expected at least one row of data.")
+    con.register("_vs_df", frame)
+    return _finish(con, "DataFrame", "dataframe", "_vs_df", header_lines=0)
+
+
+# -- databases -----------------------------------------------------------------------------
+def _split_db_url(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    table = (parse_qs(parts.query).get("table") or [""])[0]
+    shown = parts._replace(netloc=parts.netloc.split("@")[-1] if "@" in parts.netloc else "")
+    if not table:
+        raise InputError(
+            f"Database URL {urlunsplit(shown)} names no table. "
+            "Add ?table=NAME, e.g. sqlite:///shop.db?table=orders."
+        )
+    return parts.scheme.lower(), table, urlunsplit(shown)
+
+
+def _open_database(con: duckdb.DuckDBPyConnection, url: str) -> OpenedSource:
+    scheme, table, shown = _split_db_url(url)
+    parts = urlsplit(url)
+    if scheme == "duckdb":
+        path = parts.path if parts.netloc == "" else parts.netloc + parts.path
+        if not Path(path).exists():
+            raise SourceNotFoundError(f"Database file not found: {path} (from {shown}).")
+        con.execute(f"ATTACH '{_sql_str(path)}' AS _vs_srcdb (READ_ONLY)")
+        return _finish(con, shown, "database", f"_vs_srcdb.{_ident(table)}", 0)
+    if scheme == "sqlite":
+        path = parts.path if parts.netloc == "" else parts.netloc + parts.path
+        if not Path(path).exists():
+            raise SourceNotFoundError(f"Database file not found: {path} (from {shown}).")
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as lite:
+            arrow = _sqlite_table(lite, table, shown)
+        con.register("_vs_df", arrow)
+        return _finish(con, shown, "database", "_vs_df", header_lines=0)
+    return _open_postgres(con, url, table, shown)
+
+
+def _sqlite_table(lite: sqlite3.Connection, table: str, shown: str) -> Any:
+    import pyarrow as pa
+
+    try:
+        cur = lite.execute(f"SELECT * FROM {_ident(table)}")
+    except sqlite3.OperationalError as exc:
+        raise InputError(f"Cannot read table '{table}' from {shown}: {exc}.") from exc
+    names = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    # SQLite is dynamically typed: read every value as text and let validation parse it.
+    cols = [[None if r[i] is None else str(r[i]) for r in rows] for i in range(len(names))]
+    return pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)})
+
+
+def _open_postgres(
+    con: duckdb.DuckDBPyConnection, url: str, table: str, shown: str
+) -> OpenedSource:
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise InputError(
+            f"Reading {shown} needs the PostgreSQL driver. Install it: "
+            "pip install 'valueseg[postgres]'."
+        ) from exc
+    import pyarrow as pa
+
+    dsn = urlunsplit(urlsplit(url)._replace(query="", scheme="postgresql"))
+    try:
+        with psycopg.connect(dsn) as pg, pg.cursor() as cur:
+            cur.execute(f"SELECT * FROM {_ident(table)}")
+            names = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+    except psycopg.Error as exc:
+        raise InputError(f"Cannot read table '{table}' from {shown}: {exc}".strip()) from exc
+    cols = [[None if r[i] is None else str(r[i]) for r in rows] for i in range(len(names))]
+    arrow = pa.table({n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)})
+    con.register("_vs_df", arrow)
+    return _finish(con, shown, "database", "_vs_df", header_lines=0)
+
+
+# -- files ---------------------------------------------------------------------------------
+def _file_format(path: Path, head: bytes) -> tuple[str, str | None]:
+    suffixes = [s.lower() for s in path.suffixes]
+    compression = _COMPRESSED.get(suffixes[-1]) if suffixes else None
+    if compression:
+        suffixes = suffixes[:-1]
+    declared = _FORMATS.get(suffixes[-1]) if suffixes else None
+    if declared == "parquet" and not head.startswith(b"PAR1"):
+        raise InputError(
+            f"File {path.name} is not a Parquet file (it does not start with the Parquet "
+            "magic bytes 'PAR1'). Expected a Parquet file; if it is CSV, rename it to .csv."
+        )
+    if declared is None:
+        if head.startswith(b"PAR1"):
+            return "parquet", None
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        declared = "jsonl" if stripped.startswith(b"{") else "csv"
+    return declared, compression
+
+
+def _check_text(path: Path, head: bytes) -> str:
+    """Refuse binary content; return the encoding DuckDB should read the file with."""
+    if b"\x00" in head:
+        raise InputError(
+            f"File {path.name} does not look like text: it contains binary (NUL) bytes. "
+            "Expected a CSV, Parquet or JSON lines file."
+        )
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the sample's end
+            return "latin-1"
+    return "utf-8"
+
+
+def _open_file(con: duckdb.DuckDBPyConnection, path: Path) -> OpenedSource:
+    if path.is_dir():
+        raise InputError(f"{path} is a folder. Expected a file; pass the files inside it.")
+    if not path.exists():
+        raise SourceNotFoundError(f"File not found: {path}.")
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if not head.strip():
+        raise InputError(
+            f"File {path.name} is empty. Expected a header line and at least one data row."
+        )
+    fmt, compression = _file_format(path, head)
+    if fmt == "parquet":
+        query = f"read_parquet('{_sql_str(str(path))}')"
+        return _finish(con, path.name, "parquet", query, header_lines=0)
+    if compression is None:
+        encoding = _check_text(path, head)
+    else:
+        encoding = "utf-8"
+    if fmt == "jsonl":
+        query = f"read_json('{_sql_str(str(path))}', format='newline_delimited')"
+        return _finish(con, path.name, "jsonl", query, header_lines=0)
+    return _open_csv(con, path, encoding)
+
+
+def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str) -> OpenedSource:
+    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    query = (
+        f"read_csv('{_sql_str(str(path))}', all_varchar=true, header=true, "
+        f"encoding='{encoding}', store_rejects=true)"
+    )
+    try:
+        opened = _finish(con, path.name, "csv", query, header_lines=1)
+    except duckdb.InvalidInputException as exc:
+        if encoding == "utf-8" and "unicode" in str(exc).lower():
+            return _open_csv(con, path, "latin-1")
+        raise
+    rows = con.execute(
+        "SELECT line, error_type, csv_line FROM reject_errors ORDER BY line"
+    ).fetchall()
+    bad = tuple((int(r[0]), f"malformed CSV line ({r[1]})", str(r[2])) for r in rows)
+    return OpenedSource(
+        opened.name, opened.fmt, opened.columns, opened.types, opened.header_lines, bad
+    )
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, name: str, fmt: str, query: str, header_lines: int
+) -> OpenedSource:
+    if query.startswith("read_"):  # a table function: numbering rows is nearly free
+        select = (
+            f"SELECT * EXCLUDE (ordinality), ordinality + {header_lines} AS _line "
+            f"FROM {query} WITH ORDINALITY"
+        )
+    else:
+        select = f"SELECT *, row_number() OVER () + {header_lines} AS _line FROM {query}"
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_src AS {select}")
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise InputError(
+            f"Cannot read {name} as {fmt.upper()}: {message}. "
+            "Expected a well-formed CSV, Parquet or JSON lines file."
+        ) from exc
+    described = con.execute("DESCRIBE _vs_src").fetchall()
+    columns = tuple(str(r[0]) for r in described if r[0] != "_line")
+    types = tuple(str(r[1]) for r in described if r[0] != "_line")
+    count = con.execute("SELECT count(*) FROM _vs_src").fetchone()
+    if not count or count[0] == 0:
+        what = "a header but no data rows" if header_lines else "no rows"
+        raise InputError(
+            f"File {name} has {what}. Expected at least one data row."
+            if fmt in ("csv", "parquet", "jsonl")
+            else f"{name} has no rows. Expected at least one row of data."
+        )
+    return OpenedSource(name, fmt, columns, types, header_lines)
+
+
+def _sql_str(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -9,6 +9,8 @@ Everything that cannot be read at all is refused here with one clear message.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,31 +89,36 @@ def _open_dataframe(con: duckdb.DuckDBPyConnection, frame: Any) -> OpenedSource:
 
 # -- databases -----------------------------------------------------------------------------
 def _split_db_url(url: str) -> tuple[str, str, str]:
+    """(scheme, table, URL safe to show: the password replaced by ***)."""
     parts = urlsplit(url)
+    shown = re.sub(r"//([^/@:]+):[^/@]*@", r"//\1:***@", url)
     table = (parse_qs(parts.query).get("table") or [""])[0]
-    shown = parts._replace(netloc=parts.netloc.split("@")[-1] if "@" in parts.netloc else "")
     if not table:
         raise InputError(
-            f"Database URL {urlunsplit(shown)} names no table. "
+            f"Database URL {shown} names no table. "
             "Add ?table=NAME, e.g. sqlite:///shop.db?table=orders."
         )
-    return parts.scheme.lower(), table, urlunsplit(shown)
+    return parts.scheme.lower(), table, shown
+
+
+def _db_file(url: str, shown: str) -> str:
+    """File of a file database URL: sqlite:///rel.db is relative, sqlite:////abs.db absolute."""
+    parts = urlsplit(url)
+    path = parts.netloc + parts.path if parts.netloc else parts.path[1:]
+    if not Path(path).exists():
+        raise SourceNotFoundError(f"Database file not found: {path} (from {shown}).")
+    return path
 
 
 def _open_database(con: duckdb.DuckDBPyConnection, url: str) -> OpenedSource:
     scheme, table, shown = _split_db_url(url)
-    parts = urlsplit(url)
     if scheme == "duckdb":
-        path = parts.path if parts.netloc == "" else parts.netloc + parts.path
-        if not Path(path).exists():
-            raise SourceNotFoundError(f"Database file not found: {path} (from {shown}).")
+        path = _db_file(url, shown)
         con.execute(f"ATTACH '{_sql_str(path)}' AS _vs_srcdb (READ_ONLY)")
         return _finish(con, shown, "database", f"_vs_srcdb.{_ident(table)}", 0)
     if scheme == "sqlite":
-        path = parts.path if parts.netloc == "" else parts.netloc + parts.path
-        if not Path(path).exists():
-            raise SourceNotFoundError(f"Database file not found: {path} (from {shown}).")
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as lite:
+        path = _db_file(url, shown)
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as lite:
             arrow = _sqlite_table(lite, table, shown)
         con.register("_vs_df", arrow)
         return _finish(con, shown, "database", "_vs_df", header_lines=0)

@@ -1,0 +1,5 @@
+"""``python -m valueseg`` runs the command line."""
+
+from valueseg.cli import main
+
+main()

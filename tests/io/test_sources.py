@@ -1,0 +1,181 @@
+"""Every kind of source, and every file that is refused, with the exact message."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import sqlite3
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pytest
+
+from valueseg.errors import InputError, SourceNotFoundError
+from valueseg.io import ingest
+
+NOW = datetime(2025, 1, 1)
+ROWS = "c1,2024-01-01,10.5\nc2,2024-02-01,3\n"
+
+
+def _amounts(store):
+    return store.con.execute(
+        "SELECT customer_id, amount FROM transactions ORDER BY customer_id"
+    ).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("comma.csv", "customer_id,timestamp,amount\n" + ROWS),
+        ("semi.csv", "customer_id;timestamp;amount\n" + ROWS.replace(",", ";")),
+        ("tab.tsv", "customer_id\ttimestamp\tamount\n" + ROWS.replace(",", "\t")),
+        ("pipe.txt", "customer_id|timestamp|amount\n" + ROWS.replace(",", "|")),
+        ("bom.csv", "\ufeffcustomer_id,timestamp,amount\n" + ROWS),
+        ("crlf.csv", ("customer_id,timestamp,amount\n" + ROWS).replace("\n", "\r\n")),
+    ],
+)
+def test_csv_dialects_are_sniffed(store, write, name, text):
+    report = ingest(write(name, text), db=store, now=NOW)
+    assert (report.accepted, report.rejected) == (2, 0)
+    assert _amounts(store) == [("c1", 10.5), ("c2", 3.0)]
+
+
+def test_latin1_csv_is_read(store, write):
+    path = write("latin.csv", "customer_id,timestamp,amount\nJosé,2024-01-01,1\n", "latin-1")
+    ingest(path, db=store, now=NOW)
+    assert _amounts(store) == [("José", 1.0)]
+
+
+def test_gzip_csv_is_read(store, tmp_path):
+    path = tmp_path / "o.csv.gz"
+    path.write_bytes(gzip.compress(("customer_id,timestamp,amount\n" + ROWS).encode()))
+    assert ingest(path, db=store, now=NOW).accepted == 2
+
+
+def test_parquet_and_jsonl(store, tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+            "amount": [10.5, 3.0],
+        }
+    )
+    frame.to_parquet(tmp_path / "o.parquet")
+    (tmp_path / "o.jsonl").write_text(
+        '{"customer_id": "c3", "timestamp": "2024-01-01", "amount": 1}\n'
+        '{"customer_id": "c4", "timestamp": "2024-01-02", "amount": "x"}\n'
+    )
+    assert ingest(tmp_path / "o.parquet", db=store, now=NOW).accepted == 2
+    report = ingest(tmp_path / "o.jsonl", db=store, now=NOW)
+    assert report.rejected_by_reason == {"non-numeric amount": 1}
+    assert store.con.execute(
+        "SELECT line FROM rejected_rows WHERE source = 'o.jsonl'"
+    ).fetchall() == [(2,)]
+
+
+def test_pandas_and_polars_frames(store):
+    data = {
+        "customer_id": ["c1", "c2"],
+        "timestamp": ["2024-01-01", "2024-02-01"],
+        "amount": [10.5, 3.0],
+    }
+    assert ingest(pd.DataFrame(data), db=store, now=NOW).accepted == 2
+    data["customer_id"] = ["c3", "c4"]
+    assert ingest(pl.DataFrame(data), db=store, now=NOW).accepted == 2
+    assert len(_amounts(store)) == 4
+
+
+def test_database_tables_by_url(store, tmp_path):
+    lite = tmp_path / "shop.db"
+    with sqlite3.connect(lite) as con:
+        con.execute("CREATE TABLE orders (customer_id TEXT, timestamp TEXT, amount REAL)")
+        con.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?)",
+            [("c1", "2024-01-01", 10.5), ("c2", "2024-02-01", 3.0)],
+        )
+    duck = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(duck)) as con:
+        con.execute(
+            "CREATE TABLE orders AS SELECT 'c3' AS customer_id, "
+            "TIMESTAMP '2024-01-01' AS timestamp, 1.5 AS amount"
+        )
+    assert ingest(f"sqlite:///{lite}?table=orders", db=store, now=NOW).accepted == 2
+    assert ingest(f"duckdb:///{duck}?table=orders", db=store, now=NOW).accepted == 1
+    assert _amounts(store) == [("c1", 10.5), ("c2", 3.0), ("c3", 1.5)]
+
+
+def test_database_url_without_table(store, tmp_path):
+    msg = "Database URL sqlite:///x.db names no table. Add ?table=NAME, e.g. sqlite:///shop.db?table=orders."
+    with pytest.raises(InputError, match=re.escape(msg)):
+        ingest("sqlite:///x.db", db=store)
+
+
+def test_malformed_csv_lines_are_quarantined_not_lost(store, write):
+    path = write(
+        "o.csv",
+        "customer_id,timestamp,amount\nc1,2024-01-01,1\nc2,2024-01-01,2,extra\nc3,2024-01-01,3\n",
+    )
+    report = ingest(path, db=store, now=NOW)
+    assert (report.rows_read, report.accepted, report.rejected) == (3, 2, 1)
+    line, reason, raw = store.con.execute("SELECT line, reason, raw FROM rejected_rows").fetchone()
+    assert (line, raw) == (3, "c2,2024-01-01,2,extra")
+    assert reason.startswith("malformed CSV line")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "empty.csv",
+            "",
+            "File empty.csv is empty. Expected a header line and at least one data row.",
+        ),
+        (
+            "blank.csv",
+            "\n\n  \n",
+            "File blank.csv is empty. Expected a header line and at least one data row.",
+        ),
+        (
+            "header.csv",
+            "customer_id,timestamp,amount\n",
+            "File header.csv has a header but no data rows. Expected at least one data row.",
+        ),
+        (
+            "binary.csv",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "File binary.csv does not look like text: it contains binary (NUL) bytes. "
+            "Expected a CSV, Parquet or JSON lines file.",
+        ),
+        (
+            "fake.parquet",
+            "customer_id,timestamp,amount\nc1,2024-01-01,1\n",
+            "File fake.parquet is not a Parquet file (it does not start with the Parquet magic "
+            "bytes 'PAR1'). Expected a Parquet file; if it is CSV, rename it to .csv.",
+        ),
+    ],
+)
+def test_unreadable_files_are_refused(store, write, name, content, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        ingest(write(name, content), db=store)
+    assert store.table_counts()["loads"] == 0
+
+
+def test_broken_jsonl_is_refused(store, write):
+    path = write("o.jsonl", '{"customer_id": "c1", "timestamp": "2024-01-01"\n')
+    with pytest.raises(InputError, match=r"^Cannot read o\.jsonl as JSONL: .*Expected a "):
+        ingest(path, db=store)
+
+
+def test_missing_file_and_folder(store, tmp_path):
+    with pytest.raises(SourceNotFoundError, match=re.escape("File not found: ")):
+        ingest(tmp_path / "nope.csv", db=store)
+    with pytest.raises(InputError, match=re.escape("is a folder. Expected a file")):
+        ingest(tmp_path, db=store)
+
+
+def test_unknown_source_type(store):
+    msg = "Cannot read a source of type int. Expected a file path, a pandas or polars DataFrame"
+    with pytest.raises(InputError, match=re.escape(msg)):
+        ingest(42, db=store)

@@ -1,0 +1,61 @@
+"""The store: schema versions, migrations, transactions, what it holds."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from valueseg.errors import StoreError
+from valueseg.store import MIGRATIONS, SCHEMA_VERSION, Store
+from valueseg.store.schema import DATA_TABLES
+
+
+def test_new_store_has_every_table_of_the_contract(store):
+    tables = {r[0] for r in store.con.execute("SHOW TABLES").fetchall()}
+    assert set(DATA_TABLES) <= tables
+    assert store.schema_version == SCHEMA_VERSION == MIGRATIONS[-1][0]
+    assert [m[0] for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_reopening_does_not_migrate_twice(tmp_path):
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    with Store(db) as store:
+        rows = store.con.execute("SELECT count(*) FROM schema_version").fetchone()
+        assert rows == (len(MIGRATIONS),)
+
+
+def test_a_newer_store_is_refused(tmp_path):
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO schema_version VALUES (99, 'future', now()::TIMESTAMP)")
+    msg = (
+        f"Store {db} has schema version 99, newer than this valueseg understands "
+        f"({SCHEMA_VERSION}). Upgrade valueseg to read it."
+    )
+    with pytest.raises(StoreError, match=re.escape(msg)):
+        Store(db)
+
+
+def test_read_only_needs_an_existing_file(tmp_path):
+    db = tmp_path / "none.duckdb"
+    msg = f"Store {db} does not exist. Create it by loading data: valueseg ingest FILE --db {db}"
+    with pytest.raises(StoreError, match=re.escape(msg)):
+        Store(db, read_only=True)
+
+
+def test_transaction_rolls_back_on_error(store):
+    with pytest.raises(ZeroDivisionError), store.transaction() as con:
+        con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (1, now(), 'x')")
+        raise ZeroDivisionError
+    assert store.table_counts()["runs"] == 0
+
+
+def test_summary_of_an_empty_store(store):
+    summary = store.summary()
+    assert summary["customers"] == 0
+    assert summary["first_order"] is None
+    assert summary["tables"]["transactions"] == 0

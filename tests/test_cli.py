@@ -1,0 +1,71 @@
+"""The command line: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "valueseg", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_ingest_then_info(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text("CustomerID,InvoiceDate,Revenue\nc1,2024-01-01,10\nc2,2024-01-02,x\n")
+    db = tmp_path / "s.duckdb"
+    done = run("ingest", str(orders), "--map", "amount=Revenue", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert "Ingest summary" in done.stdout
+    assert "non-numeric amount" in done.stdout
+    info = run("info", "--db", str(db))
+    assert info.returncode == 0, info.stderr
+    assert "transactions" in info.stdout
+    assert "1 customers, 1 orders, revenue 10.00" in info.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "Error: File bad.csv is empty. Expected a header line and at least one data row."),
+        ("who,when\n1,2\n", "Error: Column 'customer_id' not found in bad.csv."),
+    ],
+)
+def test_refused_file_is_one_line_and_exit_1(tmp_path, content, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    done = run("ingest", str(bad), "--db", str(tmp_path / "s.duckdb"))
+    assert done.returncode == 1
+    assert done.stderr.startswith(message)
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("")
+    done = run("--debug", "ingest", str(bad), "--db", str(tmp_path / "s.duckdb"))
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr
+
+
+def test_bad_map_syntax(tmp_path):
+    done = run("ingest", "x.csv", "--map", "amount", "--db", str(tmp_path / "s.duckdb"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Error: Cannot read --map 'amount'. Expected TARGET=SOURCE, e.g. --map amount=Revenue."
+    )
+
+
+def test_info_on_a_missing_store(tmp_path):
+    done = run("info", "--db", str(tmp_path / "none.duckdb"))
+    assert done.returncode == 1
+    assert "does not exist" in done.stderr

@@ -69,3 +69,33 @@ def test_info_on_a_missing_store(tmp_path):
     done = run("info", "--db", str(tmp_path / "none.duckdb"))
     assert done.returncode == 1
     assert "does not exist" in done.stderr
+
+
+def test_demo_loads_the_sample_shop_through_ingest(tmp_path):
+    done = run("demo", "--customers", "500", "--out", str(tmp_path / "demo"))
+    assert done.returncode == 0, done.stderr
+    assert "transactions.parquet" in done.stdout
+    assert "500 customers" in done.stdout
+    from valueseg.store import Store
+
+    with Store(tmp_path / "demo" / "valueseg.duckdb", read_only=True) as store:
+        counts = store.table_counts()
+    assert counts["loads"] == 3
+    assert counts["rejected_rows"] == 0
+    assert counts["customers"] == 500
+    assert counts["transactions"] > 500
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_synth_writes_every_table(tmp_path, fmt):
+    out = tmp_path / "shop"
+    done = run("synth", "--customers", "300", "--out", str(out), "--format", fmt, "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    for table in ("transactions", "events", "customers", "products", "truth"):
+        assert (out / f"{table}.{fmt}").exists()
+
+
+def test_synth_refuses_an_unknown_format(tmp_path):
+    done = run("synth", "--format", "xlsx", "--out", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: Unknown --format 'xlsx'. Expected parquet or csv."

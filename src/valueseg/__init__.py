@@ -1,5 +1,39 @@
-"""valueseg: customer value segmentation for e-commerce shops."""
+"""valueseg: customer value segmentation for e-commerce shops.
+
+The public API is re-exported here and imported lazily, so ``import valueseg`` stays fast.
+
+Examples
+--------
+>>> import valueseg as vs
+>>> sorted(vs.__all__)[:3]
+['IngestReport', 'InputError', 'Store']
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "IngestReport": "valueseg.io",
+    "InputError": "valueseg.errors",
+    "Store": "valueseg.store",
+    "ValuesegError": "valueseg.errors",
+    "ingest": "valueseg.io",
+    "make_shop": "valueseg.synth",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'valueseg' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

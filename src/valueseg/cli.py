@@ -22,7 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# Piped output (CI logs, files) gets room for the tables instead of Rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 _STATE = {"debug": False}
 _PROGRESS_MIN_BYTES = 4 << 20

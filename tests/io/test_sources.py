@@ -179,3 +179,20 @@ def test_unknown_source_type(store):
     msg = "Cannot read a source of type int. Expected a file path, a pandas or polars DataFrame"
     with pytest.raises(InputError, match=re.escape(msg)):
         ingest(42, db=store)
+
+
+def test_a_csv_the_sniffer_gives_up_on_is_read_line_by_line(store, write):
+    # A bare carriage return inside a field: DuckDB cannot guess the dialect of this tiny
+    # file; Python's csv module reads it, and \r ends a line there as in most readers.
+    path = write("odd.csv", "customer_id,timestamp,amount\n0\r,2024-01-01,0.0\nc1,2024-01-01,1\n")
+    report = ingest(path, db=store, now=NOW)
+    assert (report.rows_read, report.accepted, report.rejected) == (3, 1, 2)
+    assert store.con.execute("SELECT line, reason FROM rejected_rows ORDER BY line").fetchall() == [
+        (2, "malformed CSV line (wrong number of fields)"),
+        (3, "missing customer_id"),
+    ]
+
+
+def test_blank_text_counts_as_missing(store, write):
+    path = write("o.csv", 'customer_id,timestamp,amount\n"\r",2024-01-01,1\n"\t ",2024-01-01,1\n')
+    assert ingest(path, db=store, now=NOW).rejected_by_reason == {"missing customer_id": 2}

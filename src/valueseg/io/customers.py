@@ -57,7 +57,7 @@ def plan_customers(
     src = cmap.fields["customer_id"]
     exprs = [f"{text_expr(src, types[src])} AS customer_id"]
     checks = ["WHEN customer_id IS NULL THEN 'missing customer_id'"]
-    notes = []
+    described: list[str] = []
     for name, col in attribute_names(cmap).items():
         target = existing.get(name)
         if target is None:
@@ -70,13 +70,14 @@ def plan_customers(
             f"WHEN {_ident('_has_' + name)} AND {_ident(name)} IS NULL "
             f"THEN 'attribute {name} is not {target}'"
         )
-        notes.append(f"attribute {name} ({target}) from column '{col}'")
+        described.append(f"{name} ({target})")
     flags = ", ".join(_ident("_has_" + n) for n in attribute_names(cmap))
     drop = f"EXCLUDE ({flags})" if flags else ""
     sql = (
         f"SELECT * {drop}, CASE {' '.join(checks)} ELSE NULL END AS _reason FROM ("
         f"SELECT _line, {', '.join(exprs)} FROM _vs_src) AS p"
     )
+    notes = [f"attributes: {', '.join(described)}"] if described else []
     return ParsePlan(sql, notes)
 
 

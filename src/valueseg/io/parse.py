@@ -24,6 +24,7 @@ _INTEGER = (
     "UBIGINT",
 )
 _OFFSET_RE = r"(Z|[+-]\d\d(:?\d\d)?)$"
+_BLANKS = "' \t\r\n'"  # what trimming removes from text values
 
 #: Non-ISO date formats tried on a sample of a text timestamp column, best first on ties.
 TIMESTAMP_FORMATS = (
@@ -63,7 +64,7 @@ def text_expr(col: str, sql_type: str) -> str:
             f"CASE WHEN {ref} = trunc({ref}) AND NOT isinf({ref}) "
             f"THEN CAST(CAST({ref} AS HUGEINT) AS VARCHAR) ELSE CAST({ref} AS VARCHAR) END"
         )
-    text = f"trim(CAST({ref} AS VARCHAR))"
+    text = f"trim(CAST({ref} AS VARCHAR), {_BLANKS})"
     return f"nullif({text}, '')"
 
 

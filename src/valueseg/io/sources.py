@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
+import gzip
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -224,10 +226,12 @@ def _open_file(con: duckdb.DuckDBPyConnection, path: Path) -> OpenedSource:
     if fmt == "jsonl":
         query = f"read_json('{_sql_str(str(path))}', format='newline_delimited')"
         return _finish(con, path.name, "jsonl", query, header_lines=0)
-    return _open_csv(con, path, encoding)
+    return _open_csv(con, path, encoding, head)
 
 
-def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str) -> OpenedSource:
+def _open_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, head: bytes
+) -> OpenedSource:
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     query = (
         f"read_csv('{_sql_str(str(path))}', all_varchar=true, header=true, "
@@ -235,9 +239,12 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str) -> Open
     )
     try:
         opened = _finish(con, path.name, "csv", query, header_lines=1)
-    except duckdb.InvalidInputException as exc:
-        if encoding == "utf-8" and "unicode" in str(exc).lower():
-            return _open_csv(con, path, "latin-1")
+    except InputError as exc:
+        cause = str(exc.__cause__).lower()
+        if encoding == "utf-8" and "unicode" in cause:
+            return _open_csv(con, path, "latin-1", head)
+        if "sniffing" in cause:  # DuckDB could not guess the dialect: read it in Python
+            return _open_csv_slowly(con, path, encoding, head)
         raise
     rows = con.execute(
         "SELECT line, error_type, csv_line FROM reject_errors ORDER BY line"
@@ -246,6 +253,53 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str) -> Open
     return OpenedSource(
         opened.name, opened.fmt, opened.columns, opened.types, opened.header_lines, bad
     )
+
+
+def _open_csv_slowly(
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, head: bytes
+) -> OpenedSource:
+    """Read an odd CSV with Python's csv module (exact line numbers; slower)."""
+    import pyarrow as pa
+
+    first = head.split(b"\n", 1)[0]
+    delim = max((b",", b";", b"\t", b"|"), key=first.count).decode()
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delim)
+        names = [n.lstrip("\ufeff") for n in next(reader, [])]
+        cols: list[list[str]] = [[] for _ in names]
+        lines: list[int] = []
+        bad: list[tuple[int, str, str]] = []
+        start = reader.line_num + 1
+        for fields in reader:
+            if not fields:
+                start = reader.line_num + 1
+                continue
+            if len(fields) != len(names):
+                bad.append(
+                    (start, "malformed CSV line (wrong number of fields)", delim.join(fields))
+                )
+            else:
+                for col, value in zip(cols, fields, strict=True):
+                    col.append(value)
+                lines.append(start)
+            start = reader.line_num + 1
+    table = pa.table(
+        {
+            **{n: pa.array(c, pa.string()) for n, c in zip(names, cols, strict=True)},
+            "_vs_lines": pa.array(lines, pa.int64()),
+        }
+    )
+    con.register("_vs_df", table)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _vs_src AS "
+        "SELECT * EXCLUDE (_vs_lines), _vs_lines AS _line FROM _vs_df"
+    )
+    if not lines and not bad:
+        raise InputError(
+            f"File {path.name} has a header but no data rows. Expected at least one data row."
+        )
+    return OpenedSource(path.name, "csv", tuple(names), ("VARCHAR",) * len(names), 1, tuple(bad))
 
 
 def _finish(

@@ -1,0 +1,1 @@
+"""Private building blocks of :mod:`valueseg.synth`."""

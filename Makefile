@@ -14,8 +14,9 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e .
 	touch $@
 
+# The dev set includes the spark extra so CI runs the DuckDB = Spark test (Java 17 needed).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -e ".[dev,spark]"
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run

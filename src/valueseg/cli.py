@@ -176,6 +176,38 @@ def _print_info(s: dict[str, Any]) -> None:
         console.print(loads)
 
 
+@app.command("run")
+def run_command(
+    db: DbOption = Path(DEFAULT_DB),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Observation end (default: day after last order).")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    freq: Annotated[str, typer.Option(help="Period of the RFM summary: D, W, h or M.")] = "D",
+    spark_master: Annotated[
+        str, typer.Option("--spark-master", help="spark.master for --engine spark.")
+    ] = "local[2]",
+) -> None:
+    """Compute customer features (and what later steps add) for one run into the store."""
+    from valueseg.pipeline import run
+
+    with console.status("Running…") as status:
+        result = run(
+            db,
+            as_of=as_of,
+            engine=engine,
+            freq=freq,
+            spark_master=spark_master,
+            progress=lambda msg: status.update(msg),
+        )
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    console.print(
+        f"Run {result.run_id} (as of {result.as_of:%Y-%m-%d}, {result.engine}): "
+        f"{result.customers:,} customers, {len(result.feature_columns)} features "
+        f"written to customer_features ({timing})."
+    )
+
+
 @app.command()
 def synth(
     customers: Annotated[int, typer.Option("--customers", help="How many customers.")] = 20_000,

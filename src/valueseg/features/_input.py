@@ -1,0 +1,88 @@
+"""Turn what a user passes (pandas, polars, a Parquet path, a Store) into an Ibis table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from valueseg.errors import InputError
+
+
+def _frame_columns(frame: Any) -> list[str]:
+    return [str(c) for c in frame.columns]
+
+
+def _check_columns(available: Sequence[str], needed: Sequence[str], what: str) -> None:
+    from valueseg.errors import did_you_mean
+
+    for col in needed:
+        if col not in available:
+            hint = did_you_mean(col, available)
+            tip = f" Did you mean '{hint}'?" if hint else ""
+            raise InputError(
+                f"Column '{col}' not found in {what}. Available: {', '.join(available)}.{tip} "
+                "Pass the right name with customer_id_col=, datetime_col= or "
+                "monetary_value_col=."
+            )
+
+
+def orders_table(
+    transactions: Any, needed: Sequence[str], datetime_col: str
+) -> tuple[Any, ir.Table]:
+    """(Ibis DuckDB backend, table of purchase lines) for any supported input.
+
+    pandas and polars frames are scanned in place by DuckDB (no copy); a Store gives its
+    ``transactions`` table without the return lines.
+    """
+    from valueseg.store import Store
+
+    if isinstance(transactions, Store):
+        con = ibis.duckdb.from_connection(transactions.con)
+        table = con.table("transactions")
+        _check_columns(table.columns, needed, "the store's transactions")
+        return con, table.filter(~table.is_return)
+    con = ibis.duckdb.connect()
+    if isinstance(transactions, (str, Path)):
+        path = Path(transactions)
+        if not path.exists():
+            raise InputError(f"File not found: {path}. Expected a Parquet file of orders.")
+        table = con.read_parquet(str(path))
+        _check_columns(table.columns, needed, path.name)
+        return con, table
+    module = type(transactions).__module__.split(".")[0]
+    if module in ("pandas", "polars") and type(transactions).__name__ == "DataFrame":
+        frame = transactions
+        if module == "pandas":
+            frame = _naive_utc(frame, datetime_col)
+        _check_columns(_frame_columns(frame), needed, "the DataFrame")
+        con.con.register("_vs_orders", frame)
+        return con, con.table("_vs_orders")
+    raise InputError(
+        f"Cannot summarise a {type(transactions).__name__}. Expected a pandas or polars "
+        "DataFrame, a Parquet path or a valueseg Store."
+    )
+
+
+def _naive_utc(frame: Any, col: str) -> Any:
+    """A time-zone aware, text or mixed timestamp column becomes naive UTC, as in ingest."""
+    import pandas as pd
+
+    if col not in frame.columns:
+        return frame
+    series = frame[col]
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        return frame.assign(**{col: series.dt.tz_convert("UTC").dt.tz_localize(None)})
+    if pd.api.types.is_datetime64_dtype(series.dtype):
+        return frame
+    try:
+        parsed = pd.to_datetime(series, utc=True, format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"Column '{col}' of the DataFrame holds values that are not dates ({exc}). "
+            "Convert it with pandas.to_datetime first."
+        ) from exc
+    return frame.assign(**{col: parsed.dt.tz_localize(None)})

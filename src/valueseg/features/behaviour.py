@@ -1,0 +1,207 @@
+"""Behavioural features per customer, as Ibis expressions (DuckDB or Spark run them).
+
+Every column is documented in the README (section "Customer features"). The expressions
+take Ibis tables with the store's column names (``transactions``, optional ``events`` and
+``customers``) and the moment ``as_of``; nothing here knows which engine will run them.
+Where zero is the truth (no orders in a window, no events), the value is 0; where a value
+is undefined (the spread of one order, the rating of a customer who never rated), it is
+NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+DAY = 86400.0
+WINDOWS = (30, 90, 180)
+
+
+def _days(later: Any, earlier: Any) -> Any:
+    # whole seconds on every engine (Spark's epoch has no fraction; DuckDB's does)
+    # (and float division: Spark divides integers by a literal in DECIMAL, rounding it)
+    seconds = later.epoch_seconds().floor() - earlier.epoch_seconds().floor()
+    return seconds.cast("float64") / DAY
+
+
+def order_features(transactions: ir.Table, as_of: datetime) -> ir.Table:
+    """Orders, spend, timing, variety, discounts and returns per customer."""
+    end = ibis.literal(as_of, type="timestamp")
+    tx = transactions.filter(transactions["timestamp"] <= end)
+    buys = tx.filter(~tx.is_return)
+    orders = buys.group_by(["customer_id", "order_id"]).aggregate(
+        ts=buys["timestamp"].min(),
+        value=buys.amount.sum(),
+        discounted=(buys.discount.fill_null(0) > 0).any(),
+    )
+    w = ibis.window(group_by=orders.customer_id, order_by=[orders.ts, orders.order_id])
+    orders = orders.mutate(gap=_days(orders.ts, orders.ts.lag().over(w)))
+    age = _days(end, orders.ts)
+    aggs: dict[str, Any] = {
+        "first_order": orders.ts.min(),
+        "last_order": orders.ts.max(),
+        "orders_total": orders.count(),
+        "spend_total": orders.value.sum(),
+        "avg_order_value": orders.value.mean(),
+        "std_order_value": orders.value.std(how="sample"),
+        "ipt_mean": orders.gap.mean(),
+        "ipt_std": orders.gap.std(how="sample"),
+        "discount_order_share": orders.discounted.cast("float64").mean(),
+        "spend_prev_90d": orders.value.sum(where=(age >= 90) & (age < 180)),
+    }
+    for n in WINDOWS:
+        aggs[f"orders_{n}d"] = orders.count(where=age < n)
+        aggs[f"spend_{n}d"] = orders.value.sum(where=age < n)
+    per_order = orders.group_by("customer_id").aggregate(**aggs)
+    variety = buys.group_by("customer_id").aggregate(
+        distinct_products=buys.product_id.nunique(),
+        distinct_categories=buys.category.nunique(),
+        purchase_lines=buys.count(),
+    )
+    back = tx.filter(tx.is_return)
+    returns = back.group_by("customer_id").aggregate(return_lines=back.count())
+    out = per_order.join(variety, "customer_id").left_join(returns, "customer_id")
+    return out.select(*_order_columns(out, end))
+
+
+def _order_columns(t: ir.Table, end: Any) -> list[Any]:
+    prev = t.spend_prev_90d.fill_null(0)
+    last = t.spend_90d.fill_null(0)
+    trend = ibis.ifelse(last + prev > 0, (last - prev) / (last + prev), 0.0)
+    cols: list[Any] = [
+        t.customer_id,
+        _days(end, t.first_order).name("tenure_days"),
+        _days(end, t.last_order).name("days_since_last_order"),
+        t.orders_total.cast("int64").name("orders_total"),
+        t.spend_total.cast("float64").name("spend_total"),
+    ]
+    for n in WINDOWS:
+        cols.append(t[f"orders_{n}d"].fill_null(0).cast("int64").name(f"orders_{n}d"))
+        cols.append(t[f"spend_{n}d"].fill_null(0).cast("float64").name(f"spend_{n}d"))
+    cols += [
+        t.avg_order_value.cast("float64").name("avg_order_value"),
+        t.std_order_value.cast("float64").name("std_order_value"),
+        t.ipt_mean.cast("float64").name("ipt_mean_days"),
+        t.ipt_std.cast("float64").name("ipt_std_days"),
+        (t.ipt_std / t.ipt_mean.nullif(0)).cast("float64").name("ipt_cv"),
+        trend.cast("float64").name("spend_trend_90d"),
+        t.distinct_products.cast("int64").name("distinct_products"),
+        t.distinct_categories.cast("int64").name("distinct_categories"),
+        t.discount_order_share.cast("float64").name("discount_order_share"),
+        (t.return_lines.fill_null(0) / t.purchase_lines).cast("float64").name("return_rate"),
+    ]
+    return cols
+
+
+def category_shares(transactions: ir.Table, as_of: datetime, categories: Sequence[str]) -> ir.Table:
+    """Share of each customer's spend in each of ``categories``, and in their top one."""
+    end = ibis.literal(as_of, type="timestamp")
+    buys = transactions.filter((transactions["timestamp"] <= end) & ~transactions.is_return)
+    by_cat = buys.group_by(["customer_id", "category"]).aggregate(spend=buys.amount.sum())
+    total = by_cat.spend.sum().over(ibis.window(group_by=by_cat.customer_id))
+    by_cat = by_cat.mutate(share=ibis.ifelse(total > 0, by_cat.spend / total, 0.0))
+    aggs = {"top_category_share": by_cat.share.max()}
+    for i, cat in enumerate(categories):
+        aggs[f"cat_share_{i:02d}"] = by_cat.share.sum(where=by_cat.category == cat)
+    out = by_cat.group_by("customer_id").aggregate(**aggs)
+    return out.select(
+        out.customer_id,
+        out.top_category_share.cast("float64").name("top_category_share"),
+        *[
+            out[f"cat_share_{i:02d}"].fill_null(0.0).cast("float64").name(category_column(c))
+            for i, c in enumerate(categories)
+        ],
+    )
+
+
+def category_column(category: str) -> str:
+    """``cat_share_<category>`` as a plain identifier.
+
+    Examples
+    --------
+    >>> category_column("Home & Garden")
+    'cat_share_home_garden'
+    """
+    import re
+
+    slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("_") or "blank"
+    return f"cat_share_{slug}"
+
+
+def event_features(events: ir.Table, transactions: ir.Table, as_of: datetime) -> ir.Table:
+    """Browsing in the last 30 days, cart abandonment, conversion, session length, rating."""
+    end = ibis.literal(as_of, type="timestamp")
+    ev = events.filter(events["timestamp"] <= end)
+    recent = _days(end, ev["timestamp"]) < 30
+    session = ev.session_id.fill_null(
+        ev.customer_id.concat("@", ev["timestamp"].date().cast("string"))
+    )
+    ev = ev.mutate(session=session, recent=recent)
+    sessions = ev.group_by(["customer_id", "session"]).aggregate(
+        has_cart=(ev.event_type == "cart").any(),
+        has_purchase=(ev.event_type == "purchase").any(),
+        duration=ev.duration_s.sum(),
+        recent=ev.recent.any(),
+    )
+    per_session = sessions.group_by("customer_id").aggregate(
+        sessions_30d=sessions.count(where=sessions.recent),
+        carted_sessions=sessions.count(where=sessions.has_cart),
+        abandoned_sessions=sessions.count(where=sessions.has_cart & ~sessions.has_purchase),
+        mean_session_duration_s=sessions.duration.mean(),
+    )
+    per_event = ev.group_by("customer_id").aggregate(
+        views_30d=ev.count(where=(ev.event_type == "view") & ev.recent),
+        carts_30d=ev.count(where=(ev.event_type == "cart") & ev.recent),
+        views_total=ev.count(where=ev.event_type == "view"),
+        mean_rating=ev.rating.mean(),
+    )
+    tx = transactions.filter((transactions["timestamp"] <= end) & ~transactions.is_return)
+    bought = tx.group_by("customer_id").aggregate(lines=tx.count())
+    t = per_session.join(per_event, "customer_id").left_join(bought, "customer_id")
+    return t.select(
+        t.customer_id,
+        t.sessions_30d.cast("int64").name("sessions_30d"),
+        t.views_30d.cast("int64").name("views_30d"),
+        t.carts_30d.cast("int64").name("carts_30d"),
+        ibis.ifelse(t.carted_sessions > 0, t.abandoned_sessions / t.carted_sessions, 0.0)
+        .cast("float64")
+        .name("cart_abandonment_rate"),
+        ibis.ifelse(t.views_total > 0, t.lines.fill_null(0) / t.views_total, 0.0)
+        .cast("float64")
+        .name("view_to_purchase_rate"),
+        t.mean_session_duration_s.cast("float64").name("mean_session_duration_s"),
+        t.mean_rating.cast("float64").name("mean_rating"),
+    )
+
+
+#: Event columns whose value is 0 (not unknown) for a customer without events.
+EVENT_ZERO = (
+    "sessions_30d",
+    "views_30d",
+    "carts_30d",
+    "cart_abandonment_rate",
+    "view_to_purchase_rate",
+)
+
+
+def attribute_features(
+    customers: ir.Table, categorical: dict[str, Sequence[Any]], numeric: Sequence[str]
+) -> ir.Table:
+    """Numeric attributes as they are; categoricals one-hot on the given levels."""
+    cols: list[Any] = [customers.customer_id]
+    cols += [customers[c].cast("float64").name(f"attr_{c}") for c in numeric]
+    for col, levels in categorical.items():
+        for level in levels:
+            name = f"attr_{col}_{_slug(level)}"
+            cols.append((customers[col] == level).fill_null(False).cast("int64").name(name))
+    return customers.select(*cols)
+
+
+def _slug(value: Any) -> str:
+    import re
+
+    return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "blank"

@@ -1,0 +1,88 @@
+"""Run the feature expressions on DuckDB (over the store) or on Spark (over Parquet)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+
+from valueseg.features.table import feature_expr
+from valueseg.store import Store
+
+_INPUTS = ("transactions", "events", "customers")
+
+
+def _present(store: Store) -> list[str]:
+    counts = store.table_counts()
+    return [t for t in _INPUTS if counts.get(t, 0) > 0]
+
+
+def compute_features(
+    store: Store,
+    as_of: datetime,
+    *,
+    engine: str = "duckdb",
+    freq: str = "D",
+    spark_master: str = "local[2]",
+) -> Any:
+    """The feature table of ``store`` at ``as_of`` as a pyarrow Table."""
+    if engine == "spark":
+        return _on_spark(store, as_of, freq, spark_master)
+    con = ibis.duckdb.from_connection(store.con)
+    tables = {name: con.table(name) for name in _present(store)}
+    expr = feature_expr(
+        tables["transactions"],
+        as_of,
+        events=tables.get("events"),
+        customers=tables.get("customers"),
+        freq=freq,
+    )
+    return expr.to_pyarrow()
+
+
+def spark_session(master: str = "local[2]") -> Any:
+    """A SparkSession for valueseg: UTC, no UI, modest shuffle partitions for local runs."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(master)
+        .appName("valueseg")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.driver.memory", "4g")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def _on_spark(store: Store, as_of: datetime, freq: str, master: str) -> Any:
+    with tempfile.TemporaryDirectory(prefix="valueseg-spark-") as tmp:
+        paths = {}
+        for name in _present(store):
+            path = Path(tmp) / f"{name}.parquet"
+            drop = "EXCLUDE (load_id, line)"
+            store.con.execute(f"COPY (SELECT * {drop} FROM {name}) TO '{path}' (FORMAT parquet)")
+            paths[name] = str(path)
+        return features_on_spark(paths, as_of, freq=freq, master=master)
+
+
+def features_on_spark(
+    paths: dict[str, str], as_of: datetime, *, freq: str = "D", master: str = "local[2]"
+) -> Any:
+    """The same feature expression, run by Spark over Parquet files (one per input)."""
+    session = spark_session(master)
+    session.sparkContext.setLogLevel("ERROR")
+    con = ibis.pyspark.connect(session)
+    tables = {name: con.read_parquet(path) for name, path in paths.items()}
+    expr = feature_expr(
+        tables["transactions"],
+        as_of,
+        events=tables.get("events"),
+        customers=tables.get("customers"),
+        freq=freq,
+    )
+    return expr.to_pyarrow()

@@ -1,0 +1,195 @@
+"""``rfm_summary`` and ``calibration_holdout``: lifetimes-compatible customer summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from valueseg.errors import InputError
+from valueseg.features._input import orders_table
+from valueseg.features.rfm import check_freq, period_start, periods_between, rfm_expr
+
+_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
+
+
+def _timestamp(value: Any, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"The '{name}' parameter must be a date. Got {value!r}.") from exc
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+def _date_range(table: Any, col: str) -> tuple[Any, Any, int]:
+    row = (
+        table.aggregate(lo=table[col].min(), hi=table[col].max(), n=table.count())
+        .to_pandas()
+        .iloc[0]
+    )
+    return row["lo"], row["hi"], int(row["n"])
+
+
+def rfm_summary(
+    transactions: Any,
+    *,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "timestamp",
+    monetary_value_col: str | None = "amount",
+    observation_end: Any = None,
+    freq: str = "D",
+    freq_multiplier: float = 1,
+    include_first_transaction: bool = False,
+) -> pd.DataFrame:
+    """One row per customer: ``customer_id, frequency, recency, T, monetary_value``.
+
+    The same numbers as lifetimes' ``summary_data_from_transaction_data`` (design.md §4),
+    computed by DuckDB over the input in place.
+
+    Parameters
+    ----------
+    transactions : pandas or polars DataFrame, Parquet path, or Store
+        Order lines. A Store contributes its purchases (return lines are left out).
+    customer_id_col, datetime_col, monetary_value_col : str
+        Column names; ``monetary_value_col=None`` gives ``monetary_value`` of 0.
+    observation_end : date, optional
+        End of observation; defaults to the last order. Later orders are ignored.
+    freq : {"D", "W", "h", "M"}
+        The period: days, weeks (starting Monday), hours, calendar months.
+    freq_multiplier : float
+        Divides recency and T (e.g. ``freq="h", freq_multiplier=24`` for fractional days).
+    include_first_transaction : bool
+        Count the first purchase in frequency and monetary_value (not for the BTYD models).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sorted by ``customer_id``; numbers are float64.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-11", "2024-01-05"]),
+    ...     "amount": [10.0, 5.0, 30.0, 8.0]})
+    >>> rfm_summary(orders, observation_end="2024-01-31")
+      customer_id  frequency  recency     T  monetary_value
+    0           a        1.0     10.0  30.0            30.0
+    1           b        0.0      0.0  26.0             0.0
+    """
+    check_freq(freq, freq_multiplier)
+    needed = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
+    _, table = orders_table(transactions, needed, datetime_col)
+    lo, hi, n = _date_range(table, datetime_col)
+    if n == 0:
+        raise InputError("No orders to summarise: the input has no rows.")
+    end = _timestamp(hi if observation_end is None else observation_end, "observation_end")
+    if end < pd.Timestamp(lo).floor("D") and end.to_period(freq) < pd.Timestamp(lo).to_period(freq):
+        raise InputError(
+            f"observation_end {end.date()} is before the first order ({pd.Timestamp(lo).date()}); "
+            f"the input has {n:,} rows from {pd.Timestamp(lo).date()} to "
+            f"{pd.Timestamp(hi).date()}. Pick an observation_end inside that range."
+        )
+    expr = rfm_expr(
+        table,
+        end.to_pydatetime(),
+        freq=freq,
+        freq_multiplier=freq_multiplier,
+        include_first_transaction=include_first_transaction,
+        customer_id_col=customer_id_col,
+        datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col,
+    ).order_by("customer_id")
+    return expr.to_pandas()[_COLUMNS]
+
+
+def calibration_holdout(
+    transactions: Any,
+    *,
+    calibration_end: Any,
+    observation_end: Any,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "timestamp",
+    monetary_value_col: str | None = "amount",
+    freq: str = "D",
+    freq_multiplier: float = 1,
+) -> pd.DataFrame:
+    """Summary up to ``calibration_end`` plus what each customer did in the holdout after it.
+
+    Columns: ``customer_id, frequency_cal, recency_cal, T_cal, monetary_value_cal,
+    frequency_holdout, monetary_value_holdout, duration_holdout`` — lifetimes'
+    ``calibration_and_holdout_data`` semantics: customers are those who bought by
+    ``calibration_end``; ``frequency_holdout`` counts their distinct purchase periods in
+    (calibration_end, observation_end]; ``monetary_value_holdout`` is the mean holdout line.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({
+    ...     "customer_id": ["a", "a", "a", "b"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-11", "2024-02-03", "2024-01-05"]),
+    ...     "amount": [10.0, 30.0, 6.0, 8.0]})
+    >>> cal = calibration_holdout(orders, calibration_end="2024-01-31",
+    ...                           observation_end="2024-02-29")
+    >>> cal[["customer_id", "frequency_cal", "frequency_holdout", "duration_holdout"]]
+      customer_id  frequency_cal  frequency_holdout  duration_holdout
+    0           a            1.0                1.0              29.0
+    1           b            0.0                0.0              29.0
+    """
+    check_freq(freq, freq_multiplier)
+    cal_end = _timestamp(calibration_end, "calibration_end")
+    obs_end = _timestamp(observation_end, "observation_end")
+    if obs_end <= cal_end:
+        raise InputError(
+            f"observation_end ({obs_end.date()}) must be after calibration_end ({cal_end.date()})."
+        )
+    needed = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
+    _, table = orders_table(transactions, needed, datetime_col)
+    ts = table[datetime_col].cast("timestamp")
+    cal = table.filter(ts <= cal_end.to_pydatetime())
+    cal_summary = rfm_expr(
+        cal,
+        cal_end.to_pydatetime(),
+        freq=freq,
+        freq_multiplier=freq_multiplier,
+        customer_id_col=customer_id_col,
+        datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col,
+    )
+    hold = table.filter((ts > cal_end.to_pydatetime()) & (ts <= obs_end.to_pydatetime()))
+    amount = hold[monetary_value_col].cast("float64") if monetary_value_col else ibis.literal(0.0)
+    hold = hold.select(
+        customer_id=hold[customer_id_col].cast("string"),
+        period=period_start(hold[datetime_col].cast("timestamp"), freq),
+        amount=amount,
+    )
+    holdout = hold.group_by("customer_id").aggregate(
+        frequency_holdout=hold.period.nunique().cast("float64"),
+        monetary_value_holdout=hold.amount.mean(),
+    )
+    joined = cal_summary.left_join(holdout, "customer_id")
+    duration = periods_between(
+        period_start(ibis.literal(obs_end.to_pydatetime(), type="timestamp"), freq),
+        period_start(ibis.literal(cal_end.to_pydatetime(), type="timestamp"), freq),
+        freq,
+    )
+    result = joined.select(
+        customer_id=joined.customer_id,
+        frequency_cal=joined.frequency,
+        recency_cal=joined.recency,
+        T_cal=joined["T"],
+        monetary_value_cal=joined.monetary_value,
+        frequency_holdout=joined.frequency_holdout.fill_null(0.0),
+        monetary_value_holdout=joined.monetary_value_holdout.fill_null(0.0),
+        duration_holdout=(duration / freq_multiplier).cast("float64"),
+    ).order_by("customer_id")
+    frame = result.to_pandas()
+    if frame.empty:
+        raise InputError(
+            f"No customer bought by calibration_end {cal_end.date()}. Pick a later calibration_end."
+        )
+    return frame

@@ -1,0 +1,96 @@
+"""The ``customer_features`` table: summary + behaviour + events + attributes, per customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from valueseg.features.behaviour import (
+    EVENT_ZERO,
+    attribute_features,
+    category_shares,
+    event_features,
+    order_features,
+)
+from valueseg.features.rfm import rfm_expr
+
+TOP_CATEGORIES = 10
+MAX_LEVELS = 12
+_NOT_ATTRIBUTES = {"customer_id", "load_id", "line"}
+
+
+def top_categories(transactions: ir.Table, as_of: datetime, k: int = TOP_CATEGORIES) -> list[str]:
+    """The shop's ``k`` categories with the most spend up to ``as_of``."""
+    end = ibis.literal(as_of, type="timestamp")
+    buys = transactions.filter(
+        (transactions["timestamp"] <= end)
+        & ~transactions.is_return
+        & transactions.category.notnull()
+    )
+    ranked = (
+        buys.group_by("category")
+        .aggregate(spend=buys.amount.sum())
+        .order_by([ibis.desc("spend"), "category"])
+        .limit(k)
+    )
+    return [str(c) for c in ranked.to_pandas()["category"]]
+
+
+def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]]:
+    """Which attributes are one-hot (and on which levels) and which are numeric."""
+    categorical: dict[str, list[Any]] = {}
+    numeric: list[str] = []
+    for name, dtype in customers.schema().items():
+        if name in _NOT_ATTRIBUTES:
+            continue
+        if dtype.is_numeric() and not dtype.is_boolean():
+            numeric.append(name)
+        elif dtype.is_string() or dtype.is_boolean():
+            present = customers.filter(customers[name].notnull())
+            levels = (
+                present.group_by(name)
+                .aggregate(n=present.count())
+                .order_by([ibis.desc("n"), name])
+                .limit(MAX_LEVELS)
+                .to_pandas()[name]
+            )
+            categorical[name] = [v.item() if hasattr(v, "item") else v for v in levels]
+        # dates and timestamps are described through tenure instead
+    return categorical, numeric
+
+
+def feature_expr(
+    transactions: ir.Table,
+    as_of: datetime,
+    *,
+    events: ir.Table | None = None,
+    customers: ir.Table | None = None,
+    freq: str = "D",
+) -> ir.Table:
+    """One row per customer who bought by ``as_of``; columns documented in the README."""
+    buys = transactions.filter(~transactions.is_return)
+    summary = rfm_expr(buys, as_of, freq=freq)
+    out = summary.join(order_features(transactions, as_of), "customer_id")
+    cats = top_categories(transactions, as_of)
+    if cats:
+        out = out.left_join(category_shares(transactions, as_of, cats), "customer_id")
+        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    if events is not None:
+        ev = event_features(events, transactions, as_of)
+        out = out.left_join(ev, "customer_id").drop("customer_id_right")
+        out = out.mutate(**{c: out[c].fill_null(0) for c in EVENT_ZERO})
+    if customers is not None:
+        categorical, numeric = attribute_plan(customers)
+        if categorical or numeric:
+            attrs = attribute_features(customers, categorical, numeric)
+            out = out.left_join(attrs, "customer_id").drop("customer_id_right")
+            onehot = [
+                c
+                for c in attrs.columns
+                if c != "customer_id" and c not in {f"attr_{n}" for n in numeric}
+            ]
+            out = out.mutate(**{c: out[c].fill_null(0) for c in onehot})
+    return out.order_by("customer_id")

@@ -1,0 +1,228 @@
+"""rfm_summary and calibration_holdout equal lifetimes' numbers."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from valueseg.errors import InputError
+from valueseg.features import calibration_holdout, rfm_summary
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def _lifetimes():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes import utils
+    return utils
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    raw = pd.read_csv(
+        DATA / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master", "customer_id", "date", "cds", "amount"],
+    )
+    raw["timestamp"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
+    raw["customer_id"] = raw["customer_id"].astype(str)
+    return raw[["customer_id", "timestamp", "amount"]]
+
+
+def _theirs_summary(frame, **kw) -> pd.DataFrame:
+    utils = _lifetimes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = utils.summary_data_from_transaction_data(
+            frame, "customer_id", "timestamp", monetary_value_col="amount", **kw
+        )
+    out.index = out.index.astype(str)
+    return out.sort_index()
+
+
+def _assert_same(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    ours = ours.set_index("customer_id").sort_index()
+    assert list(ours.index) == list(theirs.index)
+    for col in theirs.columns:
+        np.testing.assert_allclose(
+            ours[col].to_numpy(), theirs[col].to_numpy(), rtol=1e-9, atol=1e-9, err_msg=col
+        )
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_cdnow_summary_equals_lifetimes(cdnow, freq):
+    end = "1998-06-30"
+    ours = rfm_summary(cdnow, observation_end=end, freq=freq)
+    _assert_same(ours, _theirs_summary(cdnow, observation_period_end=end, freq=freq))
+
+
+def test_cdnow_calibration_matches_the_published_summary(cdnow):
+    # The literature counts distinct purchase days and measures time in weeks.
+    published = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    cal = calibration_holdout(
+        cdnow,
+        calibration_end="1997-09-30",
+        observation_end="1998-06-30",
+        freq="D",
+        freq_multiplier=7,
+    )
+    assert len(cal) == len(published) == 2357
+    cal = cal.assign(id=cal["customer_id"].astype(int)).sort_values("id")
+    published = published.sort_values("ID")
+    np.testing.assert_array_equal(cal["frequency_cal"].to_numpy(), published["x"].to_numpy())
+    np.testing.assert_allclose(cal["T_cal"].to_numpy(), published["T"].to_numpy(), atol=0.15)
+    np.testing.assert_allclose(
+        cal["recency_cal"].to_numpy(), published["t_x"].to_numpy(), atol=0.15
+    )
+    assert cal["frequency_holdout"].sum() == 1882  # measured.md: holdout repeat purchases
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_calibration_holdout_equals_lifetimes(cdnow, freq):
+    utils = _lifetimes()
+    kw = {"calibration_period_end": "1997-09-30", "observation_period_end": "1998-06-30"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = utils.calibration_and_holdout_data(
+            cdnow, "customer_id", "timestamp", monetary_value_col="amount", freq=freq, **kw
+        )
+    theirs.index = theirs.index.astype(str)
+    theirs = theirs.sort_index()
+    ours = calibration_holdout(
+        cdnow, calibration_end="1997-09-30", observation_end="1998-06-30", freq=freq
+    )
+    _assert_same(ours, theirs)
+
+
+def test_inputs_polars_parquet_and_default_end(cdnow, tmp_path):
+    expected = rfm_summary(cdnow)
+    path = tmp_path / "orders.parquet"
+    cdnow.to_parquet(path)
+    pd.testing.assert_frame_equal(rfm_summary(path), expected)
+    pd.testing.assert_frame_equal(rfm_summary(pl.from_pandas(cdnow)), expected)
+    _assert_same(expected, _theirs_summary(cdnow))
+
+
+def test_hours_with_multiplier(cdnow):
+    ours = rfm_summary(cdnow, freq="h", freq_multiplier=24, observation_end="1998-06-30")
+    theirs = _theirs_summary(
+        cdnow, freq="h", freq_multiplier=24, observation_period_end="1998-06-30"
+    )
+    _assert_same(ours, theirs)
+
+
+def test_months_count_calendar_months():
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a"],
+            "timestamp": pd.to_datetime(["2024-01-31", "2024-02-01", "2024-05-15"]),
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    got = rfm_summary(orders, freq="M", observation_end="2024-12-01").iloc[0]
+    assert (got.frequency, got.recency, got["T"], got.monetary_value) == (2.0, 4.0, 11.0, 2.5)
+
+
+def test_include_first_transaction(cdnow):
+    ours = rfm_summary(cdnow, include_first_transaction=True)
+    _assert_same(ours, _theirs_summary(cdnow, include_first_transaction=True))
+
+
+timestamps = st.datetimes(
+    min_value=pd.Timestamp("2020-01-01").to_pydatetime(),
+    max_value=pd.Timestamp("2020-12-31").to_pydatetime(),
+)
+logs = st.lists(
+    st.tuples(
+        st.sampled_from(list("abcdefg")),
+        timestamps,
+        st.floats(0, 1000, allow_nan=False).map(lambda x: round(x, 2)),
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=logs, freq=st.sampled_from(["D", "W"]))
+def test_random_logs_equal_lifetimes(rows, freq):
+    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
+    end = "2021-01-01"
+    ours = rfm_summary(frame, observation_end=end, freq=freq)
+    _assert_same(ours, _theirs_summary(frame, observation_period_end=end, freq=freq))
+    assert ((ours.recency >= 0) & (ours.recency <= ours["T"])).all()
+    assert ours.customer_id.is_unique
+
+
+def test_time_zones_are_converted_to_utc():
+    aware = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "timestamp": pd.to_datetime(["2024-01-01 23:30", "2024-01-02 00:30"]).tz_localize(
+                "Europe/Berlin"
+            ),
+            "amount": [1.0, 2.0],
+        }
+    )
+    got = rfm_summary(aware, observation_end="2024-01-10")
+    # 22:30 and 23:30 UTC on 1 January: one purchase day
+    assert got.frequency.tolist() == [0.0]
+    mixed = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "timestamp": ["2024-01-01T10:00:00+02:00", "2024-01-03 10:00:00"],
+            "amount": [1.0, 2.0],
+        }
+    )
+    got = rfm_summary(mixed, observation_end="2024-01-10")
+    assert (got.frequency.tolist(), got.recency.tolist()) == ([1.0], [2.0])
+
+
+def test_bad_input_messages(cdnow):
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            "observation_end 1990-01-01 is before the first order (1997-01-01); the input has "
+            "6,919 rows from 1997-01-01 to 1998-06-30. Pick an observation_end inside that range."
+        ),
+    ):
+        rfm_summary(cdnow, observation_end="1990-01-01")
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            "The 'freq' parameter must be one of h, D, W, M (hours, days, weeks, months). Got 'Q'."
+        ),
+    ):
+        rfm_summary(cdnow, freq="Q")
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            "Column 'when' not found in the DataFrame. Available: customer_id, timestamp, amount."
+        ),
+    ):
+        rfm_summary(cdnow, datetime_col="when")
+
+
+def test_single_customer_and_all_one_time_buyers():
+    one = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03"]),
+            "amount": [5.0, 7.0],
+        }
+    )
+    got = rfm_summary(one, observation_end="2024-01-05")
+    assert got.frequency.tolist() == [0.0, 0.0]
+    assert got["T"].tolist() == [4.0, 2.0]
+    assert got.monetary_value.tolist() == [0.0, 0.0]

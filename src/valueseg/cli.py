@@ -200,6 +200,10 @@ def run_command(
             spark_master=spark_master,
             progress=lambda msg: status.update(msg),
         )
+    _print_run(result)
+
+
+def _print_run(result: Any) -> None:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     console.print(
         f"Run {result.run_id} (as of {result.as_of:%Y-%m-%d}, {result.engine}): "
@@ -253,6 +257,7 @@ def demo(
     with console.status("Running the demo…"):
         result = run_demo(customers=customers, out=out, random_state=seed)
     _print_ingest(result.reports)
+    _print_run(result.run)
     _print_info(result.summary)
     console.print(
         f"\nStore written to [bold]{result.db}[/bold]. Next: valueseg info --db {result.db}"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from valueseg.io import IngestReport, ingest
+from valueseg.pipeline import RunResult, run
 from valueseg.store import Store
 
 
@@ -15,6 +16,7 @@ class DemoResult:
     """What the demo made: the load reports, the store summary, and where the store is."""
 
     reports: list[IngestReport]
+    run: RunResult
     summary: dict[str, Any]
     db: Path
 
@@ -22,7 +24,7 @@ class DemoResult:
 def run_demo(
     customers: int = 20_000, out: str | Path = "valueseg-demo", random_state: int | None = 7
 ) -> DemoResult:
-    """Generate a shop, write it as Parquet, and ingest it into ``out/valueseg.duckdb``.
+    """Generate a shop, write it as Parquet, ingest it into ``out/valueseg.duckdb``, run.
 
     The store is made anew each time, so the demo always shows one clean load.
     """
@@ -38,5 +40,6 @@ def run_demo(
     with Store(db) as store:
         for kind in ("transactions", "events", "customers"):
             reports.append(ingest(files[kind], kind=kind, db=store))
+        result = run(store)
         summary = store.summary()
-    return DemoResult(reports, summary, db)
+    return DemoResult(reports, result, summary, db)

@@ -56,9 +56,14 @@ def orders_table(
     module = type(transactions).__module__.split(".")[0]
     if module in ("pandas", "polars") and type(transactions).__name__ == "DataFrame":
         frame = transactions
-        if module == "pandas":
-            frame = _naive_utc(frame, datetime_col)
         _check_columns(_frame_columns(frame), needed, "the DataFrame")
+        if module == "pandas":
+            # As Arrow: pandas' Arrow-backed strings pass without a copy, while DuckDB's
+            # pandas scan would turn each into a Python object first.
+            import pyarrow as pa
+
+            frame = _naive_utc(frame[list(needed)], datetime_col)
+            frame = pa.Table.from_pandas(frame, preserve_index=False)
         con.con.register("_vs_orders", frame)
         return con, con.table("_vs_orders")
     raise InputError(

@@ -43,6 +43,32 @@ def compute_features(
     return expr.to_pyarrow()
 
 
+def features_from_parquet(
+    paths: dict[str, str],
+    as_of: datetime,
+    *,
+    freq: str = "D",
+    memory_limit: str | None = None,
+) -> Any:
+    """Features straight from Parquet files (``{"transactions": path, ...}``) on DuckDB.
+
+    DuckDB streams the files and spills to disk past ``memory_limit`` (e.g. ``"4GB"``), so
+    the log may be larger than memory. Files need the store's column names; ``is_return``
+    defaults to false when absent.
+    """
+    con = ibis.duckdb.connect()
+    if memory_limit:
+        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    tables = {name: con.read_parquet(path) for name, path in paths.items()}
+    tx = tables["transactions"]
+    if "is_return" not in tx.columns:
+        tx = tx.mutate(is_return=ibis.literal(False))
+    expr = feature_expr(
+        tx, as_of, events=tables.get("events"), customers=tables.get("customers"), freq=freq
+    )
+    return expr.to_pyarrow()
+
+
 def spark_session(master: str = "local[2]") -> Any:
     """A SparkSession for valueseg: UTC, no UI, modest shuffle partitions for local runs."""
     from pyspark.sql import SparkSession

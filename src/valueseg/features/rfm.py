@@ -85,16 +85,13 @@ def rfm_expr(
         .group_by(["customer_id", "period"])
         .aggregate(spend=lambda t: t.amount.sum())
     )
-    firsts = per_period.group_by("customer_id").aggregate(
+    summary = per_period.group_by("customer_id").aggregate(
         first=lambda t: t.period.min(),
         last=lambda t: t.period.max(),
         n=lambda t: t.period.count(),
         total=lambda t: t.spend.sum(),
+        first_spend=lambda t: t.spend.argmin(t.period),  # periods are unique per customer
     )
-    first_spend = per_period.join(
-        firsts, [per_period.customer_id == firsts.customer_id, per_period.period == firsts.first]
-    ).select(customer_id=per_period.customer_id, first_spend=per_period.spend)
-    summary = firsts.join(first_spend, "customer_id")
     repeats = summary.n - 1
     if include_first_transaction:
         frequency = summary.n

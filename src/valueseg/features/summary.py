@@ -84,16 +84,12 @@ def rfm_summary(
     check_freq(freq, freq_multiplier)
     needed = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
     _, table = orders_table(transactions, needed, datetime_col)
-    lo, hi, n = _date_range(table, datetime_col)
-    if n == 0:
-        raise InputError("No orders to summarise: the input has no rows.")
-    end = _timestamp(hi if observation_end is None else observation_end, "observation_end")
-    if end < pd.Timestamp(lo).floor("D") and end.to_period(freq) < pd.Timestamp(lo).to_period(freq):
-        raise InputError(
-            f"observation_end {end.date()} is before the first order ({pd.Timestamp(lo).date()}); "
-            f"the input has {n:,} rows from {pd.Timestamp(lo).date()} to "
-            f"{pd.Timestamp(hi).date()}. Pick an observation_end inside that range."
-        )
+    if observation_end is None:
+        _, hi, n = _date_range(table, datetime_col)
+        if n == 0:
+            raise InputError("No orders to summarise: the input has no rows.")
+        observation_end = hi
+    end = _timestamp(observation_end, "observation_end")
     expr = rfm_expr(
         table,
         end.to_pydatetime(),
@@ -104,7 +100,17 @@ def rfm_summary(
         datetime_col=datetime_col,
         monetary_value_col=monetary_value_col,
     ).order_by("customer_id")
-    return expr.to_pandas()[_COLUMNS]
+    result = expr.to_pandas()[_COLUMNS]
+    if result.empty:  # say what was there, and why nothing came out
+        lo, hi, n = _date_range(table, datetime_col)
+        if n == 0:
+            raise InputError("No orders to summarise: the input has no rows.")
+        raise InputError(
+            f"observation_end {end.date()} is before the first order ({pd.Timestamp(lo).date()}); "
+            f"the input has {n:,} rows from {pd.Timestamp(lo).date()} to "
+            f"{pd.Timestamp(hi).date()}. Pick an observation_end inside that range."
+        )
+    return result
 
 
 def calibration_holdout(

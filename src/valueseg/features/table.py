@@ -62,6 +62,16 @@ def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]
     return categorical, numeric
 
 
+#: Optional order-line columns, added as NULL when an input lacks them.
+OPTIONAL = {"discount": "float64", "product_id": "string", "category": "string"}
+
+
+def with_optional_columns(transactions: ir.Table) -> ir.Table:
+    """The order lines with every optional column present (NULL where the input has none)."""
+    missing = {c: ibis.null(t) for c, t in OPTIONAL.items() if c not in transactions.columns}
+    return transactions.mutate(**missing) if missing else transactions
+
+
 def feature_expr(
     transactions: ir.Table,
     as_of: datetime,
@@ -71,6 +81,7 @@ def feature_expr(
     freq: str = "D",
 ) -> ir.Table:
     """One row per customer who bought by ``as_of``; columns documented in the README."""
+    transactions = with_optional_columns(transactions)
     buys = transactions.filter(~transactions.is_return)
     summary = rfm_expr(buys, as_of, freq=freq)
     out = summary.join(order_features(transactions, as_of), "customer_id")

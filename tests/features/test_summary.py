@@ -226,3 +226,21 @@ def test_single_customer_and_all_one_time_buyers():
     assert got.frequency.tolist() == [0.0, 0.0]
     assert got["T"].tolist() == [4.0, 2.0]
     assert got.monetary_value.tolist() == [0.0, 0.0]
+
+
+def test_a_single_customer_with_a_store_input(store):
+    from valueseg.io import ingest
+
+    tx = pd.DataFrame(
+        {
+            "customer_id": ["solo", "solo", "solo"],
+            "timestamp": ["2024-01-01", "2024-01-08", "2024-01-10"],
+            "amount": [10.0, -4.0, 6.0],
+        }
+    )
+    ingest(tx, db=store)
+    got = rfm_summary(store, observation_end="2024-01-31")
+    # the return (-4) is not a purchase: two purchase days, one repeat
+    assert got.to_dict("records") == [
+        {"customer_id": "solo", "frequency": 1.0, "recency": 9.0, "T": 30.0, "monetary_value": 6.0}
+    ]

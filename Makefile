@@ -14,9 +14,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e .
 	touch $@
 
-# The dev set includes the spark extra so CI runs the DuckDB = Spark test (Java 17 needed).
+# Dev installs the spark and postgres extras so CI runs the DuckDB = Spark test (Java 17)
+# and the PostgreSQL source test (against a throw-away server when its binaries exist).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[dev,spark]"
+	$(PIP) install --quiet -e ".[dev,spark,postgres]"
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run

@@ -196,3 +196,69 @@ def test_a_csv_the_sniffer_gives_up_on_is_read_line_by_line(store, write):
 def test_blank_text_counts_as_missing(store, write):
     path = write("o.csv", 'customer_id,timestamp,amount\n"\r",2024-01-01,1\n"\t ",2024-01-01,1\n')
     assert ingest(path, db=store, now=NOW).rejected_by_reason == {"missing customer_id": 2}
+
+
+def test_a_line_with_extra_fields_is_one_rejected_row(store, write):
+    # DuckDB reports one error per extra field; the line is still one row read.
+    path = write(
+        "o.csv",
+        "customer_id,timestamp,amount\n"
+        "c1,2024-01-01,1\n"  # line 2
+        "c2,2024-01-01,2,extra,more\n"  # line 3: two extra fields
+        "c3,2024-01-01,3\n"  # line 4
+        "c4,2024-01-01,x\n"  # line 5: non-numeric amount
+        "c5,2024-01-01,5\n",  # line 6
+    )
+    report = ingest(path, db=store, now=NOW)
+    assert (report.rows_read, report.accepted, report.rejected) == (5, 3, 2)
+    assert store.con.execute(
+        "SELECT line, reason, raw FROM rejected_rows ORDER BY line"
+    ).fetchall() == [
+        (3, "malformed CSV line (TOO MANY COLUMNS)", "c2,2024-01-01,2,extra,more"),
+        (5, "non-numeric amount", '{"customer_id":"c4","timestamp":"2024-01-01","amount":"x"}'),
+    ]
+    lines = store.con.execute("SELECT customer_id, line FROM transactions ORDER BY line")
+    assert lines.fetchall() == [("c1", 2), ("c3", 4), ("c5", 6)]
+    assert store.con.execute("SELECT rows_read, rejected FROM loads").fetchall() == [(5, 2)]
+
+
+def test_lines_stay_exact_after_many_malformed_lines(store, write):
+    # Past a few malformed lines the numbering is fixed by a join rather than a CASE.
+    text = ["customer_id,timestamp,amount"]
+    kept: dict[str, int] = {}  # customer -> line of its accepted row
+    bad: list[int] = []
+    repeats: dict[int, int] = {}  # line of a repeated row -> line it repeats
+    for i in range(300):
+        line = len(text) + 1
+        if i % 3 == 1:
+            text.append(f"b{i},2024-01-01,{i},extra")
+            bad.append(line)
+        elif i % 7 == 0 and kept:
+            last = max(kept.values())
+            text.append(text[last - 1])
+            repeats[line] = last
+        else:
+            text.append(f"c{i},2024-01-02,{i}")
+            kept[f"c{i}"] = line
+    report = ingest(write("o.csv", "\n".join(text) + "\n"), db=store, now=NOW)
+    assert (report.rows_read, report.rejected) == (300, len(bad) + len(repeats))
+    got = dict(store.con.execute("SELECT customer_id, line FROM transactions").fetchall())
+    assert got == kept
+    rows = store.con.execute("SELECT line, reason FROM rejected_rows ORDER BY line").fetchall()
+    assert [ln for ln, why in rows if why.startswith("malformed")] == bad
+    assert {ln: why for ln, why in rows if not why.startswith("malformed")} == {
+        ln: f"duplicate order line (first on {first})" for ln, first in repeats.items()
+    }
+
+
+def test_a_column_named_rowid_is_read_and_lines_are_right(store, write):
+    path = write(
+        "o.csv",
+        "rowid,customer_id,timestamp,amount\n9,c1,2024-01-01,1\n8,c2,2024-01-01,x\n",
+    )
+    report = ingest(path, db=store, now=NOW)
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert store.con.execute("SELECT line FROM transactions").fetchall() == [(2,)]
+    line, raw = store.con.execute("SELECT line, raw FROM rejected_rows").fetchone()
+    assert line == 3
+    assert raw == '{"rowid":"8","customer_id":"c2","timestamp":"2024-01-01","amount":"x"}'

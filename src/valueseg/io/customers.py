@@ -73,18 +73,19 @@ def plan_customers(
         described.append(f"{name} ({target})")
     flags = ", ".join(_ident("_has_" + n) for n in attribute_names(cmap))
     drop = f"EXCLUDE ({flags})" if flags else ""
-    sql = (
-        f"SELECT * {drop}, CASE {' '.join(checks)} ELSE NULL END AS _reason FROM ("
-        f"SELECT _line, {', '.join(exprs)} FROM _vs_src) AS p"
-    )
+    rules = f"SELECT * {drop}, CASE {' '.join(checks)} ELSE NULL END AS _reason FROM ("
     notes = [f"attributes: {', '.join(described)}"] if described else []
-    return ParsePlan(sql, notes)
+    columns = ("customer_id", *attribute_names(cmap))
+    return ParsePlan(f"SELECT _line, {', '.join(exprs)}", ((rules, ") AS p"),), notes, columns)
 
 
-def write_customers(con: duckdb.DuckDBPyConnection, store: Store, load_id: int) -> None:
-    """Add new attribute columns, then insert or update customers (latest load wins)."""
+def write_customers(con: duckdb.DuckDBPyConnection, store: Store, load_id: int, rows: str) -> None:
+    """Add new attribute columns, then insert or update customers (latest load wins).
+
+    ``rows`` is a SELECT of the accepted rows: ``_line``, ``customer_id`` and attributes.
+    """
     existing = _store_types(store)
-    described = con.execute("DESCRIBE _vs_parsed").fetchall()
+    described = con.execute(f"DESCRIBE {rows}").fetchall()
     attrs = [(str(r[0]), str(r[1])) for r in described if r[0] not in ("_line", "_reason")]
     attrs = [(n, t) for n, t in attrs if n != "customer_id"]
     for name, sql_type in attrs:
@@ -93,5 +94,5 @@ def write_customers(con: duckdb.DuckDBPyConnection, store: Store, load_id: int) 
     names = "".join(f", {_ident(n)}" for n, _ in attrs)
     con.execute(
         f"INSERT OR REPLACE INTO customers (customer_id, load_id, line{names}) "
-        f"SELECT customer_id, {load_id}, _line{names} FROM _vs_parsed WHERE _reason IS NULL"
+        f"SELECT customer_id, {load_id}, _line{names} FROM ({rows}) AS a"
     )

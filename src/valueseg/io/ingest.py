@@ -15,39 +15,18 @@ import duckdb
 from valueseg.errors import InputError
 from valueseg.io.columns import ColumnMap, resolve_columns
 from valueseg.io.customers import plan_customers, write_customers
+from valueseg.io.dedupe import (
+    TEMP_TABLES,
+    accepted_rows,
+    check_rows,
+    mark_duplicates,
+)
 from valueseg.io.progress import Progress, run_with_progress
 from valueseg.io.report import IngestReport
-from valueseg.io.rules import plan_parse
-from valueseg.io.sources import OpenedSource, open_source
+from valueseg.io.rules import ParsePlan, care_checks, plan_parse
+from valueseg.io.sources import OpenedSource, drop_temp_objects, open_source
 from valueseg.store import DEFAULT_DB, Store
 
-#: Columns that make an order line (or event) the same line: loaded once.
-DEDUP_KEYS = {
-    "transactions": (
-        "customer_id",
-        "order_id",
-        "timestamp",
-        "product_id",
-        "quantity",
-        "unit_price",
-        "amount",
-    ),
-    "events": (
-        "customer_id",
-        "timestamp",
-        "event_type",
-        "product_id",
-        "session_id",
-        "duration_s",
-        "rating",
-    ),
-    "customers": ("customer_id",),
-}
-_DUP_REASON = {
-    "transactions": "duplicate order line",
-    "events": "duplicate event",
-    "customers": "duplicate customer_id",
-}
 _STORE_COLUMNS = {
     "transactions": (
         "customer_id",
@@ -121,13 +100,8 @@ def ingest(
     try:
         report = _ingest(store, source, kind, mapping, now, progress)
     finally:
-        store.con.execute("DROP TABLE IF EXISTS _vs_src; DROP TABLE IF EXISTS _vs_parsed")
-        for view in ("_vs_df",):
-            store.con.execute(f"DROP VIEW IF EXISTS {view}")
-        if store.con.execute(
-            "SELECT count(*) FROM duckdb_databases() WHERE database_name = '_vs_srcdb'"
-        ).fetchone() != (0,):
-            store.con.execute("DETACH _vs_srcdb")
+        store.con.execute("".join(f"DROP TABLE IF EXISTS {t};" for t in TEMP_TABLES))
+        drop_temp_objects(store.con)
         if own:
             store.close()
     report.seconds = time.perf_counter() - started
@@ -145,7 +119,7 @@ def _ingest(
     con = store.con
     opened = run_with_progress(con, progress, "reading", lambda: open_source(con, source))
     cmap = resolve_columns(kind, opened.columns, opened.name, mapping)
-    fingerprint = _fingerprint(con, opened, kind)
+    fingerprint, careful = _fingerprint(con, opened, kind, care_checks(opened, cmap))
     earlier = con.execute(
         "SELECT load_id, rows_read, accepted, rejected FROM loads "
         "WHERE kind = ? AND fingerprint = ? ORDER BY load_id LIMIT 1",
@@ -166,21 +140,18 @@ def _ingest(
     if kind == "customers":
         plan = plan_customers(con, opened, cmap, store)
     else:
-        plan = plan_parse(con, opened, cmap, now_sql)
+        plan = plan_parse(con, opened, cmap, now_sql, careful)
+    run_with_progress(con, progress, "checking", lambda: check_rows(con, plan, kind))
     run_with_progress(
-        con,
-        progress,
-        "checking",
-        lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_parsed AS {plan.sql}"),
+        con, progress, "de-duplicating", lambda: mark_duplicates(con, store, kind, plan)
     )
-    run_with_progress(con, progress, "de-duplicating", lambda: _mark_duplicates(con, store, kind))
     load_id = _next_load_id(con)
     with store.transaction():
         run_with_progress(
             con,
             progress,
             "writing",
-            lambda: _write(con, store, opened, cmap, kind, load_id, fingerprint, now_sql),
+            lambda: _write(con, store, opened, cmap, plan, load_id, fingerprint, now_sql),
         )
     report = _report(con, opened, cmap, kind, load_id, rows_read)
     report.notes.extend(plan.notes)
@@ -198,10 +169,14 @@ def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> int:
     return int(row[0]) if row else 0
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, opened: OpenedSource, kind: str) -> str:
-    """Content hash of the rows (order-free), the column names and the kind."""
+def _fingerprint(
+    con: duckdb.DuckDBPyConnection, opened: OpenedSource, kind: str, checks: dict[str, str]
+) -> tuple[str, set[str]]:
+    """Content hash of the rows (order-free), the column names and the kind; and, from the
+    same pass, the columns some value of which fails its check (see ``care_checks``)."""
+    tests = "".join(f", count(*) FILTER (WHERE {cond}) > 0" for cond in checks.values())
     row = con.execute(
-        "SELECT count(*), sum(hash(s) % 1000000007), bit_xor(hash(s)) "
+        f"SELECT count(*), sum(hash(s) % 1000000007), bit_xor(hash(s)){tests} "
         "FROM (SELECT * EXCLUDE (_line) FROM _vs_src) AS s"
     ).fetchone()
     assert row is not None
@@ -209,31 +184,8 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, opened: OpenedSource, kind: str
     digest.update("\x1f".join(opened.columns).encode())
     for _, _, raw in opened.malformed:
         digest.update(raw.encode())
-    return f"{kind}:{row[0]}:{row[1]}:{row[2]}:{digest.hexdigest()[:32]}"
-
-
-def _mark_duplicates(con: duckdb.DuckDBPyConnection, store: Store, kind: str) -> None:
-    """Rows repeating an earlier row of this source, or a row already stored, get a reason."""
-    keys = ", ".join(f'"{k}"' for k in DEDUP_KEYS[kind])
-    reason = _DUP_REASON[kind]
-    con.execute(
-        f"UPDATE _vs_parsed SET _reason = '{reason} (first on ' || first.first_line || ')' "
-        f"FROM (SELECT {keys}, min(_line) AS first_line FROM _vs_parsed WHERE _reason IS NULL "
-        f"GROUP BY ALL HAVING count(*) > 1) AS first "
-        f"WHERE _vs_parsed._reason IS NULL AND _vs_parsed._line <> first.first_line AND "
-        + " AND ".join(
-            f'_vs_parsed."{k}" IS NOT DISTINCT FROM first."{k}"' for k in DEDUP_KEYS[kind]
-        )
-    )
-    if kind == "customers" or _count(con, kind) == 0:
-        return
-    join = " AND ".join(f'p."{k}" IS NOT DISTINCT FROM t."{k}"' for k in DEDUP_KEYS[kind])
-    con.execute(
-        f"UPDATE _vs_parsed SET _reason = '{reason} already loaded' "
-        f"WHERE _reason IS NULL AND _line IN ("
-        f"SELECT p._line FROM _vs_parsed p SEMI JOIN {kind} t ON {join} "
-        f"WHERE p._reason IS NULL)"
-    )
+    careful = {src for src, hit in zip(checks, row[3:], strict=True) if hit}
+    return f"{kind}:{row[0]}:{row[1]}:{row[2]}:{digest.hexdigest()[:32]}", careful
 
 
 def _next_load_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -246,34 +198,29 @@ def _write(
     store: Store,
     opened: OpenedSource,
     cmap: ColumnMap,
-    kind: str,
+    plan: ParsePlan,
     load_id: int,
     fingerprint: str,
     now_sql: str,
 ) -> None:
+    kind = cmap.kind
     if kind == "customers":
-        write_customers(con, store, load_id)
+        write_customers(con, store, load_id, accepted_rows(plan))
     else:
-        cols = _STORE_COLUMNS[kind]
-        names = ", ".join(f'"{c}"' for c in cols)
-        extra = ""
+        names = ", ".join(f'"{c}"' for c in _STORE_COLUMNS[kind] if c in plan.columns)
         if kind == "transactions":
-            extra = (
-                ", amount < 0 OR coalesce(quantity < 0, false) "
-                "OR regexp_full_match(order_id, '[Cc][0-9]+')"
-            )
-            names_out = names + ", is_return"
+            names_out, values = f"{names}, is_return", f"{names}, {_is_return(plan)}"
         else:
-            names_out = names
+            names_out, values = names, names
         con.execute(
             f"INSERT INTO {kind} ({names_out}, load_id, line) "
-            f"SELECT {names}{extra}, {load_id}, _line FROM _vs_parsed WHERE _reason IS NULL"
+            f"SELECT {values}, {load_id}, _line FROM ({accepted_rows(plan)}) AS a"
         )
     con.execute(
-        "INSERT INTO rejected_rows SELECT ?, ?, ?, p._line, p._reason, "
+        "INSERT INTO rejected_rows SELECT ?, ?, ?, c._line, c._reason, "
         "CAST(json_merge_patch(to_json(s), '{\"_line\": null}') AS VARCHAR) "
-        "FROM _vs_parsed p JOIN _vs_src s ON s._line = p._line "
-        "WHERE p._reason IS NOT NULL ORDER BY p._line",
+        "FROM (SELECT _line, _reason FROM _vs_check WHERE _reason IS NOT NULL) AS c "
+        "JOIN _vs_some AS s ON s._line = c._line ORDER BY c._line",
         [load_id, opened.name, kind],
     )
     if opened.malformed:
@@ -281,8 +228,8 @@ def _write(
             "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, ?, ?)",
             [[load_id, opened.name, kind, ln, why, raw] for ln, why, raw in opened.malformed],
         )
-    accepted = _count(con, "_vs_parsed", "WHERE _reason IS NULL")
-    rejected = _count(con, "_vs_parsed", "WHERE _reason IS NOT NULL") + len(opened.malformed)
+    accepted = _count(con, "_vs_check", "WHERE _reason IS NULL")
+    rejected = _count(con, "_vs_check", "WHERE _reason IS NOT NULL") + len(opened.malformed)
     con.execute(
         f"INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, {now_sql})",
         [
@@ -295,6 +242,21 @@ def _write(
             rejected,
             json.dumps(cmap.fields),
         ],
+    )
+
+
+def _is_return(plan: ParsePlan) -> str:
+    """A negative amount or quantity, or an order id like 'C536379' (UCI cancellations).
+
+    A CASE, so that the regular expression runs only on ids starting with C or c.
+    """
+    negative = "amount < 0"
+    if "quantity" in plan.columns:
+        negative += " OR coalesce(quantity < 0, false)"
+    return (
+        f"CASE WHEN {negative} THEN true "
+        "WHEN order_id LIKE 'C%' OR order_id LIKE 'c%' "
+        "THEN regexp_full_match(order_id, '[Cc][0-9]+') ELSE false END"
     )
 
 

@@ -14,6 +14,7 @@ import csv
 import gzip
 import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,14 @@ _FORMATS = {
 }
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd"}
 _DB_SCHEMES = ("duckdb", "sqlite", "postgresql", "postgres")
+#: Up to this many malformed lines, line numbers are fixed by a CASE; beyond, by a join.
+_CASE_SHIFTS = 64
 
 
 @dataclass(frozen=True)
 class OpenedSource:
-    """A source registered as view ``_vs_src`` with columns in source order plus ``_line``."""
+    """A source copied to temp table ``_vs_raw`` and seen through view ``_vs_src``: the
+    source's columns in source order plus ``_line``, the line (or row) each came from."""
 
     name: str  # what messages call it: a file name, 'DataFrame', or a URL without password
     fmt: str  # csv | parquet | jsonl | dataframe | database
@@ -59,7 +63,10 @@ def is_database_url(source: object) -> bool:
 
 
 def open_source(con: duckdb.DuckDBPyConnection, source: Any) -> OpenedSource:
-    """Register ``source`` as the temporary view ``_vs_src`` on ``con``."""
+    """Copy ``source`` into temp table ``_vs_raw`` and register view ``_vs_src`` on ``con``.
+
+    :func:`drop_temp_objects` drops them again.
+    """
     if _is_dataframe(source):
         return _open_dataframe(con, source)
     if is_database_url(source):
@@ -238,7 +245,7 @@ def _open_csv(
         f"encoding='{encoding}', store_rejects=true)"
     )
     try:
-        opened = _finish(con, path.name, "csv", query, header_lines=1)
+        columns, types, row = _materialize(con, path.name, "csv", query)
     except InputError as exc:
         cause = str(exc.__cause__).lower()
         if encoding == "utf-8" and "unicode" in cause:
@@ -246,13 +253,15 @@ def _open_csv(
         if "sniffing" in cause:  # DuckDB could not guess the dialect: read it in Python
             return _open_csv_slowly(con, path, encoding, head)
         raise
+    # One row per error: a line with two extra fields has two. Take each line once.
     rows = con.execute(
-        "SELECT line, error_type, csv_line FROM reject_errors ORDER BY line"
+        "SELECT line, arg_min(error_type, byte_position), arg_min(csv_line, byte_position) "
+        "FROM reject_errors GROUP BY line ORDER BY line"
     ).fetchall()
     bad = tuple((int(r[0]), f"malformed CSV line ({r[1]})", str(r[2])) for r in rows)
-    return OpenedSource(
-        opened.name, opened.fmt, opened.columns, opened.types, opened.header_lines, bad
-    )
+    _number_lines(con, row, 1, [line for line, _, _ in bad])
+    _check_not_empty(con, path.name, "csv", 1)
+    return OpenedSource(path.name, "csv", columns, types, 1, bad)
 
 
 def _open_csv_slowly(
@@ -291,9 +300,10 @@ def _open_csv_slowly(
         }
     )
     con.register("_vs_df", table)
+    con.execute("CREATE OR REPLACE TEMP TABLE _vs_raw AS SELECT * FROM _vs_df")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _vs_src AS "
-        "SELECT * EXCLUDE (_vs_lines), _vs_lines AS _line FROM _vs_df"
+        "CREATE OR REPLACE TEMP VIEW _vs_src AS "
+        "SELECT * EXCLUDE (_vs_lines), _vs_lines AS _line FROM _vs_raw"
     )
     if not lines and not bad:
         raise InputError(
@@ -305,25 +315,83 @@ def _open_csv_slowly(
 def _finish(
     con: duckdb.DuckDBPyConnection, name: str, fmt: str, query: str, header_lines: int
 ) -> OpenedSource:
-    if query.startswith("read_"):  # a table function: numbering rows is nearly free
-        select = (
-            f"SELECT * EXCLUDE (ordinality), ordinality + {header_lines} AS _line "
-            f"FROM {query} WITH ORDINALITY"
-        )
-    else:
-        select = f"SELECT *, row_number() OVER () + {header_lines} AS _line FROM {query}"
+    columns, types, row = _materialize(con, name, fmt, query)
+    _number_lines(con, row, header_lines, ())
+    _check_not_empty(con, name, fmt, header_lines)
+    return OpenedSource(name, fmt, columns, types, header_lines)
+
+
+def _materialize(
+    con: duckdb.DuckDBPyConnection, name: str, fmt: str, query: str
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """Copy the source into temp table ``_vs_raw`` in source order, without numbering it
+    (numbering while reading keeps DuckDB to one thread); the row number is ``rowid``.
+
+    Returns the columns, their types and the expression for the 0-based row number.
+    """
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_src AS {select}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_raw AS SELECT * FROM {query}")
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         raise InputError(
             f"Cannot read {name} as {fmt.upper()}: {message}. "
             "Expected a well-formed CSV, Parquet or JSON lines file."
         ) from exc
-    described = con.execute("DESCRIBE _vs_src").fetchall()
-    columns = tuple(str(r[0]) for r in described if r[0] != "_line")
-    types = tuple(str(r[1]) for r in described if r[0] != "_line")
-    count = con.execute("SELECT count(*) FROM _vs_src").fetchone()
+    described = con.execute("DESCRIBE _vs_raw").fetchall()
+    columns = tuple(str(r[0]) for r in described)
+    types = tuple(str(r[1]) for r in described)
+    if not any(c.lower() == "rowid" for c in columns):
+        return columns, types, "rowid"
+    # A source column named 'rowid' hides DuckDB's row id: number the rows explicitly.
+    con.execute(
+        "ALTER TABLE _vs_raw RENAME TO _vs_raw0; "
+        "CREATE TEMP TABLE _vs_raw AS SELECT *, row_number() OVER () - 1 AS _vs_row "
+        "FROM _vs_raw0; DROP TABLE _vs_raw0"
+    )
+    return columns, types, "_vs_row"
+
+
+def _number_lines(
+    con: duckdb.DuckDBPyConnection, row: str, header_lines: int, bad_lines: Sequence[int]
+) -> None:
+    """Create view ``_vs_src``: ``_vs_raw`` plus ``_line``, the line each row came from.
+
+    Row ``r`` (0-based) of a file with ``header_lines`` header lines is on line
+    ``r + header_lines + 1``, moved down by each malformed line before it (DuckDB skips
+    those and reports their line numbers). Lines are exact for one record per line; blank
+    lines (which DuckDB skips silently) and quoted values spanning several lines shift
+    the numbers after them.
+    """
+    first = header_lines + 1
+    drop = " EXCLUDE (_vs_row)" if row == "_vs_row" else ""
+    # The j-th malformed line (0-based) comes after this many rows that were read:
+    after = [max(0, line - first - j) for j, line in enumerate(sorted(set(bad_lines)))]
+    # rows_before -> how many malformed lines come before a row with that number
+    shifts = {n: j + 1 for j, n in enumerate(after)}
+    con.execute("DROP TABLE IF EXISTS _vs_shift")
+    if len(shifts) <= _CASE_SHIFTS:
+        cases = " ".join(f"WHEN {row} >= {n} THEN {k}" for n, k in sorted(shifts.items())[::-1])
+        shift = f" + CASE {cases} ELSE 0 END" if shifts else ""
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _vs_src AS "
+            f"SELECT *{drop}, {row} + {first}{shift} AS _line FROM _vs_raw"
+        )
+        return
+    con.execute(
+        "CREATE TEMP TABLE _vs_shift AS SELECT unnest(?::BIGINT[]) AS n, unnest(?::BIGINT[]) AS k",
+        [list(shifts), list(shifts.values())],
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW _vs_src AS "
+        f"SELECT r.*{drop}, r.{row} + {first} + coalesce(s.k, 0) AS _line "
+        f"FROM _vs_raw AS r ASOF LEFT JOIN _vs_shift AS s ON r.{row} >= s.n"
+    )
+
+
+def _check_not_empty(
+    con: duckdb.DuckDBPyConnection, name: str, fmt: str, header_lines: int
+) -> None:
+    count = con.execute("SELECT count(*) FROM _vs_raw").fetchone()
     if not count or count[0] == 0:
         what = "a header but no data rows" if header_lines else "no rows"
         raise InputError(
@@ -331,7 +399,21 @@ def _finish(
             if fmt in ("csv", "parquet", "jsonl")
             else f"{name} has no rows. Expected at least one row of data."
         )
-    return OpenedSource(name, fmt, columns, types, header_lines)
+
+
+def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what :func:`open_source` created on ``con``."""
+    con.execute(
+        "DROP VIEW IF EXISTS _vs_src; DROP TABLE IF EXISTS _vs_raw; "
+        "DROP TABLE IF EXISTS _vs_raw0; DROP TABLE IF EXISTS _vs_shift"
+    )
+    with contextlib.suppress(duckdb.Error):
+        con.unregister("_vs_df")
+    attached = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = '_vs_srcdb'"
+    ).fetchone()
+    if attached != (0,):
+        con.execute("DETACH _vs_srcdb")
 
 
 def _sql_str(text: str) -> str:

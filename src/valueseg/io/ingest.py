@@ -84,6 +84,15 @@ def ingest(
     IngestReport
         ``rows_read == accepted + rejected``; every rejected row is in ``rejected_rows``.
 
+    Notes
+    -----
+    ``line`` (in ``transactions``, ``events``, ``customers`` and ``rejected_rows``) is the
+    line of a CSV or JSON lines file the row came from, 1 being a CSV's header, malformed
+    lines counted; for other sources, the row number from 1. It is exact for one record
+    per line: blank lines (skipped) and quoted values spanning lines shift the lines after
+    them. Rows are written in parallel, so a table's physical order is not the file's:
+    order by ``line``.
+
     Examples
     --------
     >>> import pandas as pd

@@ -157,7 +157,7 @@ def plan_parse(
         plan.checks += [
             (f"NOT {_flag('quantity')}", "missing quantity"),
             (f"NOT {_flag('unit_price')}", "missing unit_price"),
-            ("isnan(amount) OR isinf(amount)", "amount is NaN or infinite"),
+            ("NOT isfinite(amount)", "amount is NaN or infinite"),
         ]
     return _select(plan, kind)
 
@@ -191,7 +191,7 @@ def _plan_timestamp(
 def _number_checks(name: str) -> list[tuple[str, str]]:
     checks = [
         (f'{_flag(name)} AND "{name}" IS NULL', f"non-numeric {name}"),
-        (f'isnan("{name}") OR isinf("{name}")', f"{name} is NaN or infinite"),
+        (f'NOT isfinite("{name}")', f"{name} is NaN or infinite"),
     ]
     if name == "amount":
         checks.insert(0, (f"NOT {_flag(name)}", "missing amount"))

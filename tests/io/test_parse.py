@@ -1,0 +1,151 @@
+"""The fast paths of the value parsers read every value as the full parse does.
+
+Each parser reads most values with a cheap expression and sends only the rest through
+the full (slow) parse; a column that passed its check in one pass over the data skips
+the per-value test as well. The reference expressions below are the full parses, as
+valueseg wrote them before it had fast paths.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from valueseg.io.parse import (
+    TIMESTAMP_FORMATS,
+    ValueSQL,
+    edge_blank,
+    maybe_offset,
+    number_expr,
+    text_expr,
+    timestamp_expr,
+)
+
+_OFFSET_RE = r"(Z|[+-]\d\d(:?\d\d)?)$"
+
+
+def _reference_timestamp(fmt: str | None) -> str:
+    text = 'trim(CAST("x" AS VARCHAR))'
+    iso = (
+        f"CASE WHEN regexp_matches({text}, '{_OFFSET_RE}') "
+        f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) "
+        f"ELSE TRY_CAST({text} AS TIMESTAMP) END"
+    )
+    return iso if fmt is None else f"coalesce({iso}, try_strptime({text}, '{fmt}'))"
+
+
+def _reference_number() -> str:
+    s = "regexp_replace(trim(CAST(\"x\" AS VARCHAR)), '[\\s$€£¥]', '', 'g')"
+    euro = f"replace(replace({s}, '.', ''), ',', '.')"
+    return (
+        f'coalesce(TRY_CAST("x" AS DOUBLE), CASE '
+        f"WHEN regexp_full_match({s}, '-?[0-9]{{1,3}}(\\.[0-9]{{3}})+,[0-9]+') "
+        f"THEN TRY_CAST({euro} AS DOUBLE) "
+        f"WHEN regexp_full_match({s}, '-?[0-9]+,[0-9]{{1,2}}') "
+        f"THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) "
+        f"ELSE TRY_CAST(replace({s}, ',', '') AS DOUBLE) END)"
+    )
+
+
+_REFERENCE_TEXT = "nullif(trim(CAST(\"x\" AS VARCHAR), ' \t\r\n'), '')"
+
+
+def _composed(value: ValueSQL) -> str:
+    """The value as rules.py assembles it: fast, then slow only where fast gave NULL."""
+    sql = f'SELECT "x", {value.fast} AS v FROM t'
+    if value.prep is None or value.slow is None:
+        return f"SELECT x, v FROM ({sql})"
+    sql = f"SELECT *, CASE WHEN v IS NULL THEN {value.prep} END AS p FROM ({sql})"
+    return f"SELECT x, coalesce(v, {value.slow.replace('{p}', 'p')}) AS v FROM ({sql})"
+
+
+def _mismatches(values: list[str], new: ValueSQL, reference: str, where: str = "true") -> list:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # as valueseg's store does
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS x", [values])
+    rows = con.execute(
+        f"SELECT n.x, n.v, r.v FROM ({_composed(new)}) AS n "
+        f"JOIN (SELECT x, {reference} AS v FROM t) AS r ON n.x = r.x "
+        f"WHERE n.v IS DISTINCT FROM r.v AND n.x IN (SELECT x FROM t WHERE {where})"
+    ).fetchall()
+    con.close()
+    return rows
+
+
+_DATES = ["2024-01-02", "2024/01/02", "2024.01.02", "20240102", "2024-1-2", "02/01/2024"]
+_DATES += ["1/2/2024", "13/01/2024", "02-01-2024", "24-01-02", "-2024-01-02", "2 Jan 2024"]
+_TIMES = ["", " 10:00", "T10:00", " 10:00:00", "T10:00:00.123456", " 8:26", "T10"]
+_OFFSETS = ["", "Z", "z", "+02", "-02", "+0200", "-0530", "+02:00", "-05:00", " +02:00"]
+_OFFSETS += [" UTC", " -05", "-5", " Europe/Berlin", "+02:00:00"]
+_PADS = [("", ""), (" ", ""), ("", " "), ("\t", ""), ("", "\t")]
+TIMESTAMPS = sorted(
+    {a + d + t + o + b for d, t, o, (a, b) in itertools.product(_DATES, _TIMES, _OFFSETS, _PADS)}
+)
+FORMATS = [None, "%m/%d/%Y %H:%M", "%d/%m/%Y", "%Y%m%d", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_timestamps_read_as_the_full_parse_reads_them(fmt):
+    reference = _reference_timestamp(fmt)
+    assert _mismatches(TIMESTAMPS, timestamp_expr("x", "VARCHAR", fmt), reference) == []
+    # A column none of whose values needs care skips the test; those values still agree.
+    plain = timestamp_expr("x", "VARCHAR", fmt, careful=False)
+    assert _mismatches(TIMESTAMPS, plain, reference, f"NOT {maybe_offset('x')}") == []
+
+
+_stamp_text = st.text(alphabet="0123456789-+:/. TZzJan,", max_size=26)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(_stamp_text, min_size=1, max_size=300, unique=True))
+def test_random_timestamp_text_reads_as_the_full_parse_reads_it(values):
+    for fmt in (None, "%d-%m-%Y"):
+        reference = _reference_timestamp(fmt)
+        assert _mismatches(values, timestamp_expr("x", "VARCHAR", fmt), reference) == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(
+        st.one_of(
+            st.text(alphabet="0123456789-+.,$€ \tEe", max_size=14),
+            st.sampled_from(["1,234.50", "1.234,50", "12,5", "$ 7.25", "nan", "-inf", "1e3"]),
+        ),
+        min_size=1,
+        max_size=200,
+        unique=True,
+    )
+)
+def test_numbers_read_as_the_full_parse_reads_them(values):
+    assert _mismatches(values, number_expr("x", "VARCHAR"), _reference_number()) == []
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(
+        st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=6),
+        min_size=1,
+        max_size=200,
+        unique=True,
+    )
+)
+def test_text_is_trimmed_as_before(values):
+    assert _mismatches(values, ValueSQL(text_expr("x", "VARCHAR")), _REFERENCE_TEXT) == []
+    plain = ValueSQL(text_expr("x", "VARCHAR", careful=False))
+    assert _mismatches(values, plain, _REFERENCE_TEXT, f"NOT {edge_blank('x')}") == []
+
+
+def test_no_date_format_reads_text_that_starts_like_an_iso_date():
+    # detect_timestamp_format does not try the formats on such values.
+    assert not any(fmt.startswith("%Y-") for fmt in TIMESTAMP_FORMATS)
+    values = [f"2024-{rest}" for rest in ("01-02", "1/2/2024", "01.02.2024", "0102", "02 Jan")]
+    con = duckdb.connect()
+    for fmt in TIMESTAMP_FORMATS:
+        got = con.execute(
+            f"SELECT count(try_strptime(v, '{fmt}')) FROM unnest(?::VARCHAR[]) AS u(v)", [values]
+        ).fetchone()
+        assert got == (0,), fmt

@@ -39,8 +39,8 @@ _FORMATS = {
 }
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd"}
 _DB_SCHEMES = ("duckdb", "sqlite", "postgresql", "postgres")
-#: Bytes DuckDB reads a CSV in at a time. Larger than its default: fewer, larger batches
-#: make reading a big file in file order about a quarter faster (bench/ingest.py).
+#: Bytes DuckDB reads a CSV in at a time. 64 MB (fewer, larger batches) reads a big file
+#: into a table in file order about a quarter faster than DuckDB's default (BENCHMARKS.md).
 _CSV_BUFFER = 64 << 20
 #: Up to this many malformed lines, line numbers are fixed by a CASE; beyond, by a join
 #: that copies the rows once.

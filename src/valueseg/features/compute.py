@@ -20,6 +20,18 @@ def _present(store: Store) -> list[str]:
     return [t for t in _INPUTS if counts.get(t, 0) > 0]
 
 
+def _run(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
+    """Build the feature expression over ``tables`` (by input name) and execute it."""
+    expr = feature_expr(
+        tables["transactions"],
+        as_of,
+        events=tables.get("events"),
+        customers=tables.get("customers"),
+        freq=freq,
+    )
+    return expr.to_pyarrow()
+
+
 def compute_features(
     store: Store,
     as_of: datetime,
@@ -33,14 +45,7 @@ def compute_features(
         return _on_spark(store, as_of, freq, spark_master)
     con = ibis.duckdb.from_connection(store.con)
     tables = {name: con.table(name) for name in _present(store)}
-    expr = feature_expr(
-        tables["transactions"],
-        as_of,
-        events=tables.get("events"),
-        customers=tables.get("customers"),
-        freq=freq,
-    )
-    return expr.to_pyarrow()
+    return _run(tables, as_of, freq)
 
 
 def features_from_parquet(
@@ -62,11 +67,8 @@ def features_from_parquet(
     tables = {name: con.read_parquet(path) for name, path in paths.items()}
     tx = tables["transactions"]
     if "is_return" not in tx.columns:
-        tx = tx.mutate(is_return=ibis.literal(False))
-    expr = feature_expr(
-        tx, as_of, events=tables.get("events"), customers=tables.get("customers"), freq=freq
-    )
-    return expr.to_pyarrow()
+        tables["transactions"] = tx.mutate(is_return=ibis.literal(False))
+    return _run(tables, as_of, freq)
 
 
 def spark_session(master: str = "local[2]") -> Any:
@@ -104,11 +106,4 @@ def features_on_spark(
     session.sparkContext.setLogLevel("ERROR")
     con = ibis.pyspark.connect(session)
     tables = {name: con.read_parquet(path) for name, path in paths.items()}
-    expr = feature_expr(
-        tables["transactions"],
-        as_of,
-        events=tables.get("events"),
-        customers=tables.get("customers"),
-        freq=freq,
-    )
-    return expr.to_pyarrow()
+    return _run(tables, as_of, freq)

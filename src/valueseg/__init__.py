@@ -21,8 +21,10 @@ _EXPORTS = {
     "InputError": "valueseg.errors",
     "Store": "valueseg.store",
     "ValuesegError": "valueseg.errors",
+    "calibration_holdout": "valueseg.features",
     "ingest": "valueseg.io",
     "make_shop": "valueseg.synth",
+    "rfm_summary": "valueseg.features",
 }
 
 __all__ = sorted(_EXPORTS)

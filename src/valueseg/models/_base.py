@@ -1,0 +1,519 @@
+"""Fitting machinery shared by the value models (private).
+
+Every model maximises a weighted log-likelihood over log-parameters with L-BFGS-B and an
+analytic gradient, from several starting points, then polishes the best optimum with Newton
+steps on a Hessian obtained by central differences of that gradient. The same Hessian gives
+the standard errors. The data are first collapsed: customers with identical summary rows
+become one weighted row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
+from valueseg.errors import InputError, ValuesegError
+
+__all__ = [
+    "ConvergenceError",
+    "NotFittedError",
+    "TransactionModel",
+    "as_float",
+    "collapse_rows",
+    "dot",
+    "wrap_like",
+]
+
+_FAILURE_MODES = ("raise", "warn")
+_EXPLORE = 50_000  # customers in the thinned sample on which large data sets are explored
+_BOUND_MARGIN = 0.05  # a log-parameter this close to its bound counts as on the boundary
+
+
+class NotFittedError(ValuesegError, _SklearnNotFittedError):
+    """A model was used before ``fit`` (or ``from_params``)."""
+
+
+class ConvergenceError(ValuesegError, RuntimeError):
+    """Maximum likelihood did not converge, or converged onto a parameter boundary."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Warned instead of :class:`ConvergenceError` when ``on_failure="warn"``."""
+
+
+# --------------------------------------------------------------------------------------
+# input helpers
+
+
+def as_float(value: Any) -> np.ndarray:
+    """A float64 array view of a scalar, list, numpy array or pandas Series."""
+    return np.asarray(value, dtype=np.float64)
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two 1-d arrays without BLAS (threaded ``ddot`` is slow when busy)."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def wrap_like(result: np.ndarray, *inputs: Any) -> Any:
+    """Return ``result`` as a Series when an input is one, a float when all are scalars."""
+    for item in inputs:
+        if isinstance(item, pd.Series) and np.shape(result) == (len(item),):
+            return pd.Series(result, index=item.index)
+    if np.ndim(result) == 0:
+        return float(result)
+    return result
+
+
+def _frame(summary: Any, model: str) -> pd.DataFrame:
+    if isinstance(summary, pd.DataFrame):
+        return summary
+    if isinstance(summary, dict):
+        return pd.DataFrame(summary)
+    raise InputError(
+        f"{model}.fit expects a pandas DataFrame with the summary columns. "
+        f"Got {type(summary).__name__}."
+    )
+
+
+def _column(frame: pd.DataFrame, name: str, model: str, needed: Sequence[str]) -> np.ndarray:
+    if name not in frame.columns:
+        available = ", ".join(map(str, frame.columns)) or "none"
+        raise InputError(
+            f"Column '{name}' not found in the summary given to {model}.fit. "
+            f"Available: {available}. {model} needs columns {', '.join(needed)} "
+            "(and an optional 'weights'); valueseg.features.rfm_summary makes them."
+        )
+    try:
+        values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"Column '{name}' of the summary must be numeric. Got dtype {frame[name].dtype}."
+        ) from exc
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise InputError(
+            f"Column '{name}' has {bad:,} missing or infinite values out of {len(values):,} rows. "
+            "Drop or fill those customers before fitting."
+        )
+    negative = int(np.count_nonzero(values < 0))
+    if negative:
+        raise InputError(
+            f"Column '{name}' has {negative:,} negative values out of {len(values):,} rows; "
+            f"'{name}' cannot be negative. Check how the summary was built."
+        )
+    return values
+
+
+def check_integer(values: np.ndarray, name: str, why: str) -> None:
+    """Refuse non-integer values in a count column."""
+    bad = int(np.count_nonzero(values != np.round(values)))
+    if bad:
+        raise InputError(
+            f"Column '{name}' has {bad:,} non-integer values out of {len(values):,} rows; "
+            f"it counts {why}."
+        )
+
+
+def check_rows(mask: np.ndarray, message: str) -> None:
+    """Refuse the rows where ``mask`` holds; ``message`` gets ``{n}`` and ``{total}``."""
+    bad = int(np.count_nonzero(mask))
+    if bad:
+        raise InputError(message.format(n=f"{bad:,}", total=f"{len(mask):,}"))
+
+
+def collapse_rows(
+    columns: Sequence[np.ndarray], weights: np.ndarray | None
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Merge identical rows of ``columns`` into one row each, summing their weights.
+
+    Hash-based (``pandas.factorize``), so linear in the number of rows; the order of the
+    distinct rows is that of their first appearance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cols, w = collapse_rows([np.array([1.0, 2, 1]), np.array([5.0, 6, 5])], None)
+    >>> [c.tolist() for c in cols], w.tolist()
+    ([[1.0, 2.0], [5.0, 6.0]], [2.0, 1.0])
+    """
+    n = len(columns[0])
+    key: np.ndarray | None = None
+    n_keys = 1
+    for col in columns:
+        codes, uniques = pd.factorize(col, sort=False)
+        if key is None:
+            key, n_keys = codes.astype(np.int64), len(uniques)
+            continue
+        if n_keys * len(uniques) >= 2**62:
+            key, kept = pd.factorize(key, sort=False)
+            key, n_keys = key.astype(np.int64), len(kept)
+        key = key * len(uniques) + codes
+        n_keys *= len(uniques)
+    assert key is not None
+    groups, kept = pd.factorize(key, sort=False)
+    n_groups = len(kept)
+    summed = np.bincount(groups, weights=weights, minlength=n_groups).astype(np.float64)
+    first = np.empty(n_groups, dtype=np.intp)
+    first[groups[::-1]] = np.arange(n - 1, -1, -1)
+    return [np.ascontiguousarray(col[first]) for col in columns], summed
+
+
+# --------------------------------------------------------------------------------------
+# optimisation
+
+
+@dataclass
+class _Optimum:
+    log_theta: np.ndarray
+    value: float
+    grad: np.ndarray
+    n_iter: int
+    success: bool
+    message: str
+
+
+def _hessian(
+    grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g0: np.ndarray, central: bool
+) -> np.ndarray:
+    """Finite differences of an analytic gradient (forward, or central when it is noisy)."""
+    k = len(x)
+    hess = np.empty((k, k))
+    for j in range(k):
+        h = (1e-4 if central else 1e-6) * max(1.0, abs(x[j]))
+        up = x.copy()
+        up[j] += h
+        if central:
+            down = x.copy()
+            down[j] -= h
+            hess[:, j] = (grad(up) - grad(down)) / (2 * h)
+        else:
+            hess[:, j] = (grad(up) - g0) / h
+    return (hess + hess.T) / 2
+
+
+def _is_pd(matrix: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.all(np.isfinite(matrix)))
+
+
+class TransactionModel(BaseEstimator):
+    """Base of the purchase-count models: hyperparameters, ``fit`` and fitted attributes.
+
+    Subclasses declare ``_param_names``, ``_time_params`` (parameters measured in the
+    summary's time unit), ``_columns`` and implement ``_prepare`` (validated, collapsed data),
+    ``_loglik`` (total log-likelihood and its gradient in the natural parameters) and
+    ``_starts`` (candidate starting points).
+    """
+
+    _param_names: ClassVar[tuple[str, ...]] = ()
+    _time_params: ClassVar[tuple[str, ...]] = ()
+    _columns: ClassVar[tuple[str, ...]] = ()
+    _alternatives: ClassVar[str] = ""
+    #: the gradient holds finite differences: take central differences for the Hessian
+    _noisy_gradient: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        penalizer_coef: float = 0.0,
+        n_starts: int = 2,
+        tol: float = 1e-7,
+        max_iter: int = 1000,
+        collapse: bool = True,
+        on_failure: str = "raise",
+    ) -> None:
+        self.penalizer_coef = penalizer_coef
+        self.n_starts = n_starts
+        self.tol = tol
+        self.max_iter = max_iter
+        self.collapse = collapse
+        self.on_failure = on_failure
+
+    # ---- the pieces a model provides
+
+    def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> Any:
+        raise NotImplementedError
+
+    def _loglik(self, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def _starts(self, data: Any) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    # ---- public
+
+    @classmethod
+    def from_params(cls, **params: float) -> Any:
+        """A model with known parameters, ready to predict and simulate without fitting.
+
+        Examples
+        --------
+        >>> from valueseg.models import BetaGeo
+        >>> BetaGeo.from_params(r=0.25, alpha=4.0, a=0.8, b=2.5).params_["alpha"]
+        4.0
+        """
+        names = cls._param_names
+        if set(params) != set(names):
+            raise InputError(
+                f"{cls.__name__}.from_params needs exactly the parameters {', '.join(names)}. "
+                f"Got {', '.join(params) or 'none'}."
+            )
+        bad = [k for k in names if not (np.isfinite(params[k]) and params[k] > 0)]
+        if bad:
+            raise InputError(
+                f"{cls.__name__} parameters must be positive and finite. "
+                f"Got {', '.join(f'{k}={params[k]!r}' for k in bad)}."
+            )
+        model = cls()
+        model.params_ = {k: float(params[k]) for k in names}
+        return model
+
+    def fit(self, summary: Any) -> Any:
+        """Fit by maximum likelihood; see the class docstring for the columns."""
+        self._check_hyperparameters()
+        name = type(self).__name__
+        frame = _frame(summary, name)
+        weights = None
+        if "weights" in frame.columns:
+            weights = _column(frame, "weights", name, [*self._columns, "weights"])
+        data = self._prepare(frame, weights)
+        self._run_fit(data)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "params_")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            name = type(self).__name__
+            raise NotFittedError(
+                f"This {name} is not fitted yet. Call {name}().fit(summary) first, "
+                f"or build one from known parameters with {name}.from_params(...)."
+            )
+
+    def _theta(self) -> np.ndarray:
+        self._check_fitted()
+        return np.array([self.params_[k] for k in self._param_names])
+
+    # ---- machinery
+
+    def _check_hyperparameters(self) -> None:
+        name = type(self).__name__
+        checks = [
+            ("penalizer_coef", self.penalizer_coef, "a float >= 0", _nonneg_float),
+            ("n_starts", self.n_starts, "an int >= 1", _positive_int),
+            ("tol", self.tol, "a float > 0", _positive_float),
+            ("max_iter", self.max_iter, "an int >= 1", _positive_int),
+        ]
+        for param, value, expected, ok in checks:
+            if not ok(value):
+                raise InputError(
+                    f"The '{param}' parameter of {name} must be {expected}. Got {value!r}."
+                )
+        if self.on_failure not in _FAILURE_MODES:
+            raise InputError(
+                f"The 'on_failure' parameter of {name} must be 'raise' or 'warn'. "
+                f"Got {self.on_failure!r}."
+            )
+
+    def _penalty_scale(self, data: Any) -> np.ndarray:
+        """Divide time parameters by the longest T, as lifetimes' penalizer does."""
+        return np.array(
+            [1.0 / data.time_scale if k in self._time_params else 1.0 for k in self._param_names]
+        )
+
+    def _bounds(self, data: Any) -> list[tuple[float, float]]:
+        out = []
+        for k in self._param_names:
+            centre = math.log(data.time_scale) if k in self._time_params else 0.0
+            out.append((centre - math.log(1e6), centre + math.log(1e6)))
+        return out
+
+    def _objective(self, data: Any) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        n = data.n
+        scale = self._penalty_scale(data)
+        coef = float(self.penalizer_coef)
+
+        def fun(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
+            theta = np.exp(log_theta)
+            with np.errstate(all="ignore"):
+                ll, grad = self._loglik(theta, data)
+            scaled = theta * scale
+            value = -ll / n + coef * float(scaled @ scaled)
+            g_nat = -grad / n + 2 * coef * scaled * scale
+            if not np.isfinite(value) or not np.all(np.isfinite(g_nat)):
+                return np.inf, np.zeros_like(theta)
+            return value, g_nat * theta
+
+        return fun
+
+    def _optimise(self, fun: Callable, start: np.ndarray, bounds: list) -> _Optimum:
+        res = minimize(
+            fun,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": self.max_iter, "ftol": 1e-13, "gtol": self.tol, "maxcor": 20},
+        )
+        return _Optimum(
+            res.x, float(res.fun), res.jac, int(res.nit), bool(res.success), str(res.message)
+        )
+
+    def _newton(self, fun: Callable, opt: _Optimum, bounds: list) -> tuple[_Optimum, np.ndarray]:
+        """Polish with Newton steps; return the optimum and the log-scale Hessian there.
+
+        A step below 1e-4 (log scale) leaves an error of about its square, so it is the last,
+        and the Hessian it was computed from stands for the standard errors.
+        """
+        central = self._noisy_gradient
+
+        def hessian(o: _Optimum) -> np.ndarray:
+            return _hessian(lambda x: fun(x)[1], o.log_theta, o.grad, central)
+
+        lo, hi = np.array(bounds).T
+        hess = hessian(opt)
+        for _ in range(6):
+            if not _is_pd(hess):
+                break
+            step = -np.linalg.solve(hess, opt.grad)
+            size = float(np.max(np.abs(step)))
+            if size < 1e-12:
+                break
+            x_new = np.clip(opt.log_theta + step, lo, hi)
+            value, g = fun(x_new)
+            if not value <= opt.value + 1e-14 * abs(opt.value):
+                break
+            opt = _Optimum(x_new, value, g, opt.n_iter + 1, opt.success, opt.message)
+            if size < 1e-4:
+                break
+            hess = hessian(opt)
+        return opt, hess
+
+    def _run_fit(self, data: Any) -> None:
+        fun = self._objective(data)
+        bounds = self._bounds(data)
+        lo, hi = np.array(bounds).T
+        # Explore on a thinned sample of customers when there are many: the starts only
+        # need to find the right basin; the full data then need a few iterations.
+        small = (
+            data.thin(_EXPLORE / data.n, np.random.default_rng(0))
+            if data.n > 2 * _EXPLORE
+            else data
+        )
+        fun_small = fun if small is data else self._objective(small)
+        starts = [np.clip(np.log(s), lo + 0.5, hi - 0.5) for s in self._starts(small)]
+        scored = sorted(starts, key=lambda s: fun_small(s)[0])
+        best: _Optimum | None = None
+        for start in scored[: self.n_starts]:
+            opt = self._optimise(fun_small, start, bounds)
+            if best is None or opt.value < best.value:
+                best = opt
+        assert best is not None
+        if small is not data:
+            n_iter = best.n_iter
+            best = self._optimise(fun, best.log_theta, bounds)
+            best.n_iter += n_iter
+        best, hess_log = self._newton(fun, best, bounds)
+        self._set_fitted(data, best, hess_log, lo, hi)
+
+    def _set_fitted(
+        self, data: Any, opt: _Optimum, hess_log: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> None:
+        names = self._param_names
+        theta = np.exp(opt.log_theta)
+        k = len(names)
+        ll, _ = self._loglik(theta, data)
+        # Hessian of n x (mean objective) in the natural parameters, exact at any point.
+        hess_nat = (hess_log - np.diag(opt.grad)) / np.outer(theta, theta) * data.n
+        at_bound = [
+            names[j]
+            for j in range(k)
+            if opt.log_theta[j] - lo[j] < _BOUND_MARGIN or hi[j] - opt.log_theta[j] < _BOUND_MARGIN
+        ]
+        pd_ok = _is_pd(hess_log)
+        grad_ok = bool(np.max(np.abs(opt.grad)) < 1e-5)
+        self.params_ = dict(zip(names, map(float, theta), strict=True))
+        self.loglik_ = float(ll)
+        self.n_customers_ = float(data.n)
+        self.n_rows_ = int(data.n_rows)
+        self.n_iter_ = opt.n_iter
+        self.aic_ = 2 * k - 2 * self.loglik_
+        self.bic_ = k * math.log(data.n) - 2 * self.loglik_
+        if pd_ok:
+            cov = np.linalg.inv(hess_nat)
+            se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        else:
+            cov = np.full((k, k), np.nan)
+            se = np.full(k, np.nan)
+        self.covariance_ = pd.DataFrame(cov, index=list(names), columns=list(names))
+        self.standard_errors_ = dict(zip(names, map(float, se), strict=True))
+        self.converged_ = bool(pd_ok and grad_ok and not at_bound)
+        if not self.converged_:
+            self._fail(opt, theta, at_bound, pd_ok)
+
+    def _fail(self, opt: _Optimum, theta: np.ndarray, at_bound: list[str], pd_ok: bool) -> None:
+        name = type(self).__name__
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(self._param_names, theta, strict=True))
+        if at_bound:
+            what = (
+                f"{name} did not converge: parameter {', '.join(repr(b) for b in at_bound)} "
+                f"ran to the edge of its range ({shown})."
+            )
+        elif not pd_ok:
+            what = (
+                f"{name} did not converge: the likelihood is flat or not concave at the "
+                f"optimum found ({shown}), so the parameters are not identified."
+            )
+        else:
+            what = (
+                f"{name} did not converge after {opt.n_iter} iterations ({opt.message}; "
+                f"largest gradient {np.max(np.abs(opt.grad)):.2g}; {shown})."
+            )
+        advice = (
+            " The data may hold too little repeat-purchase or dropout signal for this model. "
+            "Try penalizer_coef=0.001 (or larger), a longer observation period"
+            + (f", or {self._alternatives}" if self._alternatives else "")
+            + "."
+        )
+        if self.on_failure == "raise":
+            raise ConvergenceError(what + advice)
+        import warnings
+
+        warnings.warn(what + advice, ConvergenceWarning, stacklevel=4)
+
+
+def _nonneg_float(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _positive_float(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+
+
+def random_generator(random_state: Any) -> np.random.Generator:
+    """A numpy Generator from None, an int seed or a Generator (never the global RNG)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, int | np.integer):
+        return np.random.default_rng(random_state)
+    raise InputError(
+        "random_state must be None, an int or a numpy Generator. "
+        f"Got {type(random_state).__name__}."
+    )

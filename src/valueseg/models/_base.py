@@ -24,8 +24,9 @@ from valueseg.errors import InputError, ValuesegError
 
 __all__ = [
     "ConvergenceError",
+    "LikelihoodModel",
     "NotFittedError",
-    "TransactionModel",
+    "PurchaseModel",
     "as_float",
     "collapse_rows",
     "dot",
@@ -208,7 +209,7 @@ def _is_pd(matrix: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(matrix)))
 
 
-class TransactionModel(BaseEstimator):
+class LikelihoodModel(BaseEstimator):
     """Base of the purchase-count models: hyperparameters, ``fit`` and fitted attributes.
 
     Subclasses declare ``_param_names``, ``_time_params`` (parameters measured in the
@@ -334,12 +335,16 @@ class TransactionModel(BaseEstimator):
             [1.0 / data.time_scale if k in self._time_params else 1.0 for k in self._param_names]
         )
 
+    def _natural_scale(self, data: Any) -> np.ndarray:
+        """The scale each parameter lives on (time parameters: the longest T)."""
+        return np.array(
+            [data.time_scale if k in self._time_params else 1.0 for k in self._param_names]
+        )
+
     def _bounds(self, data: Any) -> list[tuple[float, float]]:
-        out = []
-        for k in self._param_names:
-            centre = math.log(data.time_scale) if k in self._time_params else 0.0
-            out.append((centre - math.log(1e6), centre + math.log(1e6)))
-        return out
+        """Log-parameters stay within six orders of magnitude of their natural scale."""
+        width = math.log(1e6)
+        return [(c - width, c + width) for c in np.log(self._natural_scale(data))]
 
     def _objective(self, data: Any) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
         n = data.n
@@ -493,6 +498,29 @@ class TransactionModel(BaseEstimator):
         import warnings
 
         warnings.warn(what + advice, ConvergenceWarning, stacklevel=4)
+
+
+class PurchaseModel(LikelihoodModel):
+    """A model of purchase counts: adds ``customer_lifetime_value`` with a spend model."""
+
+    def customer_lifetime_value(
+        self,
+        spend_model: Any,
+        summary: pd.DataFrame,
+        *,
+        horizon: int = 12,
+        discount_rate: float = 0.01,
+        freq: str = "D",
+    ) -> pd.Series:
+        """Discounted CLV over ``horizon`` months with a fitted spend model (GammaGamma).
+
+        The same as ``spend_model.customer_lifetime_value(self, summary, ...)``; see
+        :meth:`valueseg.models.GammaGamma.customer_lifetime_value`.
+        """
+        self._check_fitted()
+        return spend_model.customer_lifetime_value(
+            self, summary, horizon=horizon, discount_rate=discount_rate, freq=freq
+        )
 
 
 def _nonneg_float(value: Any) -> bool:

@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
 
-from valueseg.models._base import TransactionModel, as_float, dot, random_generator, wrap_like
+from valueseg.models._base import PurchaseModel, as_float, dot, random_generator, wrap_like
 from valueseg.models._data import RFT_COLUMNS, RFTData, read_rft
 
 __all__ = ["BetaGeo"]
 
 
-class BetaGeo(TransactionModel):
+class BetaGeo(PurchaseModel):
     """BG/NBD model of repeat purchases and dropout, fitted by maximum likelihood.
 
     Parameters

@@ -1,7 +1,9 @@
 """Customer summary and features at scale: valueseg (DuckDB) vs pandas vs lifetimes.
 
 Builds synthetic order logs as Parquet (1M, 10M, 100M lines by default; 20 lines per
-customer), then, each variant in its own child process so peak memory is its own:
+customer in orders of 3 lines; popular products bought far more often than the long tail,
+each product in one category), then, each variant in its own child process so peak
+memory is its own:
 
 - valueseg: ``rfm_summary(parquet)`` and the full feature table (``features_from_parquet``,
   DuckDB with a 5 GB memory limit, spilling to disk beyond it);
@@ -41,14 +43,16 @@ def make_log(path: Path, lines: int) -> Path:
     con.execute(
         f"""
         COPY (
-          SELECT 'C' || lpad(CAST(hash(i) % {customers} AS VARCHAR), 9, '0') AS customer_id,
-                 'O' || CAST(i // 2 AS VARCHAR) AS order_id,
-                 TIMESTAMP '2023-01-01' + to_seconds(CAST(hash(i // 2, 7) % 63072000 AS BIGINT))
+          SELECT 'C' || lpad(CAST(hash(i // 3) % {customers} AS VARCHAR), 9, '0') AS customer_id,
+                 'O' || CAST(i // 3 AS VARCHAR) AS order_id,
+                 TIMESTAMP '2023-01-01' + to_seconds(CAST(hash(i // 3, 7) % 63072000 AS BIGINT))
                    AS "timestamp",
                  round(1 + (hash(i, 1) % 20000) / 100.0, 2) AS amount,
-                 'P' || CAST(hash(i, 2) % 5000 AS VARCHAR) AS product_id,
-                 'cat' || CAST(hash(i, 3) % 12 AS VARCHAR) AS category,
-                 CASE WHEN hash(i, 4) % 10 = 0 THEN 5.0 ELSE 0.0 END AS discount,
+                 'P' || CAST(floor(5000 * pow((hash(i, 2) % 1000000) / 1e6, 3)) AS INT)
+                   AS product_id,
+                 'cat' || CAST(floor(5000 * pow((hash(i, 2) % 1000000) / 1e6, 3)) % 12 AS INT)
+                   AS category,
+                 CASE WHEN hash(i // 3, 4) % 10 = 0 THEN 5.0 ELSE 0.0 END AS discount,
                  hash(i, 5) % 50 = 0 AS is_return
           FROM range({lines}) t(i)
         ) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)

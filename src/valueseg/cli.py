@@ -210,6 +210,39 @@ def _print_run(result: Any) -> None:
         f"{result.customers:,} customers, {len(result.feature_columns)} features "
         f"written to customer_features ({timing})."
     )
+    if result.values is not None:
+        _print_models(result.values)
+
+
+def _print_models(values: Any) -> None:
+    """The back-test table: how well each purchase model predicted the holdout."""
+    table = Table(title="Value models, back-tested on the holdout span", title_justify="left")
+    for col in ("model", "holdout RMSE", "MAE", "corr.", "total error", "CLV rank corr.", ""):
+        table.add_column(col, justify="left" if col in ("model", "") else "right")
+
+    def num(value: Any, fmt: str) -> str:
+        return "–" if value is None else format(value, fmt)
+
+    chosen = values.chosen.name if values.chosen else None
+    for r in values.results:
+        b = r.backtest
+        if not b:
+            table.add_row(r.name, "–", "–", "–", "–", "–", f"failed: {r.error or 'not run'}")
+            continue
+        err = b.get("aggregate_error_pct")
+        table.add_row(
+            r.name,
+            num(b.get("rmse"), ".3f"),
+            num(b.get("mae"), ".3f"),
+            num(b.get("correlation"), ".2f"),
+            "–" if err is None else f"{err:+.1f} %",
+            num(b.get("value_spearman"), ".2f"),
+            "chosen" if r.name == chosen else "",
+        )
+    if values.results and any(r.backtest for r in values.results):
+        console.print(table)
+    for note in values.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
 
 
 @app.command()

@@ -34,6 +34,7 @@ class RunResult:
     customers: int
     feature_columns: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    values: Any = None  # valueseg.models.selection.ValueModels
 
 
 def default_as_of(store: Store) -> datetime:
@@ -124,10 +125,16 @@ def run(
             store, when, engine=engine, freq=freq, spark_master=spark_master
         )
         seconds["features"] = time.perf_counter() - started
+        started = time.perf_counter()
+        say("back-testing and fitting value models")
+        values = _value_models(store, when, features, freq)
+        seconds["models"] = time.perf_counter() - started
         say("writing")
         started = time.perf_counter()
         with store.transaction():
             _write_features(store, run_id, features)
+            _write_scores(store, run_id, values.scores)
+            _write_fits(store, run_id, values.fits())
             store.con.execute(
                 "UPDATE runs SET status = 'succeeded', finished_at = now()::TIMESTAMP "
                 "WHERE run_id = ?",
@@ -135,7 +142,7 @@ def run(
             )
         seconds["write"] = time.perf_counter() - started
         columns = [c for c in features.column_names if c != "customer_id"]
-        return RunResult(run_id, when, engine, features.num_rows, columns, seconds)
+        return RunResult(run_id, when, engine, features.num_rows, columns, seconds, values=values)
     finally:
         if own:
             store.close()
@@ -155,3 +162,66 @@ def _write_features(store: Store, run_id: int, features: Any) -> None:
         )
     finally:
         con.unregister("_vs_features")
+
+
+def _value_models(store: Store, as_of: datetime, features: Any, freq: str) -> Any:
+    """Back-test the purchase models on a holdout before ``as_of``, choose one, score all."""
+    from valueseg.features import calibration_holdout
+    from valueseg.models.selection import holdout_start, value_models
+
+    summary = features.select(["customer_id", "frequency", "recency", "T", "monetary_value"])
+    summary = summary.to_pandas()
+    row = store.con.execute(
+        'SELECT min("timestamp") FROM transactions WHERE NOT is_return AND "timestamp" <= ?',
+        [as_of],
+    ).fetchone()
+    assert row is not None and row[0] is not None  # _check_as_of saw orders
+    cal_end = holdout_start(row[0], as_of)
+    cal, why = None, ""
+    if (as_of - cal_end).days < 1 or cal_end <= row[0]:
+        why = f"history from {row[0]:%Y-%m-%d} to {as_of:%Y-%m-%d} is too short for a holdout"
+    else:
+        try:
+            cal = calibration_holdout(
+                store, calibration_end=cal_end, observation_end=as_of, freq=freq
+            )
+        except InputError as exc:
+            why = str(exc)
+    if cal is not None:
+        spend = store.con.execute(
+            "SELECT customer_id, sum(amount) AS spend_holdout FROM transactions "
+            'WHERE NOT is_return AND "timestamp" > ? AND "timestamp" <= ? GROUP BY customer_id',
+            [cal_end, as_of],
+        ).df()
+        cal = cal.merge(spend, on="customer_id", how="left").fillna({"spend_holdout": 0.0})
+    return value_models(cal, summary, freq=freq, why_no_cal=why)
+
+
+def _write_scores(store: Store, run_id: int, scores: pd.DataFrame) -> None:
+    con = store.con
+    con.register("_vs_scores", scores)
+    try:
+        con.execute(
+            f"INSERT INTO customer_scores BY NAME SELECT {run_id} AS run_id, * FROM _vs_scores"
+        )
+    finally:
+        con.unregister("_vs_scores")
+
+
+def _write_fits(store: Store, run_id: int, fits: list[dict[str, Any]]) -> None:
+    for fit in fits:
+        store.con.execute(
+            "INSERT INTO model_fits (run_id, model, params, loglik, aic, bic, converged, "
+            "chosen, backtest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                fit["model"],
+                json.dumps(fit["params"]),
+                fit["loglik"],
+                fit["aic"],
+                fit["bic"],
+                fit["converged"],
+                fit["chosen"],
+                json.dumps(fit["backtest"]),
+            ],
+        )

@@ -62,8 +62,8 @@ def orders_table(
             # pandas scan would turn each into a Python object first.
             import pyarrow as pa
 
-            frame = _naive_utc(frame[list(needed)], datetime_col)
-            frame = pa.Table.from_pandas(frame, preserve_index=False)
+            frame = _naive_utc(frame, datetime_col)  # copies only a column it converts
+            frame = pa.Table.from_pandas(frame, columns=list(needed), preserve_index=False)
         con.con.register("_vs_orders", frame)
         return con, con.table("_vs_orders")
     raise InputError(

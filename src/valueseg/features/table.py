@@ -11,9 +11,11 @@ import ibis.expr.types as ir
 from valueseg.features.behaviour import (
     EVENT_ZERO,
     attribute_features,
-    category_shares,
+    category_features,
     event_features,
     order_features,
+    order_parts,
+    view_to_purchase,
 )
 from valueseg.features.rfm import rfm_expr
 
@@ -82,17 +84,19 @@ def feature_expr(
 ) -> ir.Table:
     """One row per customer who bought by ``as_of``; columns documented in the README."""
     transactions = with_optional_columns(transactions)
-    buys = transactions.filter(~transactions.is_return)
-    summary = rfm_expr(buys, as_of, freq=freq)
-    out = summary.join(order_features(transactions, as_of), "customer_id")
+    parts = order_parts(transactions, as_of, freq)
+    summary = rfm_expr(parts, as_of, freq=freq)
+    out = summary.join(order_features(transactions, parts, as_of), "customer_id")
     cats = top_categories(transactions, as_of)
-    if cats:
-        out = out.left_join(category_shares(transactions, as_of, cats), "customer_id")
-        out = out.drop(*[c for c in out.columns if c.endswith("_right")])
+    out = out.join(category_features(transactions, as_of, cats), "customer_id")
+    out = out.drop(*[c for c in out.columns if c.endswith("_right")])
     if events is not None:
-        ev = event_features(events, transactions, as_of)
+        ev = event_features(events, as_of)
         out = out.left_join(ev, "customer_id").drop("customer_id_right")
-        out = out.mutate(**{c: out[c].fill_null(0) for c in EVENT_ZERO})
+        out = out.mutate(
+            view_to_purchase_rate=view_to_purchase(out.purchase_lines, out.views_total),
+            **{c: out[c].fill_null(0) for c in EVENT_ZERO},
+        ).drop("views_total")
     if customers is not None:
         categorical, numeric = attribute_plan(customers)
         if categorical or numeric:

@@ -163,3 +163,34 @@ def test_spark_gives_the_same_features_as_duckdb(tmp_path):
             equal_nan=True,
             err_msg=col,
         )
+
+
+def test_parquet_path_gives_the_same_features_as_the_store(tmp_path):
+    """features_from_parquet (in memory and streamed to a file) = compute_features(store)."""
+    import pyarrow.parquet as pq
+
+    from valueseg.features.compute import features_from_parquet
+    from valueseg.synth import make_shop
+
+    shop = make_shop(300, random_state=5)
+    as_of = datetime(2025, 1, 1)
+    paths = {}
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest(shop.transactions, db=store)
+        ingest(shop.events, kind="events", db=store)
+        duck = compute_features(store, as_of).to_pandas()
+        for name in ("transactions", "events"):
+            paths[name] = str(tmp_path / f"{name}.parquet")
+            store.con.execute(
+                f"COPY (SELECT * EXCLUDE (load_id, line) FROM {name}) TO '{paths[name]}'"
+            )
+    direct = features_from_parquet(paths, as_of, memory_limit="1GB").to_pandas()
+    out = features_from_parquet(paths, as_of, out=tmp_path / "features.parquet")
+    streamed = pq.read_table(out).to_pandas()
+    for other in (direct, streamed):
+        assert list(other.columns) == list(duck.columns)
+        assert other.customer_id.tolist() == duck.customer_id.tolist()
+        for col in duck.columns[1:]:
+            np.testing.assert_allclose(
+                other[col].to_numpy(float), duck[col].to_numpy(float), equal_nan=True, err_msg=col
+            )

@@ -20,16 +20,20 @@ def _present(store: Store) -> list[str]:
     return [t for t in _INPUTS if counts.get(t, 0) > 0]
 
 
-def _run(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
-    """Build the feature expression over ``tables`` (by input name) and execute it."""
-    expr = feature_expr(
+def _expr(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
+    """The feature expression over ``tables`` (by input name)."""
+    return feature_expr(
         tables["transactions"],
         as_of,
         events=tables.get("events"),
         customers=tables.get("customers"),
         freq=freq,
     )
-    return expr.to_pyarrow()
+
+
+def _run(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
+    """Build the feature expression over ``tables`` and execute it into Arrow."""
+    return _expr(tables, as_of, freq).to_pyarrow()
 
 
 def compute_features(
@@ -54,21 +58,30 @@ def features_from_parquet(
     *,
     freq: str = "D",
     memory_limit: str | None = None,
+    out: str | Path | None = None,
 ) -> Any:
     """Features straight from Parquet files (``{"transactions": path, ...}``) on DuckDB.
 
-    DuckDB streams the files and spills to disk past ``memory_limit`` (e.g. ``"4GB"``), so
-    the log may be larger than memory. Files need the store's column names; ``is_return``
-    defaults to false when absent.
+    DuckDB streams the files and spills to a temporary folder past ``memory_limit`` (e.g.
+    ``"4GB"``), so the log may be larger than memory. Files need the store's column names;
+    ``is_return`` defaults to false when absent. With ``out`` the table is streamed into
+    that Parquet file (and its path returned) instead of being returned as a pyarrow Table:
+    a few million customers' features need not fit in memory at once either.
     """
     con = ibis.duckdb.connect()
-    if memory_limit:
-        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
-    tables = {name: con.read_parquet(path) for name, path in paths.items()}
-    tx = tables["transactions"]
-    if "is_return" not in tx.columns:
-        tables["transactions"] = tx.mutate(is_return=ibis.literal(False))
-    return _run(tables, as_of, freq)
+    with tempfile.TemporaryDirectory(prefix="valueseg-spill-") as spill:
+        con.raw_sql(f"SET temp_directory = '{spill}'")
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        tables = {name: con.read_parquet(path) for name, path in paths.items()}
+        tx = tables["transactions"]
+        if "is_return" not in tx.columns:
+            tables["transactions"] = tx.mutate(is_return=ibis.literal(False))
+        if out is None:
+            return _run(tables, as_of, freq)
+        _expr(tables, as_of, freq).to_parquet(str(out))
+        con.disconnect()
+        return Path(out)
 
 
 def spark_session(master: str = "local[2]") -> Any:

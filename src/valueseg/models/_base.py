@@ -253,6 +253,9 @@ class LikelihoodModel(BaseEstimator):
     def _starts(self, data: Any) -> list[np.ndarray]:
         raise NotImplementedError
 
+    def _check_identifiable(self, data: Any) -> None:
+        """Refuse (InputError) data that cannot identify the model; checked by fit only."""
+
     # ---- public
 
     @classmethod
@@ -290,8 +293,25 @@ class LikelihoodModel(BaseEstimator):
         if "weights" in frame.columns:
             weights = _column(frame, "weights", name, [*self._columns, "weights"])
         data = self._prepare(frame, weights)
+        self._check_identifiable(data)
         self._run_fit(data)
         return self
+
+    def score(self, summary: Any) -> float:
+        """Mean log-likelihood per customer of ``summary`` at the fitted parameters.
+
+        Higher is better (scikit-learn's convention); comparable across models fitted on the
+        same summary, e.g. on a holdout. Same columns and checks as ``fit``.
+        """
+        self._check_fitted()
+        name = type(self).__name__
+        frame = _frame(summary, name)
+        weights = None
+        if "weights" in frame.columns:
+            weights = _column(frame, "weights", name, [*self._columns, "weights"])
+        data = self._prepare(frame, weights)
+        ll, _ = self._loglik(self._theta(), data)
+        return float(ll) / data.n
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "params_")
@@ -364,14 +384,17 @@ class LikelihoodModel(BaseEstimator):
 
         return fun
 
-    def _optimise(self, fun: Callable, start: np.ndarray, bounds: list) -> _Optimum:
+    def _optimise(
+        self, fun: Callable, start: np.ndarray, bounds: list, rough: bool = False
+    ) -> _Optimum:
+        gtol, ftol = (max(self.tol, 1e-5), 1e-10) if rough else (self.tol, 1e-13)
         res = minimize(
             fun,
             start,
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
-            options={"maxiter": self.max_iter, "ftol": 1e-13, "gtol": self.tol, "maxcor": 20},
+            options={"maxiter": self.max_iter, "ftol": ftol, "gtol": gtol, "maxcor": 20},
         )
         return _Optimum(
             res.x, float(res.fun), res.jac, int(res.nit), bool(res.success), str(res.message)
@@ -423,7 +446,7 @@ class LikelihoodModel(BaseEstimator):
         scored = sorted(starts, key=lambda s: fun_small(s)[0])
         best: _Optimum | None = None
         for start in scored[: self.n_starts]:
-            opt = self._optimise(fun_small, start, bounds)
+            opt = self._optimise(fun_small, start, bounds, rough=small is not data)
             if best is None or opt.value < best.value:
                 best = opt
         assert best is not None
@@ -473,9 +496,13 @@ class LikelihoodModel(BaseEstimator):
         name = type(self).__name__
         shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(self._param_names, theta, strict=True))
         if at_bound:
+            which = ", ".join(repr(b) for b in at_bound)
             what = (
-                f"{name} did not converge: parameter {', '.join(repr(b) for b in at_bound)} "
-                f"ran to the edge of its range ({shown})."
+                f"{name} did not converge: parameter {which} ran to the edge of its range "
+                f"({shown})."
+                if len(at_bound) == 1
+                else f"{name} did not converge: parameters {which} ran to the edges of their "
+                f"ranges ({shown})."
             )
         elif not pd_ok:
             what = (
@@ -488,7 +515,8 @@ class LikelihoodModel(BaseEstimator):
                 f"largest gradient {np.max(np.abs(opt.grad)):.2g}; {shown})."
             )
         advice = (
-            " The data may hold too little repeat-purchase or dropout signal for this model. "
+            " The data may not identify this model (too few repeat purchases, no sign of "
+            "dropout, or no difference between customers). "
             "Try penalizer_coef=0.001 (or larger), a longer observation period"
             + (f", or {self._alternatives}" if self._alternatives else "")
             + "."

@@ -53,6 +53,21 @@ class RFTData:
         )
 
 
+def check_identifiable(data: RFTData, model: str) -> None:
+    """Refuse a summary from which no purchase model can be fitted."""
+    if not np.any(data.x > 0):
+        raise InputError(
+            f"All {data.n:,.0f} customers in the summary have frequency 0 (no repeat "
+            f"purchases), so {model} cannot tell the purchase rate from dropout. Use a longer "
+            "observation period or more customers."
+        )
+    if not np.any(data.T > 0):
+        raise InputError(
+            f"Column 'T' is 0 for all {data.n:,.0f} customers: every customer made the first "
+            "purchase at the end of observation. Pick a later observation end."
+        )
+
+
 def read_rft(
     frame: pd.DataFrame, weights: np.ndarray | None, model: str, collapse: bool
 ) -> RFTData:
@@ -78,17 +93,6 @@ def read_rft(
             raise InputError("Column 'weights' is 0 in every row: there are no customers to fit.")
         if not keep.all():
             x, tx, T, weights = x[keep], tx[keep], T[keep], weights[keep]
-    if not np.any(x > 0):
-        raise InputError(
-            f"All {len(x):,} rows of the summary have frequency 0 (no repeat purchases), so "
-            f"{model} cannot tell the purchase rate from dropout. Use a longer observation "
-            "period or more customers."
-        )
-    if not np.any(T > 0):
-        raise InputError(
-            f"Column 'T' is 0 in all {len(T):,} rows: every customer made the first purchase "
-            "at the end of observation. Pick a later observation end."
-        )
     if collapse:
         (x, tx, T), w = collapse_rows([x, tx, T], weights)
     else:

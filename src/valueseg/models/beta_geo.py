@@ -29,7 +29,7 @@ import pandas as pd
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
 
 from valueseg.models._base import PurchaseModel, as_float, dot, random_generator, wrap_like
-from valueseg.models._data import RFT_COLUMNS, RFTData, read_rft
+from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read_rft
 
 __all__ = ["BetaGeo"]
 
@@ -119,6 +119,9 @@ class BetaGeo(PurchaseModel):
 
     def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> RFTData:
         return read_rft(frame, weights, type(self).__name__, self.collapse)
+
+    def _check_identifiable(self, data: RFTData) -> None:
+        check_identifiable(data, type(self).__name__)
 
     def _starts(self, data: RFTData) -> list[np.ndarray]:
         rate = dot(data.w, data.x) / dot(data.w, data.T)

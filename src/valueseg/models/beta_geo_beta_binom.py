@@ -142,16 +142,19 @@ class BetaGeoBetaBinom(PurchaseModel):
             if not keep.any():
                 raise InputError("Column 'weights' is 0 in every row: there are no customers.")
             x, tx, n_per, weights = x[keep], tx[keep], n_per[keep], weights[keep]
-        if not np.any(x > 0):
-            raise InputError(
-                f"All {len(x):,} rows of the summary have frequency 0 (no transactions), so "
-                f"{name} cannot tell the transaction probability from dropout."
-            )
         if self.collapse:
             (x, tx, n_per), w = collapse_rows([x, tx, n_per], weights)
         else:
             w = np.ones(len(x)) if weights is None else weights
         return _BBData.build(x, tx, n_per, w)
+
+    def _check_identifiable(self, data: _BBData) -> None:
+        if not np.any(data.x > 0):
+            raise InputError(
+                f"All {data.n:,.0f} customers in the summary have frequency 0 (no "
+                f"transactions), so {type(self).__name__} cannot tell the transaction "
+                "probability from dropout."
+            )
 
     def _starts(self, data: _BBData) -> list[np.ndarray]:
         return [

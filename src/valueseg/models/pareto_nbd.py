@@ -33,7 +33,7 @@ from scipy import integrate
 from scipy.special import digamma, expit, gammaln, hyp2f1, xlogy
 
 from valueseg.models._base import PurchaseModel, as_float, dot, random_generator, wrap_like
-from valueseg.models._data import RFT_COLUMNS, RFTData, read_rft
+from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read_rft
 
 __all__ = ["ParetoNBD"]
 
@@ -94,6 +94,9 @@ class ParetoNBD(PurchaseModel):
 
     def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> RFTData:
         return read_rft(frame, weights, type(self).__name__, self.collapse)
+
+    def _check_identifiable(self, data: RFTData) -> None:
+        check_identifiable(data, type(self).__name__)
 
     def _starts(self, data: RFTData) -> list[np.ndarray]:
         rate = dot(data.w, data.x) / dot(data.w, data.T)
@@ -330,8 +333,17 @@ def _log_tail(
     h2 = 1e-5 * max(1.0, p2)
     d_p1 = (log_f(p1 + h1, p2) - log_f(p1 - h1, p2)) / (2 * h1)
     d_p2 = (log_f(p1, p2 + h2) - log_f(p1, p2 - h2)) / (2 * h2)
-    d_alpha = -p1 * np.exp(log_f(p1 + 1.0, p2) - base)
-    d_beta = -p2 * np.exp(log_f(p1, p2 + 1.0) - base)
+    a_u, b_u = alpha + u, beta + u
+    spread = abs(alpha - beta)
+    if spread > 1e-6 * (max(alpha, beta) + float(np.max(u, initial=0.0))):
+        # F(u) = Phi(alpha+u, beta+u) is homogeneous of degree 1-p1-p2 and dPhi/du is minus
+        # the integrand: two linear equations give both derivatives without hyp2f1.
+        ratio = np.exp(-p1 * np.log(a_u) - p2 * np.log(b_u) - base)  # integrand(u) / F(u)
+        d_alpha = (b_u * ratio - (p1 + p2 - 1.0)) / (a_u - b_u)
+        d_beta = -ratio - d_alpha
+    else:
+        d_alpha = -p1 * np.exp(log_f(p1 + 1.0, p2) - base)
+        d_beta = -p2 * np.exp(log_f(p1, p2 + 1.0) - base)
     return base, np.stack([d_p1, d_alpha, d_p2, d_beta])
 
 

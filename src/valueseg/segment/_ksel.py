@@ -1,0 +1,176 @@
+"""Choosing the number of clusters: five criteria, one rule (private to Segmenter).
+
+For every k of the range, the candidate clustering is scored by
+
+- **elbow**: the within-cluster sum of squares (inertia); its knee is the k farthest below
+  the chord joining the first and last points of the curve, both axes scaled to [0, 1]
+  (the "kneedle" idea of Satopää et al. 2011);
+- **silhouette** (higher is better; on a sample of at most 5,000 customers);
+- **Davies–Bouldin** (lower is better);
+- **Calinski–Harabasz** (higher is better);
+- **gap statistic** (Tibshirani, Walther & Hastie 2001): ``log W_k`` of the data against
+  its mean over 5 uniform reference sets drawn in the box of the data's principal axes,
+  on a sample of at most 4,000 customers; k-means fits both. The criterion's k is the smallest with
+  ``gap(k) >= gap(k+1) - s(k+1)``.
+
+**The rule.** Each criterion votes for one k (the knee, the best silhouette, the lowest
+Davies–Bouldin, the highest Calinski–Harabasz, the gap's k). The k with the most votes
+wins; a tie goes to the tied k with the highest silhouette. Every score is kept
+(``Segmenter.k_scores_``) for the report.
+
+References
+----------
+Satopää, V., Albrecht, J., Irwin, D. & Raghavan, B. (2011). Finding a "Kneedle" in a
+Haystack: Detecting Knee Points in System Behavior. ICDCS Workshops, 166-171.
+
+Tibshirani, R., Walther, G. & Hastie, T. (2001). Estimating the number of clusters in a
+data set via the gap statistic. JRSS B 63(2), 411-423.
+
+Rousseeuw, P. J. (1987). Silhouettes: a graphical aid to the interpretation and validation
+of cluster analysis. J. Comput. Appl. Math. 20, 53-65.
+
+Davies, D. L. & Bouldin, D. W. (1979). A cluster separation measure. IEEE TPAMI 1(2).
+
+Caliński, T. & Harabasz, J. (1974). A dendrite method for cluster analysis.
+Communications in Statistics 3(1), 1-27.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CRITERIA", "choose_k", "knee", "score_ks"]
+
+CRITERIA = ("elbow", "silhouette", "davies_bouldin", "calinski_harabasz", "gap")
+SILHOUETTE_ROWS = 5_000
+GAP_REFERENCES = 5
+GAP_ROWS = 4_000
+
+
+def inertia(z: np.ndarray, labels: np.ndarray) -> float:
+    """Within-cluster sum of squared distances to the cluster means."""
+    total = 0.0
+    for label in np.unique(labels):
+        part = z[labels == label]
+        total += float(((part - part.mean(axis=0)) ** 2).sum())
+    return total
+
+
+def knee(ks: np.ndarray, values: np.ndarray) -> int:
+    """The k farthest below the chord of a decreasing curve (first k when none is below).
+
+    Examples
+    --------
+    >>> int(knee(np.arange(1, 7), np.array([100.0, 40, 20, 17, 15, 14])))
+    3
+    """
+    x = (ks - ks[0]) / max(ks[-1] - ks[0], 1)
+    span = values.max() - values.min()
+    y = (values - values.min()) / span if span > 0 else np.zeros_like(values)
+    below = (1 - x) - y
+    return int(ks[int(np.argmax(below))]) if below.max() > 0 else int(ks[0])
+
+
+def _kmeans_log_w(z: np.ndarray, k: int, seed: int) -> float:
+    from sklearn.cluster import KMeans
+
+    fit = KMeans(k, n_init=1, random_state=seed).fit(z)
+    return float(np.log(max(fit.inertia_, 1e-300)))
+
+
+def _gap(z: np.ndarray, ks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Gap and its standard error per k, references in the box of the principal axes."""
+    if len(z) > GAP_ROWS:
+        z = z[np.sort(rng.choice(len(z), GAP_ROWS, replace=False))]
+    centred = z - z.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    rotated = centred @ vt.T
+    lo, hi = rotated.min(axis=0), rotated.max(axis=0)
+    refs = [
+        rng.uniform(lo, hi, size=rotated.shape) @ vt + z.mean(axis=0) for _ in range(GAP_REFERENCES)
+    ]
+    seeds = rng.integers(0, 2**31 - 1, size=(len(ks), GAP_REFERENCES + 1))
+    gap, se = np.empty(len(ks)), np.empty(len(ks))
+    for i, k in enumerate(ks):
+        log_w = _kmeans_log_w(z, int(k), int(seeds[i, 0]))
+        ref = np.array([_kmeans_log_w(r, int(k), int(seeds[i, b + 1])) for b, r in enumerate(refs)])
+        gap[i] = ref.mean() - log_w
+        se[i] = ref.std() * np.sqrt(1 + 1 / GAP_REFERENCES)
+    return gap, se
+
+
+def score_ks(
+    z: np.ndarray,
+    ks: list[int],
+    cluster: Callable[[np.ndarray, int], np.ndarray],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """All scores per k: ``inertia, silhouette, davies_bouldin, calinski_harabasz, gap,
+    gap_se``; ``cluster(z, k)`` gives the candidate labels."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    rows = []
+    sil_rows = np.sort(rng.choice(len(z), min(len(z), SILHOUETTE_ROWS), replace=False))
+    for k in ks:
+        labels = cluster(z, k)
+        n_labels = len(np.unique(labels))
+        row = {"k": k, "inertia": inertia(z, labels), "clusters_found": n_labels}
+        valid = 2 <= n_labels <= len(z) - 1
+        sil_labels = labels[sil_rows]
+        sil_ok = 2 <= len(np.unique(sil_labels)) <= len(sil_rows) - 1
+        row["silhouette"] = silhouette_score(z[sil_rows], sil_labels) if sil_ok else np.nan
+        row["davies_bouldin"] = davies_bouldin_score(z, labels) if valid else np.nan
+        row["calinski_harabasz"] = calinski_harabasz_score(z, labels) if valid else np.nan
+        rows.append(row)
+    scores = pd.DataFrame(rows).set_index("k")
+    scores["gap"], scores["gap_se"] = _gap(z, np.array(ks), rng)
+    return scores
+
+
+def _gap_k(scores: pd.DataFrame) -> int:
+    ks = scores.index.to_numpy()
+    gap, se = scores["gap"].to_numpy(), scores["gap_se"].to_numpy()
+    for i in range(len(ks) - 1):
+        if gap[i] >= gap[i + 1] - se[i + 1]:
+            return int(ks[i])
+    return int(ks[int(np.nanargmax(gap))])
+
+
+def _best(series: pd.Series, lowest: bool = False) -> int | None:
+    clean = series.dropna()
+    if clean.empty:
+        return None
+    return int(clean.idxmin() if lowest else clean.idxmax())
+
+
+def choose_k(scores: pd.DataFrame) -> tuple[int, dict[str, int | None]]:
+    """The rule: each criterion votes; most votes wins; ties go to the best silhouette.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({
+    ...     "inertia": [100.0, 40, 30, 25], "silhouette": [0.3, 0.5, 0.4, 0.35],
+    ...     "davies_bouldin": [1.0, 0.7, 0.9, 0.8], "calinski_harabasz": [50.0, 80, 70, 90],
+    ...     "gap": [0.1, 0.4, 0.42, 0.43], "gap_se": [0.05] * 4}, index=[2, 3, 4, 5])
+    >>> choose_k(scores)
+    (3, {'elbow': 3, 'silhouette': 3, 'davies_bouldin': 3, 'calinski_harabasz': 5, 'gap': 3})
+    """
+    ks = scores.index.to_numpy()
+    votes: dict[str, int | None] = {
+        "elbow": knee(ks, scores["inertia"].to_numpy(dtype=float)),
+        "silhouette": _best(scores["silhouette"]),
+        "davies_bouldin": _best(scores["davies_bouldin"], lowest=True),
+        "calinski_harabasz": _best(scores["calinski_harabasz"]),
+        "gap": _gap_k(scores),
+    }
+    counts = Counter(v for v in votes.values() if v is not None)
+    top = max(counts.values())
+    tied = [k for k, n in counts.items() if n == top]
+    if len(tied) == 1:
+        return tied[0], votes
+    sil = scores.loc[tied, "silhouette"]
+    return (int(sil.idxmax()) if sil.notna().any() else min(tied)), votes

@@ -1,0 +1,154 @@
+"""Column choice and preprocessing for the behavioural clusters (private to Segmenter).
+
+Which columns feed the clustering, by default (:func:`clustering_columns`, by name and type):
+
+- numeric columns of the feature table, except
+- ``customer_id`` and ``run_id`` (identifiers),
+- ``attr_*`` (customer attributes: who a customer is, not how they buy),
+- the BTYD summary ``frequency, recency, T, monetary_value`` (inputs of the value models;
+  they restate ``orders_total``, ``tenure_days``, ``days_since_last_order`` and
+  ``avg_order_value`` in model units),
+- windowed activity, names ending in ``_<days>d`` (``orders_30d`` … ``spend_180d``,
+  ``sessions_30d``, ``spend_trend_90d``): together they restate recency × frequency at
+  several horizons. No single pair of them passes the correlation rule, yet kept together
+  they would weigh recency many times over every buying habit and split each habit group
+  into "bought lately" and "not". ``days_since_last_order`` stays as the one recency
+  column; the RFM lens scores recency on its own.
+
+Then, from the data (:class:`Preprocessor`), with the reason of each drop kept:
+
+1. columns missing for more than ``max_missing`` (half) of the customers, and constant
+   columns, are dropped;
+2. near-duplicates (``|Spearman ρ| > 0.95``) are dropped by the rule of
+   :mod:`valueseg.segment.correlation`;
+3. missing values are filled with the column median;
+4. ``log1p`` is applied to skewed money and count columns: non-negative, reaching above 1
+   (shares and rates in [0, 1] are left as they are) and with sample skewness above 1;
+5. robust scaling: minus the median, divided by the standard deviation of the values
+   winsorised at their 1st and 99th percentiles. (The interquartile range is not used: it
+   is zero or tiny for columns that are 0 for most customers, such as category shares,
+   and would blow those columns up.) A column whose scale is 0 is dropped;
+6. optionally, PCA keeping 95 % of the variance.
+
+Statistics (medians, percentiles, skewness, correlations) are estimated on at most
+200,000 customers (a seeded sample); the transform then applies to every customer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from valueseg.segment.correlation import CorrelationReport, correlation_report
+
+__all__ = ["Preprocessor", "clustering_columns"]
+
+_IDS = {"customer_id", "run_id"}
+_BTYD = {"frequency", "recency", "T", "monetary_value"}
+_WINDOW = re.compile(r"_\d+d$")
+STATS_ROWS = 200_000
+
+
+def clustering_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns that feed the clustering by default (rule in the module docstring).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame(columns=["customer_id", "frequency", "orders_total",
+    ...     "orders_30d", "spend_trend_90d", "avg_order_value", "attr_region_north"])
+    >>> clustering_columns(frame.astype({c: float for c in frame.columns[1:]}))
+    ['orders_total', 'avg_order_value']
+    """
+    out = []
+    for name in frame.columns:
+        text = str(name)
+        if text in _IDS or text in _BTYD or text.startswith("attr_") or _WINDOW.search(text):
+            continue
+        dtype = frame[name].dtype
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            out.append(text)
+    return out
+
+
+def _skew(x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(axis=0)
+    m2 = (centred**2).mean(axis=0)
+    m3 = (centred**3).mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(m2 > 0, m3 / m2**1.5, 0.0)
+
+
+@dataclass
+class Preprocessor:
+    """Learned column drops, imputation, log and scaling; ``fit`` then ``transform``."""
+
+    names: list[str]
+    max_missing: float = 0.5
+    threshold: float = 0.95
+    pca: float | None = None
+    random_state: int | None = 0
+    dropped: dict[str, str] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
+    correlation: CorrelationReport | None = None
+
+    def fit(self, x: np.ndarray) -> Preprocessor:
+        """Learn everything from ``x`` (rows = customers, columns = ``names``)."""
+        rng = np.random.default_rng(self.random_state)
+        if len(x) > STATS_ROWS:
+            x = x[np.sort(rng.choice(len(x), STATS_ROWS, replace=False))]
+        missing = np.isnan(x).mean(axis=0) if len(x) else np.zeros(x.shape[1])
+        keep = []
+        for i, name in enumerate(self.names):
+            column = x[:, i][~np.isnan(x[:, i])]
+            if missing[i] > self.max_missing:
+                self.dropped[name] = f"missing for {missing[i]:.0%} of customers"
+            elif column.size == 0 or np.all(column == column[0]):
+                self.dropped[name] = "constant"
+            else:
+                keep.append(i)
+        frame = pd.DataFrame(x[:, keep], columns=[self.names[i] for i in keep])
+        self.correlation = correlation_report(frame, threshold=self.threshold, max_rows=None)
+        for _, pair in self.correlation.pairs.iterrows():
+            if pair["dropped"] is not None:
+                self.dropped[pair["dropped"]] = (
+                    f"|Spearman ρ| = {abs(pair['spearman']):.3f} with {pair['first']}"
+                )
+        index = {n: i for i, n in enumerate(self.names)}
+        cols = [index[n] for n in self.correlation.kept]
+        sub = x[:, cols]
+        self.median_ = np.nanmedian(sub, axis=0) if len(sub) else np.zeros(len(cols))
+        sub = np.where(np.isnan(sub), self.median_, sub)
+        self.log_ = (sub.min(axis=0) >= 0) & (sub.max(axis=0) > 1) & (_skew(sub) > 1)
+        sub = np.where(self.log_, np.log1p(np.maximum(sub, 0)), sub)
+        self.center_ = np.median(sub, axis=0)
+        lo, hi = np.percentile(sub, [1, 99], axis=0)
+        scale = np.clip(sub, lo, hi).std(axis=0)
+        scale = np.where(scale > 0, scale, sub.std(axis=0))
+        for i in np.flatnonzero(scale <= 0):
+            self.dropped[self.correlation.kept[i]] = "no spread after the log transform"
+        usable = scale > 0
+        self.columns_ = np.array(cols)[usable]
+        self.median_, self.log_ = self.median_[usable], self.log_[usable]
+        self.center_, self.scale_ = self.center_[usable], scale[usable]
+        self.kept = [self.names[i] for i in self.columns_]
+        self.pca_ = None
+        if self.pca is not None and len(self.kept) > 1:
+            from sklearn.decomposition import PCA
+
+            self.pca_ = PCA(n_components=self.pca, svd_solver="full", random_state=0)
+            self.pca_.fit(self._scaled(x))
+        return self
+
+    def _scaled(self, x: np.ndarray) -> np.ndarray:
+        sub = x[:, self.columns_].astype(float, copy=True)
+        sub = np.where(np.isnan(sub), self.median_, sub)
+        sub = np.where(self.log_, np.log1p(np.maximum(sub, 0)), sub)
+        return (sub - self.center_) / self.scale_
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """The matrix the clustering sees."""
+        z = self._scaled(x)
+        return self.pca_.transform(z) if self.pca_ is not None else z

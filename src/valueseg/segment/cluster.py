@@ -1,0 +1,450 @@
+"""Behavioural clusters: :class:`Segmenter`, the third lens of design.md §6.
+
+A scikit-learn clusterer over the customer feature table: choose the columns, preprocess
+them (:mod:`valueseg.segment._preprocess`), choose k (:mod:`valueseg.segment._ksel`), fit
+one of five algorithms, and keep everything the report needs.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from valueseg.errors import InputError
+from valueseg.segment import _ksel
+from valueseg.segment._preprocess import Preprocessor, clustering_columns
+
+__all__ = ["ALGORITHMS", "MINIBATCH_ABOVE", "Segmenter"]
+
+ALGORITHMS = ("auto", "kmeans", "minibatch", "gmm", "agglomerative", "hdbscan")
+#: ``algorithm="auto"`` uses mini-batch k-means above this many customers, else k-means.
+MINIBATCH_ABOVE = 200_000
+#: Ward clustering needs the pairwise distances: it is fit on a sample of this many.
+WARD_ROWS = 5_000
+#: HDBSCAN is fit on a sample of this many; the others take the label of their nearest
+#: sampled neighbour (noise included).
+HDBSCAN_ROWS = 20_000
+K_MAX = 30
+
+
+def _param_error(name: str, expected: str, got: Any) -> InputError:
+    return InputError(f"The '{name}' parameter of Segmenter must be {expected}. Got {got!r}.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+class Segmenter(ClusterMixin, BaseEstimator):
+    """Behavioural clusters of customers, with k chosen from the data.
+
+    Parameters
+    ----------
+    algorithm : {"auto", "kmeans", "minibatch", "gmm", "agglomerative", "hdbscan"}
+        ``kmeans``: k-means++ (Arthur & Vassilvitskii 2007); ``minibatch``: mini-batch
+        k-means (Sculley 2010); ``gmm``: Gaussian mixture, full covariances;
+        ``agglomerative``: Ward on a sample of 5,000 (dendrogram kept), the others assigned
+        to the nearest cluster mean; ``hdbscan``: HDBSCAN (Campello et al. 2013) on a sample
+        of 20,000, the others labelled like their nearest sampled neighbour; noise is -1
+        and k is not chosen. ``auto``: ``minibatch`` above 200,000 customers, else
+        ``kmeans``.
+    n_clusters : "auto" or int in [2, 30]
+        ``"auto"`` chooses k in ``k_range`` by the rule of :mod:`valueseg.segment._ksel`
+        (five criteria vote). Ignored by ``hdbscan``.
+    k_range : tuple of two ints, default (2, 12)
+        Smallest and largest k tried, both included (capped below the number of customers).
+    columns : list of str, optional
+        Columns of a DataFrame to cluster on; default the documented rule of
+        :func:`~valueseg.segment.clustering_columns`. Arrays use every column.
+    pca : bool or float, default False
+        True keeps the principal components explaining 95 % of the variance; a float in
+        (0, 1) sets that share.
+    correlation_threshold : float, default 0.95
+        Near-duplicate columns above this ``|Spearman ρ|`` are dropped.
+    max_missing : float, default 0.5
+        Columns missing for a larger share of customers are dropped.
+    selection_size : int, default 20000
+        k is chosen on a seeded sample of at most this many customers; the final model is
+        then fit on all of them.
+    n_init : int, default 4
+        Restarts of k-means / mini-batch k-means / the mixture in the final fit.
+    min_cluster_size : int, optional
+        For ``hdbscan``; default 1 % of the sample, at least 5.
+    random_state : int, numpy Generator or None
+        Seed of every random step; resolved in ``fit``.
+
+    Attributes
+    ----------
+    labels_ : ndarray of int, shape (n_samples,)
+        Cluster of each customer of the fit (-1: noise, ``hdbscan`` only).
+    n_clusters_ : int
+        Number of clusters (the chosen k; for ``hdbscan``, the clusters found).
+    algorithm_ : str
+        The algorithm used (``auto`` resolved).
+    k_scores_ : DataFrame or None
+        One row per k tried: ``inertia, clusters_found, silhouette, davies_bouldin,
+        calinski_harabasz, gap, gap_se``; None when k was given or for ``hdbscan``.
+    k_votes_ : dict or None
+        The k each criterion voted for.
+    cluster_centers_ : ndarray, shape (n_clusters_, n_components)
+        Mean of each cluster in the transformed space (see :meth:`transform`).
+    centroids_ : DataFrame
+        Mean of each used column per cluster, in the columns' own units (for matching
+        clusters across runs).
+    columns_ : list of str
+        Columns the clustering used after the drops.
+    dropped_columns_ : dict of str to str
+        Columns left out by the data-driven drops, with the reason.
+    correlation_ : CorrelationReport
+        Pearson and Spearman matrices of the candidate columns, near-duplicate pairs.
+    dendrogram_ : ndarray or None
+        SciPy linkage matrix of the Ward sample (``agglomerative`` only).
+    model_ : estimator
+        The fitted scikit-learn (or SciPy-backed) model.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Names of the columns seen in ``fit`` (DataFrames with string column names only).
+
+    References
+    ----------
+    Arthur, D. & Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding.
+    SODA '07, 1027-1035.
+
+    Sculley, D. (2010). Web-scale k-means clustering. WWW '10, 1177-1178.
+
+    Campello, R. J. G. B., Moulavi, D. & Sander, J. (2013). Density-based clustering based
+    on hierarchical density estimates. PAKDD 2013, 160-172.
+
+    Ward, J. H. (1963). Hierarchical grouping to optimize an objective function. JASA 58.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, _ = make_blobs(n_samples=600, centers=4, n_features=3, random_state=0)
+    >>> seg = Segmenter(k_range=(2, 6), random_state=0).fit(X)
+    >>> seg.n_clusters_, seg.algorithm_
+    (4, 'kmeans')
+    >>> sorted(seg.k_votes_)
+    ['calinski_harabasz', 'davies_bouldin', 'elbow', 'gap', 'silhouette']
+    >>> bool((seg.predict(X) == seg.labels_).all())
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        algorithm: str = "auto",
+        n_clusters: int | str = "auto",
+        k_range: tuple[int, int] = (2, 12),
+        columns: list[str] | None = None,
+        pca: bool | float = False,
+        correlation_threshold: float = 0.95,
+        max_missing: float = 0.5,
+        selection_size: int = 20_000,
+        n_init: int = 4,
+        min_cluster_size: int | None = None,
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.algorithm = algorithm
+        self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.columns = columns
+        self.pca = pca
+        self.correlation_threshold = correlation_threshold
+        self.max_missing = max_missing
+        self.selection_size = selection_size
+        self.n_init = n_init
+        self.min_cluster_size = min_cluster_size
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    # -- parameters -------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise _param_error("algorithm", f"one of {', '.join(ALGORITHMS)}", self.algorithm)
+        n = self.n_clusters
+        if n != "auto" and not (_is_int(n) and 2 <= n <= K_MAX):
+            raise _param_error("n_clusters", f"'auto' or an int in [2, {K_MAX}]", n)
+        k = self.k_range
+        ok = (
+            isinstance(k, tuple | list)
+            and len(k) == 2
+            and all(_is_int(v) for v in k)
+            and 2 <= k[0] < k[1] <= K_MAX
+        )
+        if not ok:
+            raise _param_error(
+                "k_range", f"two ints (low, high) with 2 <= low < high <= {K_MAX}", k
+            )
+        p = self.pca
+        if not (isinstance(p, bool) or (isinstance(p, float) and 0 < p < 1)):
+            raise _param_error("pca", "True, False or a share of variance in (0, 1)", p)
+        t = self.correlation_threshold
+        if not (isinstance(t, numbers.Real) and 0 < t <= 1):
+            raise _param_error("correlation_threshold", "a number in (0, 1]", t)
+        m = self.max_missing
+        if not (isinstance(m, numbers.Real) and 0 <= m <= 1):
+            raise _param_error("max_missing", "a number in [0, 1]", m)
+        if not (_is_int(self.selection_size) and self.selection_size >= 100):
+            raise _param_error("selection_size", "an int >= 100", self.selection_size)
+        if not (_is_int(self.n_init) and self.n_init >= 1):
+            raise _param_error("n_init", "an int >= 1", self.n_init)
+        mcs = self.min_cluster_size
+        if mcs is not None and not (_is_int(mcs) and mcs >= 2):
+            raise _param_error("min_cluster_size", "None or an int >= 2", mcs)
+
+    # -- input ------------------------------------------------------------------------
+
+    def _frame_columns(self, frame: pd.DataFrame) -> list[str]:
+        if self.columns is None:
+            chosen = clustering_columns(frame)
+            if not chosen:
+                raise InputError(
+                    "No column of the frame is usable for clustering: "
+                    f"{', '.join(map(str, frame.columns))}. Pass columns=[...] naming "
+                    "numeric behaviour columns."
+                )
+            return chosen
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"Columns not found in the frame: {', '.join(missing)}. "
+                f"Available: {', '.join(map(str, frame.columns))}."
+            )
+        return list(self.columns)
+
+    def _input(self, X: Any, *, reset: bool) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            if reset:
+                X = X[self._frame_columns(X)]
+            elif hasattr(self, "feature_names_in_"):
+                names = list(self.feature_names_in_)
+                if set(names) < set(map(str, X.columns)):
+                    X = X[names]
+        return validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+
+    # -- fitting ----------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None) -> Segmenter:
+        """Choose columns, preprocess, choose k and cluster.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_customers, n_columns)
+            The feature table (one row per customer) or a numeric matrix.
+        y : ignored
+
+        Returns
+        -------
+        Segmenter
+            The fitted estimator.
+        """
+        self._check_params()
+        x = self._input(X, reset=True)
+        n = len(x)
+        if n < 3:
+            raise InputError(
+                f"Segmenter needs at least 3 customers to cluster; got n_samples = {n}."
+            )
+        seed = np.random.default_rng(self.random_state).integers(0, 2**31 - 1)
+        rng = np.random.default_rng(seed)
+        names = [str(c) for c in getattr(self, "feature_names_in_", range(x.shape[1]))]
+        pca = 0.95 if self.pca is True else (self.pca or None)
+        self.preprocessor_ = Preprocessor(
+            names, self.max_missing, self.correlation_threshold, pca, int(seed)
+        ).fit(x)
+        if not self.preprocessor_.kept:
+            raise InputError(
+                "Every column was dropped before clustering: "
+                + "; ".join(f"{c}: {why}" for c, why in self.preprocessor_.dropped.items())
+                + ". Pass columns that vary between customers."
+            )
+        self.columns_ = list(self.preprocessor_.kept)
+        self.dropped_columns_ = dict(self.preprocessor_.dropped)
+        self.correlation_ = self.preprocessor_.correlation
+        z = self.preprocessor_.transform(x)
+        self.algorithm_ = self._resolve_algorithm(n)
+        self.k_scores_, self.k_votes_, self.dendrogram_ = None, None, None
+        if self.algorithm_ == "hdbscan":
+            self._fit_hdbscan(z, rng)
+        else:
+            k = self._choose_k(z, rng) if self.n_clusters == "auto" else int(self.n_clusters)
+            self._fit_k(z, min(k, n - 1), rng)
+        self.labels_ = np.asarray(self.labels_, dtype=np.int64)
+        self._summarise(x, z)
+        return self
+
+    def _resolve_algorithm(self, n: int) -> str:
+        if self.algorithm != "auto":
+            return str(self.algorithm)
+        return "minibatch" if n > MINIBATCH_ABOVE else "kmeans"
+
+    def _candidate(self, seed: int) -> Any:
+        """``cluster(z, k) -> labels`` used while choosing k."""
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+        from sklearn.mixture import GaussianMixture
+
+        def cluster(z: np.ndarray, k: int) -> np.ndarray:
+            if self.algorithm_ == "gmm":
+                return GaussianMixture(k, random_state=seed, reg_covar=1e-4).fit(z).predict(z)
+            if self.algorithm_ == "minibatch":
+                return MiniBatchKMeans(k, n_init=3, random_state=seed).fit(z).labels_
+            return KMeans(k, n_init=2, random_state=seed).fit(z).labels_
+
+        return cluster
+
+    def _choose_k(self, z: np.ndarray, rng: np.random.Generator) -> int:
+        size = WARD_ROWS if self.algorithm_ == "agglomerative" else self.selection_size
+        sample = z[np.sort(rng.choice(len(z), min(len(z), size), replace=False))]
+        low, high = self.k_range
+        ks = list(range(low, min(high, len(sample) - 1) + 1)) or [2]
+        if self.algorithm_ == "agglomerative":
+            from scipy.cluster.hierarchy import fcluster, linkage
+
+            tree = linkage(sample, method="ward")
+
+            def cluster(part: np.ndarray, k: int) -> np.ndarray:
+                return fcluster(tree, k, criterion="maxclust") - 1
+
+        else:
+            cluster = self._candidate(int(rng.integers(0, 2**31 - 1)))
+        self.k_scores_ = _ksel.score_ks(sample, ks, cluster, rng)
+        k, self.k_votes_ = _ksel.choose_k(self.k_scores_)
+        return k
+
+    def _fit_k(self, z: np.ndarray, k: int, rng: np.random.Generator) -> None:
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+        from sklearn.mixture import GaussianMixture
+
+        seed = int(rng.integers(0, 2**31 - 1))
+        if self.algorithm_ == "kmeans":
+            self.model_ = KMeans(k, n_init=self.n_init, random_state=seed).fit(z)
+            self.labels_ = self.model_.labels_
+        elif self.algorithm_ == "minibatch":
+            self.model_ = MiniBatchKMeans(
+                k, n_init=self.n_init, batch_size=4096, random_state=seed
+            ).fit(z)
+            self.labels_ = self.model_.predict(z)
+        elif self.algorithm_ == "gmm":
+            self.model_ = GaussianMixture(
+                k, n_init=self.n_init, random_state=seed, reg_covar=1e-4
+            ).fit(z)
+            self.labels_ = self.model_.predict(z)
+        else:
+            self._fit_ward(z, k, rng)
+        present = np.unique(self.labels_)
+        if len(present) < k:  # a mixture component or mini-batch centre left empty
+            self.model_ = _Restricted(self.model_, present)
+            self.labels_ = self.model_.predict(z)
+
+    def _fit_ward(self, z: np.ndarray, k: int, rng: np.random.Generator) -> None:
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        rows = np.sort(rng.choice(len(z), min(len(z), WARD_ROWS), replace=False))
+        self.dendrogram_ = linkage(z[rows], method="ward")
+        sample_labels = fcluster(self.dendrogram_, k, criterion="maxclust") - 1
+        means = np.vstack([z[rows][sample_labels == c].mean(axis=0) for c in range(k)])
+        self.model_ = _NearestMean(means)
+        self.labels_ = self.model_.predict(z)
+
+    def _fit_hdbscan(self, z: np.ndarray, rng: np.random.Generator) -> None:
+        from sklearn.cluster import HDBSCAN
+
+        rows = np.sort(rng.choice(len(z), min(len(z), HDBSCAN_ROWS), replace=False))
+        size = self.min_cluster_size or max(5, round(0.01 * len(rows)))
+        fit = HDBSCAN(min_cluster_size=min(size, max(len(rows) - 1, 2))).fit(z[rows])
+        self.model_ = _NearestNeighbourLabel(z[rows], fit.labels_, fit)
+        self.labels_ = self.model_.predict(z)
+
+    def _summarise(self, x: np.ndarray, z: np.ndarray) -> None:
+        clusters = np.unique(self.labels_[self.labels_ >= 0])
+        self.n_clusters_ = len(clusters)
+        self.cluster_centers_ = (
+            np.vstack([z[self.labels_ == c].mean(axis=0) for c in clusters])
+            if len(clusters)
+            else np.empty((0, z.shape[1]))
+        )
+        used = x[:, self.preprocessor_.columns_]
+        frame = pd.DataFrame(used, columns=self.columns_)
+        self.centroids_ = frame[self.labels_ >= 0].groupby(self.labels_[self.labels_ >= 0]).mean()
+        self.centroids_.index.name = "cluster"
+
+    # -- using the fit ----------------------------------------------------------------
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The matrix the algorithm clusters: chosen columns, imputed, logged, scaled (PCA).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_components)
+        """
+        check_is_fitted(self, "labels_")
+        return self.preprocessor_.transform(self._input(X, reset=False))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Cluster of new customers (the fitted model applied; -1 is HDBSCAN noise).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            Same columns as in ``fit``.
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
+        check_is_fitted(self, "labels_")
+        z = self.transform(X)
+        return np.asarray(self.model_.predict(z), dtype=np.int64)
+
+
+class _Restricted:
+    """A k-means or mixture model restricted to its non-empty clusters, renumbered 0..m-1."""
+
+    def __init__(self, model: Any, present: np.ndarray) -> None:
+        self.model, self.present = model, present
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        if hasattr(self.model, "predict_proba"):
+            return self.model.predict_proba(z)[:, self.present].argmax(axis=1)
+        return self.model.transform(z)[:, self.present].argmin(axis=1)
+
+
+class _NearestMean:
+    """Assign to the nearest of a set of cluster means (Ward's clusters, for all customers)."""
+
+    def __init__(self, means: np.ndarray) -> None:
+        self.means = means
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        d = ((z[:, None, :] - self.means[None, :, :]) ** 2).sum(axis=2)
+        return d.argmin(axis=1)
+
+
+class _NearestNeighbourLabel:
+    """The label of the nearest sampled customer (HDBSCAN's clusters, for all customers)."""
+
+    def __init__(self, points: np.ndarray, labels: np.ndarray, model: Any) -> None:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        self.model = model
+        self.knn = KNeighborsClassifier(n_neighbors=1).fit(points, labels)
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        return self.knn.predict(z)

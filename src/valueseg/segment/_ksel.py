@@ -72,7 +72,7 @@ def knee(ks: np.ndarray, values: np.ndarray) -> int:
     span = values.max() - values.min()
     y = (values - values.min()) / span if span > 0 else np.zeros_like(values)
     below = (1 - x) - y
-    return int(ks[int(np.argmax(below))]) if below.max() > 0 else int(ks[0])
+    return int(ks[int(np.argmax(below))]) if below.max() > 1e-9 else int(ks[0])
 
 
 def _kmeans_log_w(z: np.ndarray, k: int, seed: int) -> float:

@@ -112,7 +112,7 @@ class Preprocessor:
         frame = pd.DataFrame(x[:, keep], columns=[self.names[i] for i in keep])
         self.correlation = correlation_report(frame, threshold=self.threshold, max_rows=None)
         for _, pair in self.correlation.pairs.iterrows():
-            if pair["dropped"] is not None:
+            if pd.notna(pair["dropped"]):
                 self.dropped[pair["dropped"]] = (
                     f"|Spearman ρ| = {abs(pair['spearman']):.3f} with {pair['first']}"
                 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from valueseg.errors import InputError
@@ -40,7 +40,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-class Segmenter(ClusterMixin, BaseEstimator):
+class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
     """Behavioural clusters of customers, with k chosen from the data.
 
     Parameters
@@ -363,7 +363,7 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
         rows = np.sort(rng.choice(len(z), min(len(z), HDBSCAN_ROWS), replace=False))
         size = self.min_cluster_size or max(5, round(0.01 * len(rows)))
-        fit = HDBSCAN(min_cluster_size=min(size, max(len(rows) - 1, 2))).fit(z[rows])
+        fit = HDBSCAN(min_cluster_size=min(size, max(len(rows) - 1, 2)), copy=True).fit(z[rows])
         self.model_ = _NearestNeighbourLabel(z[rows], fit.labels_, fit)
         self.labels_ = self.model_.predict(z)
 

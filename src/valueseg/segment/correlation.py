@@ -34,7 +34,7 @@ class CorrelationReport:
         Square matrices over the columns examined.
     pairs : DataFrame
         Pairs with ``|Spearman ρ| > threshold``: ``first, second`` (in table order),
-        ``spearman, pearson`` and ``dropped`` (the column this pair dropped; None when one
+        ``spearman, pearson`` and ``dropped`` (the column this pair dropped; missing when one
         of the two was already dropped through another pair), highest ``|ρ|`` first.
     dropped : list of str
         Columns dropped, in the order they were dropped.

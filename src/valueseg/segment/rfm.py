@@ -14,6 +14,10 @@ Equal values have the same ``w`` and so always the same score: a group of ties g
 score of its first member in rank order (pandas ``rank(method="min")``). Each score holds
 about a fifth of the customers when values are distinct; with many ties (40 % of
 customers with one order) a score can hold more than a fifth and the next one be empty.
+The worst value always scores 1 (every one-order customer has F = 1, as the grid's "New
+Customers" and "Promising" cells need); a large group tied at the best value can score
+below 5. Values are compared after rounding to 6 decimals, so spends that differ only by
+floating-point noise in their sums tie.
 
 The R×F grid that names the segments is data (:mod:`valueseg.segment.grid`).
 """
@@ -57,7 +61,7 @@ def quintile_scores(values: object, *, higher_is_better: bool = True) -> np.ndar
     >>> quintile_scores([3, 100, 40], higher_is_better=False).tolist()
     [4, 1, 2]
     """
-    x = np.asarray(values, dtype=float)
+    x = np.round(np.asarray(values, dtype=float), 6)
     if x.size and np.isnan(x).any():
         raise InputError("quintile_scores got missing values; score complete columns only.")
     ordered = np.sort(x)

@@ -6,11 +6,11 @@ own units. Each leaf becomes a conjunction of conditions ("days_since_last_order
 spend_180d = 0 and avg_order_value > 120"); a cluster's rule is the disjunction of the
 leaves that predict it.
 
-**Readable thresholds.** For a column holding only whole numbers, a split at 2.5 reads
-``<= 2`` / ``> 2``, and ``<= 0`` reads ``= 0`` when the column is never negative: nothing
-moves. Other thresholds are rounded to the fewest significant digits (1 to 4) that move at
-most 0.5 % of the customers reaching that split to the other side; a threshold below the
-smallest positive value of a non-negative column becomes 0 (``= 0`` / ``> 0``). Missing
+**Readable thresholds** (:func:`readable_threshold`). A threshold below the smallest
+positive value of a non-negative column becomes 0, read ``= 0`` / ``> 0``. Otherwise it is
+rounded to the fewest significant digits (1 to 4) that move at most 0.5 % of the customers
+reaching the split to the other side; a whole-number column keeps whole numbers and falls
+back to ``floor`` (2.5 reads ``<= 2``: nothing moves). Missing
 values follow the tree's own choice and the condition says so (``… or missing``).
 
 **Fidelity** is the share of customers the rounded rules place in their own cluster,
@@ -82,32 +82,42 @@ def _round_sig(value: float, digits: int) -> float:
 
 
 def readable_threshold(threshold: float, values: np.ndarray) -> float:
-    """A round threshold moving at most 0.5 % of ``values`` across ``threshold``.
+    """A round threshold for a split of ``values`` at ``threshold``.
+
+    0 when the threshold lies below the smallest positive value of a non-negative column;
+    else the threshold rounded to the fewest significant digits (1 to 4) that move at most
+    0.5 % of the values to the other side (whole numbers only, for a whole-number column);
+    else ``floor`` for a whole-number column (2.5 reads ``<= 2``: nothing moves), or 6
+    digits.
 
     Examples
     --------
     >>> values = np.array([0.0, 0, 0, 12.5, 40, 183.2, 190, 260, 300, 410])
     >>> readable_threshold(186.6, values)  # 200 or 190 would move the 190
     187.0
+    >>> readable_threshold(225.0, values)
+    200.0
     >>> readable_threshold(6.25, values)
     0.0
     >>> readable_threshold(2.5, np.array([1, 2, 3, 4]))
     2.0
     """
     finite = values[~np.isnan(values)]
-    if finite.size and np.all(finite == np.round(finite)):
-        return float(np.floor(threshold))
+    if not finite.size:
+        return _round_sig(threshold, 6)
     positive = finite[finite > 0]
-    if finite.size and finite.min() >= 0 and positive.size and threshold < positive.min():
+    if finite.min() >= 0 and positive.size and threshold < positive.min():
         return 0.0
+    whole = bool(np.all(finite == np.round(finite)))
     allowed = MOVE_SHARE * finite.size
     for digits in (1, 2, 3, 4):
         candidate = _round_sig(threshold, digits)
+        if whole and candidate != round(candidate):
+            continue
         lo, hi = sorted((candidate, threshold))
-        moved = np.count_nonzero((finite > lo) & (finite <= hi))
-        if moved <= allowed:
+        if np.count_nonzero((finite > lo) & (finite <= hi)) <= allowed:
             return candidate
-    return _round_sig(threshold, 6)
+    return float(np.floor(threshold)) if whole else _round_sig(threshold, 6)
 
 
 def _number(value: float) -> str:

@@ -1,0 +1,78 @@
+"""Segments as a store keeps them: one run's segment table, and migration between runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from valueseg.errors import InputError
+from valueseg.segment.migration import migration_matrix
+from valueseg.store import Store
+
+#: Lens name -> the customer_scores column holding each customer's segment in that lens.
+LENS_COLUMNS = {"rfm": "rfm_segment", "value_tier": "value_tier", "cluster": "segment"}
+
+
+def _check_lens(lens: str) -> str:
+    if lens not in LENS_COLUMNS:
+        raise InputError(f"Unknown lens {lens!r}. Expected one of: {', '.join(LENS_COLUMNS)}.")
+    return LENS_COLUMNS[lens]
+
+
+def latest_run(store: Store) -> int:
+    """The newest run that finished and wrote segments."""
+    row = store.con.execute(
+        "SELECT max(s.run_id) FROM segments s JOIN runs r USING (run_id) "
+        "WHERE r.status = 'succeeded'"
+    ).fetchone()
+    if row is None or row[0] is None:
+        raise InputError(
+            f"Store {store.path} holds no segments yet. Run the pipeline first: "
+            f"valueseg run --db {store.path}"
+        )
+    return int(row[0])
+
+
+def _check_run(store: Store, run_id: int) -> None:
+    row = store.con.execute("SELECT count(*) FROM segments WHERE run_id = ?", [run_id]).fetchone()
+    if row is None or row[0] == 0:
+        runs = store.con.execute("SELECT DISTINCT run_id FROM segments ORDER BY 1").fetchall()
+        have = ", ".join(str(r[0]) for r in runs) or "none"
+        raise InputError(
+            f"Run {run_id} has no segments in {store.path}. Runs with segments: {have}."
+        )
+
+
+def stored_segments(
+    store: Store, run_id: int | None = None, lens: str | None = None
+) -> pd.DataFrame:
+    """The ``segments`` rows of a run (default: the latest), optionally of one lens."""
+    run_id = latest_run(store) if run_id is None else run_id
+    _check_run(store, run_id)
+    frame = store.con.execute(
+        "SELECT run_id, lens, segment, size, revenue_share, profile, rules FROM segments "
+        "WHERE run_id = ? ORDER BY lens, size DESC",
+        [run_id],
+    ).df()
+    if lens is not None:
+        _check_lens(lens)
+        frame = frame[frame["lens"] == lens].reset_index(drop=True)
+    return frame
+
+
+def run_migration(store: Store, from_run: int, to_run: int, lens: str = "rfm") -> pd.DataFrame:
+    """Customers per (segment in ``from_run``, segment in ``to_run``) for one lens.
+
+    Customers new in ``to_run`` appear under ``(new)`` and those absent from it under
+    ``(gone)``; cluster names are matched across runs, so the same name is the same cluster.
+    """
+    column = _check_lens(lens)
+    frames = []
+    for run_id in (from_run, to_run):
+        _check_run(store, run_id)
+        frames.append(
+            store.con.execute(
+                f'SELECT customer_id, "{column}" AS segment FROM customer_scores WHERE run_id = ?',
+                [run_id],
+            ).df()
+        )
+    return migration_matrix(frames[0], frames[1], "segment")

@@ -1,0 +1,301 @@
+"""Segmenter: the scikit-learn contract, parameters, columns, algorithms, choosing k."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from valueseg.errors import InputError
+from valueseg.segment import Segmenter, clustering_columns
+from valueseg.segment import cluster as cluster_mod
+from valueseg.segment._ksel import choose_k, knee
+
+# scikit-learn's checks fit one sample or one feature with n_clusters = 1; Segmenter
+# refuses one cluster by design (a one-segment segmentation says nothing).
+_ONE_CLUSTER = "sets n_clusters=1, which Segmenter refuses by design"
+_EXPECTED = dict.fromkeys(
+    [
+        "check_dont_overwrite_parameters",
+        "check_methods_subset_invariance",
+        "check_fit2d_1sample",
+        "check_fit2d_1feature",
+        "check_fit2d_predict1d",
+    ],
+    _ONE_CLUSTER,
+)
+
+
+@parametrize_with_checks(
+    [
+        Segmenter(n_clusters=3, random_state=0),
+        Segmenter(algorithm="agglomerative", k_range=(2, 4), random_state=0),
+        Segmenter(algorithm="hdbscan", random_state=0),
+    ],
+    expected_failed_checks=lambda _est: _EXPECTED,
+)
+def test_sklearn_contract(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=1200, centers=4, n_features=3, cluster_std=1.0, random_state=2)
+    return X, y
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch", "gmm", "agglomerative"])
+def test_each_algorithm_recovers_blobs_and_their_number(blobs, algorithm):
+    X, y = blobs
+    seg = Segmenter(algorithm=algorithm, k_range=(2, 7), random_state=0).fit(X)
+    assert seg.n_clusters_ == 4
+    assert adjusted_rand_score(y, seg.labels_) > 0.95
+    assert sorted(seg.k_votes_) == [
+        "calinski_harabasz",
+        "davies_bouldin",
+        "elbow",
+        "gap",
+        "silhouette",
+    ]
+    assert list(seg.k_scores_.index) == [2, 3, 4, 5, 6, 7]
+    assert list(seg.k_scores_.columns) == [
+        *("inertia", "clusters_found", "silhouette", "davies_bouldin"),
+        *("calinski_harabasz", "gap", "gap_se"),
+    ]
+    np.testing.assert_array_equal(seg.predict(X), seg.labels_)
+    np.testing.assert_array_equal(
+        Segmenter(algorithm=algorithm, k_range=(2, 7), random_state=0).fit_predict(X),
+        seg.labels_,
+    )
+    assert seg.cluster_centers_.shape == (4, 3)
+
+
+def test_agglomerative_keeps_the_dendrogram(blobs):
+    X, _ = blobs
+    seg = Segmenter(algorithm="agglomerative", n_clusters=4, random_state=0).fit(X)
+    assert seg.dendrogram_.shape == (len(X) - 1, 4)  # SciPy linkage: n - 1 merges
+    assert seg.k_scores_ is None
+
+
+def test_hdbscan_finds_the_blobs_and_may_call_noise():
+    X, y = make_blobs(n_samples=900, centers=3, n_features=2, cluster_std=0.5, random_state=1)
+    rng = np.random.default_rng(0)
+    X = np.vstack([X, rng.uniform(X.min(0) - 5, X.max(0) + 5, size=(60, 2))])
+    seg = Segmenter(algorithm="hdbscan", random_state=0).fit(X)
+    assert seg.n_clusters_ == 3
+    assert (seg.labels_ == -1).any()
+    assert adjusted_rand_score(y, seg.labels_[:900]) > 0.9
+    np.testing.assert_array_equal(seg.predict(X), seg.labels_)
+
+
+def test_auto_algorithm_switches_to_minibatch_for_many_customers(blobs, monkeypatch):
+    X, _ = blobs
+    assert Segmenter(n_clusters=4, random_state=0).fit(X).algorithm_ == "kmeans"
+    monkeypatch.setattr(cluster_mod, "MINIBATCH_ABOVE", 1000)
+    assert Segmenter(n_clusters=4, random_state=0).fit(X).algorithm_ == "minibatch"
+
+
+def test_k_is_chosen_on_a_sample_and_the_model_fit_on_all(blobs):
+    X, y = blobs
+    seg = Segmenter(k_range=(2, 6), selection_size=300, random_state=0).fit(X)
+    assert seg.n_clusters_ == 4
+    assert len(seg.labels_) == len(X)
+    assert adjusted_rand_score(y, seg.labels_) > 0.95
+
+
+def test_pca_keeps_enough_components():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(500, 2))
+    X = np.hstack([base, base @ rng.normal(size=(2, 4)) + rng.normal(0, 0.01, (500, 4))])
+    seg = Segmenter(n_clusters=2, pca=True, correlation_threshold=1.0, random_state=0).fit(X)
+    assert seg.transform(X).shape == (500, seg.preprocessor_.pca_.n_components_)
+    assert seg.preprocessor_.pca_.explained_variance_ratio_.sum() >= 0.95
+    assert seg.transform(X).shape[1] < 6
+
+
+def _feature_like(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    orders = rng.geometric(0.4, n).astype(float)
+    spend = orders * rng.gamma(3, 20, n)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "frequency": orders - 1,
+            "recency": rng.uniform(0, 300, n),
+            "T": rng.uniform(300, 700, n),
+            "monetary_value": spend / orders,
+            "tenure_days": rng.uniform(300, 700, n),
+            "days_since_last_order": rng.uniform(0, 300, n),
+            "orders_total": orders,
+            "spend_total": spend,
+            "spend_total_copy": spend * 1.0001,
+            "orders_30d": rng.poisson(0.3, n),
+            "spend_trend_90d": rng.uniform(-1, 1, n),
+            "discount_order_share": rng.uniform(0, 1, n),
+            "mean_rating": np.where(np.arange(n) % 5 != 0, np.nan, 4.0),
+            "ipt_mean_days": np.where(orders > 1, rng.uniform(5, 90, n), np.nan),
+            "constant": 1.0,
+            "attr_region_north": rng.integers(0, 2, n),
+            "channel": "web",
+        }
+    )
+    return frame
+
+
+def test_default_columns_follow_the_documented_rule():
+    frame = _feature_like()
+    assert clustering_columns(frame) == [
+        *("tenure_days", "days_since_last_order", "orders_total", "spend_total"),
+        *("spend_total_copy", "discount_order_share", "mean_rating", "ipt_mean_days"),
+        "constant",
+    ]
+    seg = Segmenter(n_clusters=3, random_state=0).fit(frame)
+    assert seg.columns_ == [
+        *("tenure_days", "days_since_last_order", "orders_total", "spend_total"),
+        *("discount_order_share", "ipt_mean_days"),
+    ]
+    assert seg.dropped_columns_ == {
+        "mean_rating": "missing for 80% of customers",
+        "constant": "constant",
+        "spend_total_copy": "|Spearman ρ| = 1.000 with spend_total",
+    }
+    assert list(seg.feature_names_in_) == clustering_columns(frame)
+    assert list(seg.centroids_.columns) == seg.columns_
+    # skewed money and counts are logged; shares and rates are not
+    logged = dict(zip(seg.columns_, seg.preprocessor_.log_, strict=True))
+    assert logged["spend_total"] and not logged["discount_order_share"]
+    assert not logged["days_since_last_order"]
+
+
+def test_predict_on_a_new_run_with_other_columns():
+    frame = _feature_like()
+    seg = Segmenter(n_clusters=3, random_state=0).fit(frame)
+    later = frame.assign(extra=1.0).iloc[::-1]
+    np.testing.assert_array_equal(seg.predict(later), seg.labels_[::-1])
+    msg = "Feature names seen at fit time, yet now missing:\n- orders_total"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        seg.predict(frame.drop(columns="orders_total"))
+
+
+def test_missing_values_are_filled_with_the_median():
+    frame = _feature_like()
+    seg = Segmenter(n_clusters=3, random_state=0).fit(frame)
+    z = seg.transform(frame)
+    assert np.isfinite(z).all()
+    j = seg.columns_.index("ipt_mean_days")
+    single = frame["orders_total"].to_numpy() == 1
+    assert np.allclose(z[single, j], z[single, j][0])
+
+
+@pytest.mark.parametrize(
+    ("params", "msg"),
+    [
+        (
+            {"n_clusters": 1},
+            "The 'n_clusters' parameter of Segmenter must be 'auto' or an int in [2, 30]. Got 1.",
+        ),
+        (
+            {"n_clusters": 31},
+            "The 'n_clusters' parameter of Segmenter must be 'auto' or an int in [2, 30]. Got 31.",
+        ),
+        (
+            {"n_clusters": 2.5},
+            "The 'n_clusters' parameter of Segmenter must be 'auto' or an int in [2, 30]. Got 2.5.",
+        ),
+        (
+            {"algorithm": "dbscan"},
+            "The 'algorithm' parameter of Segmenter must be one of auto, "
+            "kmeans, minibatch, gmm, agglomerative, hdbscan. Got 'dbscan'.",
+        ),
+        (
+            {"k_range": (1, 5)},
+            "The 'k_range' parameter of Segmenter must be two ints (low, "
+            "high) with 2 <= low < high <= 30. Got (1, 5).",
+        ),
+        (
+            {"k_range": (6, 6)},
+            "The 'k_range' parameter of Segmenter must be two ints (low, "
+            "high) with 2 <= low < high <= 30. Got (6, 6).",
+        ),
+        (
+            {"pca": 1.5},
+            "The 'pca' parameter of Segmenter must be True, False or a share of "
+            "variance in (0, 1). Got 1.5.",
+        ),
+        (
+            {"correlation_threshold": 0},
+            "The 'correlation_threshold' parameter of Segmenter must be a number in (0, 1]. Got 0.",
+        ),
+        (
+            {"max_missing": -0.1},
+            "The 'max_missing' parameter of Segmenter must be a number in [0, 1]. Got -0.1.",
+        ),
+        (
+            {"selection_size": 10},
+            "The 'selection_size' parameter of Segmenter must be an int >= 100. Got 10.",
+        ),
+        ({"n_init": 0}, "The 'n_init' parameter of Segmenter must be an int >= 1. Got 0."),
+        (
+            {"min_cluster_size": 1},
+            "The 'min_cluster_size' parameter of Segmenter must be None or an int >= 2. Got 1.",
+        ),
+    ],
+)
+def test_parameter_errors(blobs, params, msg):
+    with pytest.raises(InputError, match=re.escape(msg)):
+        Segmenter(**params).fit(blobs[0])
+
+
+def test_data_errors():
+    msg = "Segmenter needs at least 3 customers to cluster; got n_samples = 2."
+    with pytest.raises(InputError, match=re.escape(msg)):
+        Segmenter().fit(np.array([[1.0], [2.0]]))
+    msg = (
+        "Every column was dropped before clustering: 0: constant; 1: missing for 100% of "
+        "customers. Pass columns that vary between customers."
+    )
+    with pytest.raises(InputError, match=re.escape(msg)):
+        Segmenter(max_missing=0.5).fit(np.array([[1.0, np.nan]] * 5))
+    frame = pd.DataFrame({"customer_id": ["a", "b", "c"], "region": ["n", "s", "e"]})
+    msg = (
+        "No column of the frame is usable for clustering: customer_id, region. Pass "
+        "columns=[...] naming numeric behaviour columns."
+    )
+    with pytest.raises(InputError, match=re.escape(msg)):
+        Segmenter().fit(frame)
+    msg = "Columns not found in the frame: nope. Available: customer_id, region."
+    with pytest.raises(InputError, match=re.escape(msg)):
+        Segmenter(columns=["nope"]).fit(frame)
+
+
+def test_knee_and_the_vote():
+    ks = np.arange(2, 9)
+    assert knee(ks, np.array([100.0, 60, 30, 27, 25, 24, 23.5])) == 4
+    assert knee(ks, np.linspace(100, 40, 7)) == 2  # a straight line has no knee
+    scores = pd.DataFrame(
+        {
+            "inertia": [100.0, 50, 30, 27],
+            "silhouette": [0.30, 0.50, 0.45, 0.20],
+            "davies_bouldin": [0.9, 1.0, 0.7, 1.2],
+            "calinski_harabasz": [90.0, 80, 70, 60],
+            "gap": [0.5, 0.4, 0.45, 0.44],
+            "gap_se": [0.01] * 4,
+        },
+        index=[2, 3, 4, 5],
+    )
+    # elbow 3, silhouette 3, DB 4, CH 2, gap 2: 3 and 2 tie with two votes each,
+    # silhouette breaks the tie (0.50 at 3 against 0.30 at 2)
+    k, votes = choose_k(scores)
+    assert votes == {
+        "elbow": 3,
+        "silhouette": 3,
+        "davies_bouldin": 4,
+        "calinski_harabasz": 2,
+        "gap": 2,
+    }
+    assert k == 3

@@ -427,3 +427,19 @@ def test_scikit_learn_parameters_and_clone(model):
     assert m.set_params(n_starts=1).n_starts == 1
     with pytest.raises(TypeError):
         model(0.1)  # hyperparameters are keyword-only
+
+
+def test_bg_bb_sums_by_frequency_equal_the_row_by_row_sums(monkeypatch):
+    from valueseg.models import beta_geo_beta_binom
+
+    truth = BetaGeoBetaBinom.from_params(alpha=1.2, beta=0.75, gamma=0.66, delta=2.8)
+    rng = np.random.default_rng(4)
+    summary = truth.simulate(5_000, n_periods=rng.integers(1, 40, 5_000), random_state=rng)
+    model = BetaGeoBetaBinom()
+    data = model._prepare(summary, None)
+    theta = np.array([0.9, 1.3, 0.5, 4.0])
+    fast = model._loglik(theta, data)
+    monkeypatch.setattr(beta_geo_beta_binom, "_tail_by_frequency", lambda *args: None)
+    slow = model._loglik(theta, data)
+    assert fast[0] == pytest.approx(slow[0], rel=1e-12)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9)

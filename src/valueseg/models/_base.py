@@ -294,7 +294,8 @@ class LikelihoodModel(BaseEstimator):
             weights = _column(frame, "weights", name, [*self._columns, "weights"])
         data = self._prepare(frame, weights)
         self._check_identifiable(data)
-        self._run_fit(data)
+        with _one_blas_thread():
+            self._run_fit(data)
         return self
 
     def score(self, summary: Any) -> float:
@@ -549,6 +550,20 @@ class PurchaseModel(LikelihoodModel):
         return spend_model.customer_lifetime_value(
             self, summary, horizon=horizon, discount_rate=discount_rate, freq=freq
         )
+
+
+_CONTROLLER: list[Any] = []
+
+
+def _one_blas_thread() -> Any:
+    """Keep BLAS on one thread while optimising: the matrices are tiny (4 x 4 to 40 x 40),
+    and a threaded BLAS spinning up for each of L-BFGS-B's calls costs more than the
+    likelihood itself on a busy machine (as scikit-learn does for k-means)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _nonneg_float(value: Any) -> bool:

@@ -172,46 +172,34 @@ class BetaGeoBetaBinom(PurchaseModel):
         # every beta function has integer offsets: tables of log-gamma and digamma
         lg = {k: gammaln(v + m) for k, v in _bases(theta).items()}
         ps = {k: digamma(v + m) for k, v in _bases(theta).items()}
-        # term 0: alive through all n opportunities
+        lg["g"], ps["g"] = gammaln(gamma), digamma(gamma)
+        lg["g1"], ps["g1"] = gammaln(gamma + 1), digamma(gamma + 1)
+        # alive through all n opportunities
         t0 = lg["a"][x] + lg["b"][n_per - x] - lg["ab"][n_per] + lg["d"][n_per] - lg["gd"][n_per]
-        t0 += gammaln(gamma)
-        # term k: last alive at opportunity k in [tx, n-1], leaving at k+1
-        k = tx[:, None] + np.arange(int((n_per - tx).max()))[None, :]
-        valid = k < n_per[:, None]
-        k = np.where(valid, k, 0)
-        tk = lg["b"][k - x[:, None] * valid] - lg["ab"][k] + lg["d"][k] - lg["gd1"][k]
-        tk += (lg["a"][x] + gammaln(gamma + 1))[:, None]
-        top = np.maximum(t0, np.max(np.where(valid, tk, -np.inf), axis=1, initial=-np.inf))
-        e0 = np.exp(t0 - top)
-        ek = np.where(valid, np.exp(tk - top[:, None]), 0.0)
-        total = e0 + ek.sum(axis=1)
-        ll_rows = top + np.log(total)
-        w0 = w * e0 / total
-        wk = (w / total)[:, None] * ek
-
-        def mix(at_n: np.ndarray, at_k: np.ndarray) -> float:
-            return dot(w0, at_n) + float(np.einsum("ij,ij->", wk, at_k))
-
-        const = betaln(alpha, beta) + betaln(gamma, delta)
-        ll = dot(w, ll_rows) - d.n * const
-        n, psi = d.n, digamma
-        grad = np.array(
+        t0 += lg["g"]
+        d0 = np.stack(
             [
-                dot(w, ps["a"][x]) - mix(ps["ab"][n_per], ps["ab"][k]),
-                mix(
-                    ps["b"][n_per - x] - ps["ab"][n_per],
-                    ps["b"][k - x[:, None] * valid] - ps["ab"][k],
-                ),
-                mix(psi(gamma) - ps["gd"][n_per], psi(gamma + 1) - ps["gd1"][k]),
-                mix(ps["d"][n_per] - ps["gd"][n_per], ps["d"][k] - ps["gd1"][k]),
+                ps["a"][x] - ps["ab"][n_per],
+                ps["b"][n_per - x] - ps["ab"][n_per],
+                ps["g"] - ps["gd"][n_per],
+                ps["d"][n_per] - ps["gd"][n_per],
             ]
         )
-        grad -= n * np.array(
+        # or alive last at an opportunity k in [tx, n-1], gone at the next one
+        tail = _tail_by_frequency(lg, ps, x, tx, n_per)
+        if tail is None:
+            tail = _tail_by_row(lg, ps, x, tx, n_per)
+        log_tail, d_tail = tail
+        mix = np.logaddexp(t0, log_tail)
+        w0 = w * np.exp(t0 - mix)
+        ll = dot(w, mix) - d.n * (betaln(alpha, beta) + betaln(gamma, delta))
+        grad = np.einsum("jr,r->j", d0, w0) + np.einsum("jr,r->j", d_tail, w - w0)
+        grad -= d.n * np.array(
             [
-                psi(alpha) - psi(alpha + beta),
-                psi(beta) - psi(alpha + beta),
-                psi(gamma) - psi(gamma + delta),
-                psi(delta) - psi(gamma + delta),
+                digamma(alpha) - digamma(alpha + beta),
+                digamma(beta) - digamma(alpha + beta),
+                ps["g"] - digamma(gamma + delta),
+                digamma(delta) - digamma(gamma + delta),
             ]
         )
         return float(ll), grad
@@ -360,6 +348,73 @@ class BetaGeoBetaBinom(PurchaseModel):
                 "alive": alive,
             }
         )
+
+
+def _dterms(ps: dict, x: np.ndarray, k: np.ndarray, valid: np.ndarray) -> list[np.ndarray]:
+    """Derivatives of the log of the gone-after-opportunity-k term in alpha, beta, gamma, delta."""
+    return [
+        ps["a"][x] - ps["ab"][k],
+        ps["b"][np.where(valid, k - x, 0)] - ps["ab"][k],
+        ps["g1"] - ps["gd1"][k],
+        ps["d"][k] - ps["gd1"][k],
+    ]
+
+
+def _tail_by_frequency(
+    lg: dict, ps: dict, x: np.ndarray, tx: np.ndarray, n_per: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Log of the sum of the gone-after-k terms, k in [tx, n-1], and its gradient.
+
+    A term depends on (x, k) only, so the sums are differences of reverse cumulative sums
+    over a table of distinct x by k. None when that difference would lose precision (the
+    terms beyond n dwarf those in range), for the row-by-row sum to take over.
+    """
+    xu, xi = np.unique(x, return_inverse=True)
+    k = np.arange(int(n_per.max()))[None, :]
+    valid = k >= xu[:, None]
+    term = lg["a"][xu][:, None] + lg["b"][np.where(valid, k - xu[:, None], 0)] - lg["ab"][k]
+    term = np.where(valid, term + lg["d"][k] - lg["gd1"][k] + lg["g1"], -np.inf)
+    shift = np.max(term, axis=1, initial=-np.inf)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    e = np.exp(term - shift[:, None])
+
+    def reverse_cumsum(a: np.ndarray) -> np.ndarray:
+        out = np.zeros((a.shape[0], a.shape[1] + 1))
+        out[:, :-1] = np.cumsum(a[:, ::-1], axis=1)[:, ::-1]
+        return out
+
+    total = reverse_cumsum(e)
+    inside = total[xi, tx] - total[xi, n_per]
+    some = tx < n_per
+    if np.any(some & ~(inside > 1e-6 * total[xi, tx])):
+        return None
+    safe = np.where(some, inside, 1.0)
+    log_tail = np.where(some, shift[xi] + np.log(safe), -np.inf)
+    d_tail = np.empty((4, len(x)))
+    for j, dterm in enumerate(_dterms(ps, xu[:, None], k, valid)):
+        acc = reverse_cumsum(np.where(valid, e * dterm, 0.0))
+        d_tail[j] = np.where(some, (acc[xi, tx] - acc[xi, n_per]) / safe, 0.0)
+    return log_tail, d_tail
+
+
+def _tail_by_row(
+    lg: dict, ps: dict, x: np.ndarray, tx: np.ndarray, n_per: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same as :func:`_tail_by_frequency`, summed row by row (exact, slower)."""
+    k = tx[:, None] + np.arange(int(np.max(n_per - tx, initial=1)))[None, :]
+    valid = k < n_per[:, None]
+    k = np.where(valid, k, 0)
+    xc = x[:, None]
+    term = lg["a"][xc] + lg["b"][np.where(valid, k - xc, 0)] - lg["ab"][k]
+    term = np.where(valid, term + lg["d"][k] - lg["gd1"][k] + lg["g1"], -np.inf)
+    top = np.max(term, axis=1, initial=-np.inf)
+    some = np.isfinite(top)
+    e = np.exp(term - np.where(some, top, 0.0)[:, None])
+    total = e.sum(axis=1)
+    safe = np.where(some, total, 1.0)
+    log_tail = np.where(some, top + np.log(safe), -np.inf)
+    d_tail = np.stack([(e * dterm).sum(axis=1) / safe for dterm in _dterms(ps, xc, k, valid)])
+    return log_tail, d_tail
 
 
 def _bases(theta: np.ndarray) -> dict[str, float]:

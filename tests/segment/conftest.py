@@ -32,6 +32,12 @@ def shop_features(n_customers: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def features_of():
+    """``features_of(n_customers, seed)``: a shop's features, cached for the session."""
+    return shop_features
+
+
+@pytest.fixture(scope="session")
 def shop50k() -> pd.DataFrame:
     """make_shop(50_000, random_state=0): features and planted segments."""
     return shop_features(50_000, 0)

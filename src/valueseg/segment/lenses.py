@@ -93,13 +93,14 @@ def _clusters(
         warnings.simplefilter("always", UnstableClustersWarning)
         stability = cluster_stability(seg, features, random_state=random_state)
     notes += [str(w.message) for w in caught if issubclass(w.category, UnstableClustersWarning)]
-    names = profiles.names()
+    own_names = profiles.names()  # by this fit's cluster number
     old_centroids, old_names = _previous_clusters(previous)
-    mapping = {c: c for c in names}
+    mapping = {c: c for c in own_names}  # this fit's number -> stored identity
     if not old_centroids.empty:
         mapping = match_clusters(old_centroids, seg.centroids_)
-        names = carry_names(mapping, old_names, names)
+        own_names = carry_names(mapping, old_names, own_names)
         labels = np.array([mapping.get(int(c), int(c)) if c >= 0 else c for c in labels])
+    names = {mapping.get(c, c): name for c, name in own_names.items()}  # by identity
     summary = profiles.summary
     rows = []
     for cluster, info in summary.iterrows():

@@ -1,10 +1,12 @@
 """Human-readable rules for clusters, from a shallow surrogate decision tree.
 
-A :class:`~sklearn.tree.DecisionTreeClassifier` (depth 3 by default, leaves of at least
-1 % of the customers) learns to predict each customer's cluster from the features in their
-own units. Each leaf becomes a conjunction of conditions ("days_since_last_order > 180 and
-spend_180d = 0 and avg_order_value > 120"); a cluster's rule is the disjunction of the
-leaves that predict it.
+A :class:`~sklearn.tree.DecisionTreeClassifier` learns to predict each customer's cluster
+from the features in their own units. It is shallow: ``ceil(log2 k) + 1`` levels for k
+clusters (about two leaves per cluster; 4 for 5 clusters), at most 5, and leaves of at
+least 1 % of the customers. Each leaf becomes a conjunction of conditions
+("days_since_last_order > 180 and spend_180d = 0 and avg_order_value > 120"); a cluster's
+rule is the disjunction of the leaves that predict it (sibling leaves predicting the same
+cluster are merged first).
 
 **Readable thresholds** (:func:`readable_threshold`). A threshold below the smallest
 positive value of a non-negative column becomes 0, read ``= 0`` / ``> 0``. Otherwise it is
@@ -226,7 +228,7 @@ def cluster_rules(
     labels: object,
     *,
     columns: list[str] | None = None,
-    max_depth: int = 3,
+    max_depth: int | None = None,
     min_leaf_share: float = 0.01,
     random_state: int | None = 0,
 ) -> ClusterRules:
@@ -240,8 +242,9 @@ def cluster_rules(
         Cluster of each row.
     columns : list of str, optional
         Features the rules may use; default :func:`rule_columns`.
-    max_depth : int, default 3
-        Depth of the tree (at most ``2 ** max_depth`` leaves).
+    max_depth : int, optional
+        Depth of the tree (at most ``2 ** max_depth`` leaves); default
+        ``min(5, ceil(log2 k) + 1)`` for k clusters.
     min_leaf_share : float, default 0.01
         Smallest leaf, as a share of the customers.
     random_state : int or None, default 0
@@ -272,6 +275,9 @@ def cluster_rules(
     x = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     keep = ~np.all(np.isnan(x), axis=0)
     x, columns = x[:, keep], [c for c, k in zip(columns, keep, strict=True) if k]
+    if max_depth is None:
+        k = max(len(np.unique(labels)), 2)
+        max_depth = min(5, int(np.ceil(np.log2(k))) + 1)
     tree = DecisionTreeClassifier(
         max_depth=max_depth,
         min_samples_leaf=max(1, int(min_leaf_share * len(x))),

@@ -187,8 +187,13 @@ def run_command(
     spark_master: Annotated[
         str, typer.Option("--spark-master", help="spark.master for --engine spark.")
     ] = "local[2]",
+    segments_config: Annotated[
+        Path | None,
+        typer.Option("--segments-config", help="TOML file with an R×F grid to use instead."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
 ) -> None:
-    """Compute customer features (and what later steps add) for one run into the store."""
+    """One run: features, back-tested value models, scores and segments into the store."""
     from valueseg.pipeline import run
 
     with console.status("Running…") as status:
@@ -198,9 +203,65 @@ def run_command(
             engine=engine,
             freq=freq,
             spark_master=spark_master,
+            segments_config=segments_config,
+            random_state=seed,
             progress=lambda msg: status.update(msg),
         )
     _print_run(result)
+
+
+@app.command()
+def segments(
+    db: DbOption = Path(DEFAULT_DB),
+    run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: latest).")] = None,
+    lens: Annotated[
+        str | None, typer.Option(help="rfm, value_tier or cluster (default: all three).")
+    ] = None,
+) -> None:
+    """The segments of a run: size, share of revenue and, for clusters, their rules."""
+    from valueseg.segment.stored import stored_segments
+    from valueseg.store import Store
+
+    with Store(db, read_only=True) as store:
+        frame = stored_segments(store, run_id, lens)
+    run = int(frame["run_id"].iloc[0]) if len(frame) else run_id
+    for name, rows in frame.groupby("lens", sort=False):
+        table = Table(title=f"Run {run}: {name} segments", title_justify="left")
+        for col in ("segment", "customers", "share of revenue"):
+            table.add_column(col, justify="left" if col == "segment" else "right")
+        if name == "cluster":
+            table.add_column("rule", overflow="fold")
+        for r in rows.to_dict("records"):
+            share = float(r["revenue_share"] or 0.0)
+            cells = [str(r["segment"]), f"{int(r['size']):,}", f"{100 * share:.1f} %"]
+            rule = [str(r["rules"] or "–")] if name == "cluster" else []
+            table.add_row(*cells, *rule)
+        console.print(table)
+
+
+@app.command()
+def migration(
+    from_run: Annotated[int, typer.Option("--from", help="The earlier run.")],
+    to_run: Annotated[int, typer.Option("--to", help="The later run.")],
+    db: DbOption = Path(DEFAULT_DB),
+    lens: Annotated[str, typer.Option(help="rfm, value_tier or cluster.")] = "rfm",
+) -> None:
+    """How many customers moved from each segment to each other between two runs."""
+    from valueseg.segment.stored import run_migration
+    from valueseg.store import Store
+
+    with Store(db, read_only=True) as store:
+        matrix = run_migration(store, from_run, to_run, lens)
+    table = Table(
+        title=f"{lens} segments: run {from_run} (rows) → run {to_run} (columns)",
+        title_justify="left",
+    )
+    table.add_column("", no_wrap=True)
+    for col in matrix.columns:
+        table.add_column(str(col), justify="right", overflow="fold")
+    for label, row in matrix.iterrows():
+        table.add_row(str(label), *[f"{v:,}" if v else "·" for v in row])
+    console.print(table)
 
 
 def _print_run(result: Any) -> None:

@@ -35,6 +35,7 @@ class RunResult:
     feature_columns: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
     values: Any = None  # valueseg.models.selection.ValueModels
+    segments: Any = None  # valueseg.segment.lenses.SegmentResult
 
 
 def default_as_of(store: Store) -> datetime:
@@ -90,6 +91,8 @@ def run(
     engine: str = "duckdb",
     freq: str = "D",
     spark_master: str = "local[2]",
+    segments_config: str | Path | None = None,
+    random_state: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Compute this run's customer features into the store.
@@ -105,6 +108,10 @@ def run(
         Period of the RFM summary.
     spark_master : str
         ``spark.master`` for ``engine="spark"`` (``local[2]`` here; a cluster URL there).
+    segments_config : path, optional
+        TOML file with an R×F grid replacing the packaged one.
+    random_state : int
+        Seed of the clustering.
     """
     if engine not in ENGINES:
         raise InputError(f"Unknown engine {engine!r}. Expected one of: {', '.join(ENGINES)}.")
@@ -129,11 +136,17 @@ def run(
         say("back-testing and fitting value models")
         values = _value_models(store, when, features, freq)
         seconds["models"] = time.perf_counter() - started
+        started = time.perf_counter()
+        say("segmenting customers")
+        segments = _segments(store, features, values.scores, segments_config, random_state)
+        seconds["segments"] = time.perf_counter() - started
         say("writing")
         started = time.perf_counter()
+        scores = values.scores.merge(segments.customers, on="customer_id", how="outer")
         with store.transaction():
             _write_features(store, run_id, features)
-            _write_scores(store, run_id, values.scores)
+            _write_frame(store, "customer_scores", run_id, scores)
+            _write_frame(store, "segments", run_id, segments.segments)
             _write_fits(store, run_id, values.fits())
             store.con.execute(
                 "UPDATE runs SET status = 'succeeded', finished_at = now()::TIMESTAMP "
@@ -142,7 +155,16 @@ def run(
             )
         seconds["write"] = time.perf_counter() - started
         columns = [c for c in features.column_names if c != "customer_id"]
-        return RunResult(run_id, when, engine, features.num_rows, columns, seconds, values=values)
+        return RunResult(
+            run_id,
+            when,
+            engine,
+            features.num_rows,
+            columns,
+            seconds,
+            values=values,
+            segments=segments,
+        )
     finally:
         if own:
             store.close()
@@ -197,15 +219,33 @@ def _value_models(store: Store, as_of: datetime, features: Any, freq: str) -> An
     return value_models(cal, summary, freq=freq, why_no_cal=why)
 
 
-def _write_scores(store: Store, run_id: int, scores: pd.DataFrame) -> None:
+def _segments(
+    store: Store,
+    features: Any,
+    scores: pd.DataFrame,
+    grid: str | Path | None,
+    random_state: int,
+) -> Any:
+    """RFM segments, value tiers and clusters; cluster names carried from the last run."""
+    from valueseg.segment.lenses import segment_customers
+
+    previous = store.con.execute(
+        "SELECT lens, segment, profile FROM segments WHERE run_id = (SELECT max(s.run_id) "
+        "FROM segments s JOIN runs r USING (run_id) WHERE r.status = 'succeeded')"
+    ).df()
+    return segment_customers(
+        features.to_pandas(), scores, grid=grid, previous=previous, random_state=random_state
+    )
+
+
+def _write_frame(store: Store, table: str, run_id: int, frame: pd.DataFrame) -> None:
+    """Insert ``frame``'s rows into ``table`` by column name, with ``run_id``."""
     con = store.con
-    con.register("_vs_scores", scores)
+    con.register("_vs_frame", frame)
     try:
-        con.execute(
-            f"INSERT INTO customer_scores BY NAME SELECT {run_id} AS run_id, * FROM _vs_scores"
-        )
+        con.execute(f"INSERT INTO {table} BY NAME SELECT {run_id} AS run_id, * FROM _vs_frame")
     finally:
-        con.unregister("_vs_scores")
+        con.unregister("_vs_frame")
 
 
 def _write_fits(store: Store, run_id: int, fits: list[dict[str, Any]]) -> None:

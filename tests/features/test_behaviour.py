@@ -22,13 +22,13 @@ def shop(store):
     tx = pd.DataFrame(
         [
             # customer a: three orders, one with two lines, one discounted, one return
-            ("a", "o1", "2024-01-01 10:00", "p1", "toys", 1, 20.0, 0.0),
-            ("a", "o1", "2024-01-01 10:00", "p2", "books", 1, 10.0, 0.0),
-            ("a", "o2", "2024-05-01 09:00", "p1", "toys", 1, 40.0, 5.0),
-            ("a", "o3", "2024-06-21 12:00", "p3", "toys", 1, 60.0, 0.0),
-            ("a", "Ca", "2024-06-25 12:00", "p3", "toys", -1, -60.0, 0.0),
+            ("a", "o1", "2024-01-01 10:00", "p1", "toys", 1, 20.0, 0.0, "web"),
+            ("a", "o1", "2024-01-01 10:00", "p2", "books", 1, 10.0, 0.0, "web"),
+            ("a", "o2", "2024-05-01 09:00", "p1", "toys", 1, 40.0, 5.0, "app"),
+            ("a", "o3", "2024-06-21 12:00", "p3", "toys", 1, 60.0, 0.0, "web"),
+            ("a", "Ca", "2024-06-25 12:00", "p3", "toys", -1, -60.0, 0.0, "web"),
             # customer b: one order
-            ("b", "o4", "2024-03-01 00:00", "p2", "books", 2, 16.0, 0.0),
+            ("b", "o4", "2024-03-01 00:00", "p2", "books", 2, 16.0, 0.0, "store"),
         ],
         columns=[
             "customer_id",
@@ -39,6 +39,7 @@ def shop(store):
             "quantity",
             "amount",
             "discount",
+            "channel",
         ],
     )
     ev = pd.DataFrame(
@@ -89,6 +90,8 @@ def test_features_by_hand(shop):
     assert a.discount_order_share == pytest.approx(1 / 3)
     assert a.return_rate == pytest.approx(1 / 4)
     assert a.cat_share_toys == pytest.approx(120 / 130)
+    assert (a.channel_share_web, a.channel_share_app, a.channel_share_store) == (2 / 3, 1 / 3, 0)
+    assert (b.channel_share_web, b.channel_share_store) == (0, 1)
     assert a.top_category_share == pytest.approx(120 / 130)
     assert (a.sessions_30d, a.views_30d, a.carts_30d) == (3, 1, 2)
     assert a.cart_abandonment_rate == pytest.approx(0.5)  # s2 carted, never bought

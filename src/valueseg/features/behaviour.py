@@ -49,13 +49,17 @@ def order_parts(transactions: ir.Table, as_of: datetime, freq: str = "D") -> ir.
         amount=buys.amount.sum(),
         discounted=(buys.discount.fill_null(0) > 0).any(),
         lines=buys.count(),
+        channel=buys.channel.max(),
     )
 
 
-def order_features(transactions: ir.Table, parts: ir.Table, as_of: datetime) -> ir.Table:
-    """Orders, spend, timing, variety, discounts and returns per customer.
+def order_features(
+    transactions: ir.Table, parts: ir.Table, as_of: datetime, channels: Sequence[str] = ()
+) -> ir.Table:
+    """Orders, spend, timing, variety, discounts, returns and sales channels per customer.
 
-    ``parts`` is :func:`order_parts` of ``transactions``.
+    ``parts`` is :func:`order_parts` of ``transactions``; ``channels`` the shop's main
+    sales channels (see :func:`valueseg.features.table.top_values`).
     """
     end = ibis.literal(as_of, type="timestamp")
     tx = transactions.filter(transactions["timestamp"] <= end)
@@ -65,6 +69,7 @@ def order_features(transactions: ir.Table, parts: ir.Table, as_of: datetime) -> 
         value=parts.amount.sum(),
         discounted=parts.discounted.any(),
         lines=parts.lines.sum(),
+        channel=parts.channel.max(),
     )
     w = ibis.window(group_by=orders.customer_id, order_by=[orders.ts, orders.order_id])
     orders = orders.mutate(gap=_days(orders.ts, orders.ts.lag().over(w)))
@@ -85,6 +90,8 @@ def order_features(transactions: ir.Table, parts: ir.Table, as_of: datetime) -> 
     for n in WINDOWS:
         aggs[f"orders_{n}d"] = orders.count(where=age < n)
         aggs[f"spend_{n}d"] = orders.value.sum(where=age < n)
+    for i, channel in enumerate(channels):
+        aggs[f"channel_{i:02d}"] = orders.count(where=orders.channel == channel)
     per_order = orders.group_by("customer_id").aggregate(**aggs)
     # distinct counts in two steps: far cheaper than COUNT(DISTINCT) per customer
     known = buys.filter(buys.product_id.notnull())
@@ -93,7 +100,13 @@ def order_features(transactions: ir.Table, parts: ir.Table, as_of: datetime) -> 
     back = tx.filter(tx.is_return)
     returns = back.group_by("customer_id").aggregate(return_lines=back.count())
     out = per_order.left_join(products, "customer_id").left_join(returns, "customer_id")
-    return out.select(*_order_columns(out, end))
+    shares = [
+        (out[f"channel_{i:02d}"] / out.orders_total)
+        .cast("float64")
+        .name(share_column("channel", c))
+        for i, c in enumerate(channels)
+    ]
+    return out.select(*_order_columns(out, end), *shares)
 
 
 def _order_columns(t: ir.Table, end: Any) -> list[Any]:
@@ -154,18 +167,25 @@ def category_features(
     return out.select(*cols)
 
 
-def category_column(category: str) -> str:
-    """``cat_share_<category>`` as a plain identifier.
+def share_column(prefix: str, value: str) -> str:
+    """``<prefix>_share_<value>`` as a plain identifier.
 
     Examples
     --------
-    >>> category_column("Home & Garden")
+    >>> share_column("cat", "Home & Garden")
     'cat_share_home_garden'
+    >>> share_column("channel", "App")
+    'channel_share_app'
     """
     import re
 
-    slug = re.sub(r"[^0-9a-z]+", "_", category.lower()).strip("_") or "blank"
-    return f"cat_share_{slug}"
+    slug = re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "blank"
+    return f"{prefix}_share_{slug}"
+
+
+def category_column(category: str) -> str:
+    """``cat_share_<category>`` as a plain identifier."""
+    return share_column("cat", category)
 
 
 def event_features(events: ir.Table, as_of: datetime) -> ir.Table:

@@ -24,21 +24,28 @@ MAX_LEVELS = 12
 _NOT_ATTRIBUTES = {"customer_id", "load_id", "line"}
 
 
-def top_categories(transactions: ir.Table, as_of: datetime, k: int = TOP_CATEGORIES) -> list[str]:
-    """The shop's ``k`` categories with the most spend up to ``as_of``."""
+def top_values(
+    transactions: ir.Table, as_of: datetime, column: str, k: int = TOP_CATEGORIES
+) -> list[str]:
+    """The shop's ``k`` values of ``column`` (category, channel) with the most spend."""
     end = ibis.literal(as_of, type="timestamp")
     buys = transactions.filter(
         (transactions["timestamp"] <= end)
         & ~transactions.is_return
-        & transactions.category.notnull()
+        & transactions[column].notnull()
     )
     ranked = (
-        buys.group_by("category")
+        buys.group_by(column)
         .aggregate(spend=buys.amount.sum())
-        .order_by([ibis.desc("spend"), "category"])
+        .order_by([ibis.desc("spend"), column])
         .limit(k)
     )
-    return [str(c) for c in ranked.to_pandas()["category"]]
+    return [str(c) for c in ranked.to_pyarrow()[column].to_pylist()]
+
+
+def top_categories(transactions: ir.Table, as_of: datetime, k: int = TOP_CATEGORIES) -> list[str]:
+    """The shop's ``k`` categories with the most spend up to ``as_of``."""
+    return top_values(transactions, as_of, "category", k)
 
 
 def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]]:
@@ -65,7 +72,14 @@ def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]
 
 
 #: Optional order-line columns, added as NULL when an input lacks them.
-OPTIONAL = {"discount": "float64", "product_id": "string", "category": "string"}
+OPTIONAL = {
+    "discount": "float64",
+    "product_id": "string",
+    "category": "string",
+    "channel": "string",
+}
+#: At most this many sales channels get a share column.
+TOP_CHANNELS = 6
 
 
 def with_optional_columns(transactions: ir.Table) -> ir.Table:
@@ -86,7 +100,8 @@ def feature_expr(
     transactions = with_optional_columns(transactions)
     parts = order_parts(transactions, as_of, freq)
     summary = rfm_expr(parts, as_of, freq=freq)
-    out = summary.join(order_features(transactions, parts, as_of), "customer_id")
+    channels = top_values(transactions, as_of, "channel", TOP_CHANNELS)
+    out = summary.join(order_features(transactions, parts, as_of, channels), "customer_id")
     cats = top_categories(transactions, as_of)
     out = out.join(category_features(transactions, as_of, cats), "customer_id")
     out = out.drop(*[c for c in out.columns if c.endswith("_right")])

@@ -126,13 +126,16 @@ def bench_fits(args: argparse.Namespace) -> None:
             ours_s, ours = timed(lambda m=model, d=data: m().fit(d), args.repeat)
             note, theirs_s, diff = "", np.nan, np.nan
             guess = projected.get(key, 0.0) * n
-            if guess > args.lifetimes_limit:
+            if guess == np.inf:
+                note = "lifetimes skipped: it failed on a smaller size"
+            elif guess > args.lifetimes_limit:
                 note = f"lifetimes skipped: projected {guess:,.0f} s"
             else:
                 try:
                     theirs_s, theirs = timed(lambda k=key, d=data: fit_lifetimes(k, d))
                 except Exception as exc:  # lifetimes raises its own ConvergenceError
                     note = f"lifetimes failed: {type(exc).__name__}"
+                    projected[key] = np.inf  # and is not tried on larger sizes
                 else:
                     projected[key] = theirs_s / n
                     diff = max_rel_diff(ours.params_, theirs)

@@ -28,7 +28,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
 
-from valueseg.models._base import PurchaseModel, as_float, dot, random_generator, wrap_like
+from valueseg.models._base import (
+    PurchaseModel,
+    as_float,
+    dot,
+    random_generator,
+    softplus_sigmoid,
+    wrap_like,
+)
 from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read_rft
 
 __all__ = ["BetaGeo"]
@@ -160,8 +167,9 @@ class BetaGeo(PurchaseModel):
         diff = np.log(a_T / a_t)
         rx = r + k.x
         odds = c[k.xi] + rx * diff
-        wpi = k.w * expit(odds)
-        ll += dot(k.w, np.logaddexp(0.0, odds))
+        soft, prob = softplus_sigmoid(odds)
+        wpi = k.w * prob
+        ll += dot(k.w, soft)
         g_r += dot(wpi, diff)
         g_alpha += dot(wpi, rx * k.tx_T / (a_T * a_t))
         g_a += wpi.sum() / a

@@ -32,7 +32,14 @@ import pandas as pd
 from scipy import integrate
 from scipy.special import digamma, expit, gammaln, hyp2f1, xlogy
 
-from valueseg.models._base import PurchaseModel, as_float, dot, random_generator, wrap_like
+from valueseg.models._base import (
+    PurchaseModel,
+    as_float,
+    dot,
+    random_generator,
+    softplus_sigmoid,
+    wrap_like,
+)
 from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read_rft
 
 __all__ = ["ParetoNBD"]
@@ -125,8 +132,9 @@ class ParetoNBD(PurchaseModel):
         log_bT = np.log(beta + d.T)
         alive = -rx * log_aT - s * log_bT
         gone = np.log(s) + log_i
-        mix = np.logaddexp(alive, gone)
-        p_gone = w * expit(gone - alive)
+        soft, prob = softplus_sigmoid(gone - alive)
+        mix = alive + soft
+        p_gone = w * prob
         p_alive = w - p_gone
         xu, n = d.xu, d.n
         ll = (

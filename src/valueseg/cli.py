@@ -273,6 +273,29 @@ def _print_run(result: Any) -> None:
     )
     if result.values is not None:
         _print_models(result.values)
+    if result.segments is not None:
+        _print_segments(result.run_id, result.segments)
+
+
+def _print_segments(run_id: int, segments: Any) -> None:
+    """The run's behavioural clusters, and how to see the rest."""
+    rows = segments.segments
+    clusters = rows[rows["lens"] == "cluster"]
+    if len(clusters):
+        fidelity = segments.fidelity
+        title = "Behavioural clusters" + (
+            f" (rules place {100 * fidelity:.0f} % of customers right)" if fidelity else ""
+        )
+        table = Table(title=title, title_justify="left")
+        for col in ("cluster", "customers", "share of revenue"):
+            table.add_column(col, justify="left" if col == "cluster" else "right")
+        for r in clusters.to_dict("records"):
+            share = float(r["revenue_share"] or 0.0)
+            table.add_row(str(r["segment"]), f"{int(r['size']):,}", f"{100 * share:.1f} %")
+        console.print(table)
+    for note in segments.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}")
+    console.print(f"RFM segments, value tiers and cluster rules: valueseg segments --run {run_id}")
 
 
 def _print_models(values: Any) -> None:

@@ -12,6 +12,13 @@ import ibis.expr.types as ir
 from valueseg.errors import InputError
 
 
+def duckdb_memory() -> Any:
+    """An in-memory DuckDB for Ibis, without DuckDB's own progress bar on the terminal."""
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET enable_progress_bar = false")
+    return con
+
+
 def _frame_columns(frame: Any) -> list[str]:
     return [str(c) for c in frame.columns]
 
@@ -45,7 +52,7 @@ def orders_table(
         table = con.table("transactions")
         _check_columns(table.columns, needed, "the store's transactions")
         return con, table.filter(~table.is_return)
-    con = ibis.duckdb.connect()
+    con = duckdb_memory()
     if isinstance(transactions, (str, Path)):
         path = Path(transactions)
         if not path.exists():

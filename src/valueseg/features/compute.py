@@ -9,6 +9,7 @@ from typing import Any
 
 import ibis
 
+from valueseg.features._input import duckdb_memory
 from valueseg.features.table import feature_expr
 from valueseg.store import Store
 
@@ -68,7 +69,7 @@ def features_from_parquet(
     that Parquet file (and its path returned) instead of being returned as a pyarrow Table:
     a few million customers' features need not fit in memory at once either.
     """
-    con = ibis.duckdb.connect()
+    con = duckdb_memory()
     with tempfile.TemporaryDirectory(prefix="valueseg-spill-") as spill:
         con.raw_sql(f"SET temp_directory = '{spill}'")
         if memory_limit:

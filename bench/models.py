@@ -126,7 +126,9 @@ def bench_fits(args: argparse.Namespace) -> None:
             ours_s, ours = timed(lambda m=model, d=data: m().fit(d), args.repeat)
             note, theirs_s, diff = "", np.nan, np.nan
             guess = projected.get(key, 0.0) * n
-            if guess == np.inf:
+            if args.lifetimes_limit <= 0:
+                note = "lifetimes not run (--lifetimes-limit 0)"
+            elif guess == np.inf:
                 note = "lifetimes skipped: it failed on a smaller size"
             elif guess > args.lifetimes_limit:
                 note = f"lifetimes skipped: projected {guess:,.0f} s"
@@ -179,7 +181,9 @@ def main() -> None:
         "--sizes", default="10000,100000,1000000,10000000", help="customers, comma separated"
     )
     parser.add_argument("--models", default=",".join(MODELS), help="bg,mbg,pnbd,bgbb,gg")
-    parser.add_argument("--lifetimes-limit", type=float, default=120.0, help="seconds")
+    parser.add_argument(
+        "--lifetimes-limit", type=float, default=120.0, help="seconds; 0: do not run lifetimes"
+    )
     parser.add_argument("--clv-size", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="best of this many valueseg runs")
     args = parser.parse_args()
@@ -191,7 +195,7 @@ def main() -> None:
     except ImportError:
         print("pymc-marketing: not installed here, skipped (its MAP fit is not compared).")
     bench_fits(args)
-    if args.clv_size:
+    if args.clv_size and args.lifetimes_limit > 0:
         bench_clv(args.clv_size, args)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 

@@ -1,4 +1,30 @@
-"""Value models: BG/NBD, Pareto/NBD, MBG/NBD, BG/BB purchase models and Gamma-Gamma spend."""
+"""Value models: BG/NBD, Pareto/NBD, MBG/NBD, BG/BB purchase models and Gamma-Gamma spend.
+
+Every model is a scikit-learn style estimator fitted by maximum likelihood on the customer
+summary of :func:`valueseg.features.rfm_summary` (``frequency, recency, T, monetary_value``;
+BG/BB takes ``frequency, recency, n_periods``), with an optional ``weights`` column counting
+the customers behind each row. ``fit`` sets ``params_`` (the literature's names),
+``loglik_``, ``standard_errors_``, ``aic_``, ``bic_``, ``converged_`` and ``n_iter_``, and
+refuses (:class:`ConvergenceError`) rather than return a fit that did not converge or ran to
+a parameter boundary.
+
+Time is in the summary's unit (days by default): ``alpha`` and ``beta`` are in that unit,
+``expected_purchases(t, ...)`` takes ``t`` in it, and ``customer_lifetime_value`` is told the
+unit by ``freq``.
+
+Several orders in one period count as one purchase, as in lifetimes and in the literature's
+CDNOW analyses: ``rfm_summary`` counts distinct purchase periods. This keeps numbers equal to
+lifetimes'; on data where many repeat orders share a day it biases the purchase rate down
+(``alpha`` up). Summarising with a finer period (``freq="h"``, ``freq_multiplier=24``: time
+still in days, orders in different hours counted apart) is the alternative.
+
+Examples
+--------
+>>> from valueseg.models import BetaGeo
+>>> bg = BetaGeo.from_params(r=0.243, alpha=4.414, a=0.793, b=2.426)
+>>> round(float(bg.probability_alive(frequency=2, recency=30.4, T=38.9)), 3)
+0.726
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from valueseg.errors import InputError
-from valueseg.models._base import _column, check_integer, check_rows, collapse_rows
+from valueseg.models._util import check_integer, check_rows, collapse_rows, read_column
 
 RFT_COLUMNS = ("frequency", "recency", "T")
 
@@ -72,7 +72,7 @@ def read_rft(
     frame: pd.DataFrame, weights: np.ndarray | None, model: str, collapse: bool
 ) -> RFTData:
     """Check the summary columns and collapse identical rows into weights."""
-    x, tx, T = (_column(frame, c, model, RFT_COLUMNS) for c in RFT_COLUMNS)
+    x, tx, T = (read_column(frame, c, model, RFT_COLUMNS) for c in RFT_COLUMNS)
     if len(x) == 0:
         raise InputError(f"The summary given to {model}.fit has no rows.")
     check_integer(x, "frequency", "repeat purchases")

@@ -24,15 +24,15 @@ import pandas as pd
 from scipy.special import betaln, digamma, gammaln
 
 from valueseg.errors import InputError
-from valueseg.models._base import (
-    PurchaseModel,
-    _column,
+from valueseg.models._base import PurchaseModel
+from valueseg.models._util import (
     as_float,
     check_integer,
     check_rows,
     collapse_rows,
     dot,
     random_generator,
+    read_column,
     wrap_like,
 )
 
@@ -117,7 +117,7 @@ class BetaGeoBetaBinom(PurchaseModel):
 
     def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> _BBData:
         name = type(self).__name__
-        x, tx, n_per = (_column(frame, c, name, _COLUMNS) for c in _COLUMNS)
+        x, tx, n_per = (read_column(frame, c, name, _COLUMNS) for c in _COLUMNS)
         if len(x) == 0:
             raise InputError(f"The summary given to {name}.fit has no rows.")
         for col, values in zip(_COLUMNS, (x, tx, n_per), strict=True):

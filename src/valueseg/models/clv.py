@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from valueseg.errors import InputError
-from valueseg.models._base import _column, as_float
+from valueseg.models._util import as_float, read_column
 
 __all__ = ["PERIODS_PER_MONTH", "discounted_purchases", "read_summary"]
 
@@ -30,7 +30,7 @@ def read_summary(model: Any, summary: Any) -> list[np.ndarray]:
             f"Got {type(summary).__name__}."
         )
     needed = [*model._columns, "monetary_value"]
-    return [_column(summary, c, "customer_lifetime_value", needed) for c in needed]
+    return [read_column(summary, c, "customer_lifetime_value", needed) for c in needed]
 
 
 def discounted_purchases(

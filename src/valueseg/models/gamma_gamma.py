@@ -32,14 +32,14 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from valueseg.errors import InputError
-from valueseg.models._base import (
-    LikelihoodModel,
-    _column,
+from valueseg.models._base import LikelihoodModel
+from valueseg.models._util import (
     as_float,
     check_integer,
     check_rows,
     collapse_rows,
     dot,
+    read_column,
     wrap_like,
 )
 from valueseg.models.clv import discounted_purchases, read_summary
@@ -122,7 +122,7 @@ class GammaGamma(LikelihoodModel):
 
     def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> _SpendData:
         name = type(self).__name__
-        x, m = (_column(frame, c, name, _COLUMNS) for c in _COLUMNS)
+        x, m = (read_column(frame, c, name, _COLUMNS) for c in _COLUMNS)
         check_integer(x, "frequency", "repeat purchases")
         repeat = x > 0
         if weights is not None:

@@ -17,7 +17,9 @@ Two ways to get clusters with k chosen in 2..12, each in its own child process:
   seconds (default 600); a stopped baseline reports the ks it finished and a projection
   (finished time + mean time per k × ks left), and its ratio is a lower bound (">").
 
-Run: ``python bench/segments.py`` (or ``--sizes 100000`` for a quick pass).
+Run: ``python bench/segments.py`` (or ``--sizes 100000`` for a quick pass; ``--threads 1``
+to run both single-threaded, which is faster on a busy machine where OpenMP threads wait
+on each other).
 """
 
 from __future__ import annotations
@@ -67,9 +69,15 @@ def scaled_up(base: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
     return out
 
 
+THREADS: int | None = None  # --threads: cap on BLAS/OpenMP threads in both children
+
+
 def run_valueseg(features: pd.DataFrame, queue: mp.Queue) -> None:
+    from threadpoolctl import threadpool_limits
+
     from valueseg.segment import Segmenter
 
+    threadpool_limits(THREADS)
     started = time.perf_counter()
     seg = Segmenter(random_state=0).fit(features)
     queue.put(("done", time.perf_counter() - started, seg.n_clusters_, seg.algorithm_))
@@ -79,7 +87,9 @@ def run_baseline(features: pd.DataFrame, queue: mp.Queue) -> None:
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
+    threadpool_limits(THREADS)
     started = time.perf_counter()
     numeric = features.select_dtypes("number").fillna(0.0)
     x = StandardScaler().fit_transform(numeric)
@@ -134,11 +144,17 @@ def main() -> None:
     parser.add_argument("--baseline-limit", type=float, default=600.0)
     parser.add_argument("--limit", type=float, default=1800.0, help="limit for valueseg")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="cap threads in both")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     sizes = [int(s) for s in args.sizes.split(",")]
     base = base_features()
     load = os.getloadavg()
-    print(f"cpus: {os.cpu_count()}, load average at start: {load[0]:.2f} {load[1]:.2f}")
+    print(
+        f"cpus: {os.cpu_count()}, load average at start: {load[0]:.2f} {load[1]:.2f}, "
+        f"threads: {args.threads or 'library default'}"
+    )
     print(
         f"{'customers':>10} {'valueseg s':>11} {'k':>3} {'algorithm':>10} "
         f"{'baseline s':>12} {'k':>3} {'ratio':>8}"

@@ -69,8 +69,8 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
     max_missing : float, default 0.5
         Columns missing for a larger share of customers are dropped.
     selection_size : int, default 20000
-        k is chosen on a seeded sample of at most this many customers; the final model is
-        then fit on all of them.
+        k is chosen on a seeded sample of at most this many customers (one candidate fit
+        per k, one k-means++ start); the final model is then fit on all of them.
     n_init : int, default 4
         Restarts of k-means / mini-batch k-means / the mixture in the final fit.
     min_cluster_size : int, optional
@@ -299,8 +299,8 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
             if self.algorithm_ == "gmm":
                 return GaussianMixture(k, random_state=seed, reg_covar=1e-4).fit(z).predict(z)
             if self.algorithm_ == "minibatch":
-                return MiniBatchKMeans(k, n_init=3, random_state=seed).fit(z).labels_
-            return KMeans(k, n_init=2, random_state=seed).fit(z).labels_
+                return MiniBatchKMeans(k, n_init=1, random_state=seed).fit(z).labels_
+            return KMeans(k, n_init=1, random_state=seed).fit(z).labels_
 
         return cluster
 
@@ -319,7 +319,11 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
 
         else:
             cluster = self._candidate(int(rng.integers(0, 2**31 - 1)))
-        self.k_scores_ = _ksel.score_ks(sample, ks, cluster, rng)
+        from threadpoolctl import threadpool_limits
+
+        # small fits: one thread each is fastest, and threads fight on a busy machine
+        with threadpool_limits(limits=1):
+            self.k_scores_ = _ksel.score_ks(sample, ks, cluster, rng)
         k, self.k_votes_ = _ksel.choose_k(self.k_scores_)
         return k
 

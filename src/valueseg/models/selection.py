@@ -47,7 +47,7 @@ def holdout_start(first_order: datetime, as_of: datetime) -> datetime:
     Examples
     --------
     >>> holdout_start(datetime(2024, 1, 1), datetime(2025, 1, 1))
-    datetime.datetime(2024, 10, 2, 0, 0)
+    datetime.datetime(2024, 10, 1, 0, 0)
     """
     span = min((as_of - first_order) / 4, MAX_HOLDOUT)
     start = as_of - span

@@ -34,6 +34,11 @@ def _amounts(store):
         ("pipe.txt", "customer_id|timestamp|amount\n" + ROWS.replace(",", "|")),
         ("bom.csv", "\ufeffcustomer_id,timestamp,amount\n" + ROWS),
         ("crlf.csv", ("customer_id,timestamp,amount\n" + ROWS).replace("\n", "\r\n")),
+        # aligned text export (CDNOW's master file): runs of blanks between fields
+        (
+            "aligned.txt",
+            " customer_id   timestamp  amount\n" + ROWS.replace(",", "   ").replace("\n", "\n "),
+        ),
     ],
 )
 def test_csv_dialects_are_sniffed(store, write, name, text):

@@ -253,6 +253,9 @@ def _open_csv(
     )
     try:
         columns, types, row = _materialize(con, path.name, "csv", query)
+        if len(columns) == 1 and len(columns[0].split()) > 1:
+            # one column whose name holds spaces: a whitespace-aligned text export
+            return _open_csv_slowly(con, path, encoding, head, whitespace=True)
     except InputError as exc:
         cause = str(exc.__cause__).lower()
         if encoding == "utf-8" and "unicode" in cause:
@@ -271,17 +274,42 @@ def _open_csv(
     return OpenedSource(path.name, "csv", columns, types, 1, bad)
 
 
+class _WhitespaceReader:
+    """csv.reader's interface over lines whose fields are separated by runs of blanks."""
+
+    def __init__(self, lines: Any) -> None:
+        self._lines = lines
+        self.line_num = 0
+
+    def __iter__(self) -> _WhitespaceReader:
+        return self
+
+    def __next__(self) -> list[str]:
+        self.line_num += 1
+        return next(self._lines).split()
+
+
 def _open_csv_slowly(
-    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, head: bytes
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    encoding: str,
+    head: bytes,
+    *,
+    whitespace: bool = False,
 ) -> OpenedSource:
-    """Read an odd CSV with Python's csv module (exact line numbers; slower)."""
+    """Read an odd CSV with Python's csv module (exact line numbers; slower).
+
+    ``whitespace``: fields are separated by runs of spaces or tabs (aligned text exports).
+    """
     import pyarrow as pa
 
     first = head.split(b"\n", 1)[0]
     delim = max((b",", b";", b"\t", b"|"), key=first.count).decode()
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delim)
+        reader: Any = _WhitespaceReader(fh) if whitespace else csv.reader(fh, delimiter=delim)
+        if whitespace:
+            delim = " "
         names = [n.lstrip("\ufeff") for n in next(reader, [])]
         cols: list[list[str]] = [[] for _ in names]
         lines: list[int] = []

@@ -6,11 +6,10 @@ Each display computes its numbers in a ``from_...`` classmethod (``table_``, ``m
 
 from __future__ import annotations
 
+from valueseg.report.matrices import ExpectedPurchasesMatrixDisplay, ProbabilityAliveMatrixDisplay
 from valueseg.report.plots import (
     CalibrationDisplay,
     ClvDistributionDisplay,
-    ExpectedPurchasesMatrixDisplay,
-    ProbabilityAliveMatrixDisplay,
     RepeatTransactionsDisplay,
 )
 

@@ -299,3 +299,30 @@ def test_knee_and_the_vote():
         "gap": 2,
     }
     assert k == 3
+
+
+def test_share_columns_are_shrunk_by_two_pseudo_orders():
+    from valueseg.segment._preprocess import SHARE_PRIOR_ORDERS, Preprocessor
+
+    rng = np.random.default_rng(0)
+    orders = rng.integers(1, 20, size=400).astype(float)
+    share = rng.integers(0, 2, size=400).astype(float)  # one-hot-like
+    share[:5] = np.nan  # no orders in the window: the mean
+    other = rng.normal(size=400)
+    x = np.column_stack([orders, share, other])
+    names = ["orders_total", "cat_share_books", "x"]
+    pre = Preprocessor(names, random_state=0).fit(x)
+    mean = np.nanmean(share)
+    assert pre.share_mean_ == pytest.approx([mean])
+    shrunk = pre._shrink(x)
+    expected = (np.nan_to_num(share) * orders + SHARE_PRIOR_ORDERS * mean) / (
+        orders + SHARE_PRIOR_ORDERS
+    )
+    np.testing.assert_allclose(shrunk[:, 1], expected)
+    np.testing.assert_array_equal(shrunk[:, [0, 2]], x[:, [0, 2]])
+    # a one-order customer's share moves two thirds of the way to the mean
+    one = np.flatnonzero((orders == 1) & ~np.isnan(share))[0]
+    assert shrunk[one, 1] == pytest.approx(share[one] / 3 + 2 * mean / 3)
+    # without an orders column (or for arrays), shares are left as they are
+    plain = Preprocessor(["n", "cat_share_books", "x"], random_state=0).fit(x)
+    assert plain._shrink(x) is x

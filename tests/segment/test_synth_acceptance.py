@@ -2,39 +2,42 @@
 
 The issue asks: default clustering ARI >= 0.8 against the planted segments, the k rule
 picking the planted k (5) for at least 4 of 5 seeds, rule fidelity >= 0.9. Measured with
-the default Segmenter (random_state=0) on seeds 0-4:
+the default Segmenter (random_state=0) on seeds 0-4, features from the real feature code
+(ingest, then ``compute_features``, which now gives ``channel_share_<channel>``), share
+columns shrunk by two pseudo-orders (``valueseg.segment._preprocess``, rule 3):
 
 ====  ==  =====  ========  ====================  =====================  ==============
 seed  k   ARI    fidelity  ARI with k = 5 given  fidelity, k = 5 given  stability, k=5
 ====  ==  =====  ========  ====================  =====================  ==============
-0     11  0.49   0.72      0.68                  0.87                   0.90
-1     12  0.36   0.66      0.58                  0.85                   0.75
-2     2   0.24   0.94      0.78                  0.86                   0.99
-3     12  0.41   0.65      0.76                  0.85                   0.81
-4     7   0.70   0.80      0.79                  0.86                   0.84
+0     6   0.80   0.87      0.83                  0.89                   0.99
+1     5   0.83   0.88      0.83                  0.88                   0.99
+2     5   0.84   0.87      0.84                  0.87                   0.99
+3     7   0.68   0.76      0.84                  0.88                   0.99
+4     5   0.85   0.87      0.85                  0.87                   1.00
 ====  ==  =====  ========  ====================  =====================  ==============
 
-(rules: the default surrogate tree, depth ``ceil(log2 k) + 1`` up to 5.)
+(rules: the default surrogate tree, depth ``ceil(log2 k) + 1`` up to 5; stability: mean
+ARI of 3 subsample re-fits on 20,000 customers.) Votes, seeds 0-4: elbow 6, 5, 5, 7, 5;
+silhouette 6, 5, 5, 10, 5; Davies-Bouldin 6, 5, 5, 7, 5; Calinski-Harabasz 2 always; gap
+7, 3, 8, 6, 9.
 
-Why the planted segments are not recovered (so the three issue thresholds are
-``xfail(strict=True)``: they will report when a change makes them pass):
+History. Before the channel columns and the share shrinkage, k was 11, 12, 2, 12, 7 and
+ARI 0.24-0.70. With the channel columns but unshrunk shares: k 11, 12, 12, 12, 6, ARI
+0.57, 0.53, 0.50, 0.47, 0.83, fidelity 0.67-0.87: silhouette and Davies-Bouldin improved
+up to k = 11-12 because one-order customers have one-hot category shares, pile up near a
+few corners, and small clusters split the piles by the category bought. Collapsing
+duplicates did not help (no two rows of the selection sample coincide, even rounded to
+0.1 sd), nor would a 1-2 % minimum cluster share (the smallest cluster at k = 11-12 held
+1.2-2 %). Shrinking the shares (a prior worth one order instead of two: k 6, 5, 8, 5, 4)
+fixed it on three seeds of five.
 
-- they are not compact in the features: in the clustering space, k-means *started at the
-  planted segments' means* converges to a partition with ARI 0.71-0.79 (seeds 0-4), and
-  even assigning every customer to the nearest planted mean gives only 0.76-0.83; so no
-  centroid-based clustering reaches 0.8 there on most seeds (a supervised
-  gradient-boosting classifier reaches ARI 0.94 on seed 0: the information is there, just
-  not as separate clouds);
-- the generator's strongest planted difference, the sales channel (80 % app, 80 % web,
-  70 % store by segment), has no column in the feature table; with per-customer channel
-  shares added, k-means with k = 5 reaches ARI 0.81-0.86 (seeds 0-2);
-- the validity criteria have no optimum at 5: silhouette and Davies-Bouldin improve up to
-  k = 12 (one-order customers form near-identical points that small clusters isolate),
-  Calinski-Harabasz always prefers 2; only the elbow points at 4-5.
-
-What is asserted to hold: given the planted k, the clustering agrees with the planted
-segments well above chance, its clusters are stable, named distinctly and described by
-rules most customers follow.
+Still short (``xfail(strict=True)``: they will report when a change makes them pass):
+the k rule picks 5 on 3 seeds of 5, not 4; rule fidelity is 0.87-0.88 where the clusters
+are right, below 0.9 (the depth-4 surrogate tree). Asserted: the default clustering of
+seed 0 reaches ARI >= 0.8 (0.802: close to the line; seeds 1, 2, 4 are at 0.83-0.85);
+given the planted k, the clustering recovers the planted segments (ARI >= 0.8 on every
+seed), its clusters are stable, named distinctly and described by rules most customers
+follow.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from valueseg.segment import (
 )
 
 PLANTED_K = 5
-WHY = "planted segments are not compact in the feature table (see module docstring)"
+WHY = "the k rule does not point at the planted k (see module docstring)"
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +71,12 @@ def planted_k_fit(shop50k):
     return features, Segmenter(n_clusters=PLANTED_K, random_state=0).fit(features)
 
 
-@pytest.mark.xfail(strict=True, reason=WHY)
 def test_default_clustering_recovers_the_planted_segments(shop50k, default_fit):
     _, seg = default_fit
-    assert adjusted_rand_score(shop50k["planted"], seg.labels_) >= 0.8
+    assert adjusted_rand_score(shop50k["planted"], seg.labels_) >= 0.8  # measured 0.802
 
 
-@pytest.mark.xfail(strict=True, reason=WHY)
+@pytest.mark.xfail(strict=True, reason="fidelity 0.87 < 0.9 (see module docstring)")
 def test_rules_of_the_default_clustering_are_faithful(default_fit):
     features, seg = default_fit
     assert cluster_rules(features, seg.labels_).fidelity >= 0.9
@@ -93,7 +95,7 @@ def test_the_k_rule_picks_the_planted_k(features_of):
 def test_with_the_planted_k_the_clusters_follow_the_segments(shop50k, planted_k_fit):
     _, seg = planted_k_fit
     assert seg.n_clusters_ == PLANTED_K
-    assert adjusted_rand_score(shop50k["planted"], seg.labels_) >= 0.5  # measured 0.58-0.79
+    assert adjusted_rand_score(shop50k["planted"], seg.labels_) >= 0.8  # measured 0.83-0.85
     assert seg.k_scores_ is None
     # the columns follow the documented rule, whatever the generator
     assert not any(c.startswith("attr_") or c.endswith(("_30d", "_90d")) for c in seg.columns_)
@@ -108,7 +110,7 @@ def test_profiles_names_rules_and_stability_with_the_planted_k(planted_k_fit):
     assert profiles.summary["size"].sum() == len(features)
     assert profiles.summary["revenue_share"].sum() == pytest.approx(1.0)
     rules = cluster_rules(features, seg.labels_)
-    assert rules.fidelity >= 0.75  # depth 4 for five clusters; measured 0.85-0.87
+    assert rules.fidelity >= 0.8  # depth 4 for five clusters; measured 0.87-0.89
     assert rules.fidelity == np.mean(rules.assigned == seg.labels_)
     assert all(rules.rules.values())
     with warnings.catch_warnings():

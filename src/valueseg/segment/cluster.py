@@ -43,6 +43,12 @@ def _is_int(value: Any) -> bool:
 class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
     """Behavioural clusters of customers, with k chosen from the data.
 
+    Share columns (``cat_share_*``, ``channel_share_*``, ``top_category_share``,
+    ``discount_order_share``) are shrunk towards their population mean by two
+    pseudo-orders when the table has ``orders_total``: a share measured on one order is
+    one-hot, and unshrunk such customers form piles that the k criteria reward splitting
+    (see :mod:`valueseg.segment._preprocess`, rule 3).
+
     Parameters
     ----------
     algorithm : {"auto", "kmeans", "minibatch", "gmm", "agglomerative", "hdbscan"}
@@ -55,7 +61,7 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         ``kmeans``.
     n_clusters : "auto" or int in [2, 30]
         ``"auto"`` chooses k in ``k_range`` by the rule of :mod:`valueseg.segment._ksel`
-        (five criteria vote). Ignored by ``hdbscan``.
+        (five criteria vote, on the preprocessed matrix). Ignored by ``hdbscan``.
     k_range : tuple of two ints, default (2, 12)
         Smallest and largest k tried, both included (capped below the number of customers).
     columns : list of str, optional

@@ -244,3 +244,21 @@ def test_a_single_customer_with_a_store_input(store):
     assert got.to_dict("records") == [
         {"customer_id": "solo", "frequency": 1.0, "recency": 9.0, "T": 30.0, "monetary_value": 6.0}
     ]
+
+
+def test_unsorted_summary_has_the_same_rows():
+    rng = np.random.default_rng(1)
+    n = 5_000
+    orders = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 800, n).astype(str),
+            "timestamp": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 300 * 86400, n), "s"),
+            "amount": rng.gamma(2.0, 20.0, n),
+        }
+    )
+    ours = rfm_summary(orders, observation_end="2024-12-31")
+    unsorted = rfm_summary(orders, observation_end="2024-12-31", sort=False)
+    assert ours["customer_id"].is_monotonic_increasing
+    again = unsorted.sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, ours)

@@ -19,6 +19,10 @@ def duckdb_memory() -> Any:
     return con
 
 
+#: Rows per Arrow batch handed to DuckDB (its row-group size: one batch per thread task).
+_BATCH_ROWS = 122_880
+
+
 def _frame_columns(frame: Any) -> list[str]:
     return [str(c) for c in frame.columns]
 
@@ -71,6 +75,8 @@ def orders_table(
 
             frame = _naive_utc(frame, datetime_col)  # copies only a column it converts
             frame = pa.Table.from_pandas(frame, columns=list(needed), preserve_index=False)
+            # in DuckDB-sized batches: one big chunk would be scanned by one thread
+            frame = pa.Table.from_batches(frame.to_batches(max_chunksize=_BATCH_ROWS))
         con.con.register("_vs_orders", frame)
         return con, con.table("_vs_orders")
     raise InputError(

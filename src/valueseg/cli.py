@@ -207,7 +207,7 @@ def run_command(
             random_state=seed,
             progress=lambda msg: status.update(msg),
         )
-    _print_run(result)
+    _print_run(result, db)
 
 
 @app.command()
@@ -264,7 +264,7 @@ def migration(
     console.print(table)
 
 
-def _print_run(result: Any) -> None:
+def _print_run(result: Any, db: Any = None) -> None:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     console.print(
         f"Run {result.run_id} (as of {result.as_of:%Y-%m-%d}, {result.engine}): "
@@ -274,10 +274,10 @@ def _print_run(result: Any) -> None:
     if result.values is not None:
         _print_models(result.values)
     if result.segments is not None:
-        _print_segments(result.run_id, result.segments)
+        _print_segments(result.run_id, result.segments, db)
 
 
-def _print_segments(run_id: int, segments: Any) -> None:
+def _print_segments(run_id: int, segments: Any, db: Any = None) -> None:
     """The run's behavioural clusters, and how to see the rest."""
     rows = segments.segments
     clusters = rows[rows["lens"] == "cluster"]
@@ -374,7 +374,7 @@ def demo(
     with console.status("Running the demo…"):
         result = run_demo(customers=customers, out=out, random_state=seed)
     _print_ingest(result.reports)
-    _print_run(result.run)
+    _print_run(result.run, result.db)
     _print_info(result.summary)
     console.print(
         f"\nStore written to [bold]{result.db}[/bold]. Next: valueseg info --db {result.db}"

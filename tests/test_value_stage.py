@@ -123,3 +123,39 @@ def test_a_tiny_shop_still_runs_and_says_why_there_is_no_backtest(store):
     assert result.values.notes  # something was said about what could not be done
     rows = store.con.execute("SELECT count(*) FROM customer_scores").fetchone()
     assert rows == (2,)
+
+
+@pytest.mark.parametrize(
+    ("tx", "said"),
+    [
+        (  # everyone bought once: no model can be fitted, the run says so
+            pd.DataFrame(
+                {
+                    "customer_id": [f"c{i}" for i in range(300)],
+                    "timestamp": pd.date_range("2024-01-01", periods=300, freq="D"),
+                    "amount": 5.0,
+                }
+            ),
+            "frequency 0",
+        ),
+        (  # one day of orders, identical customers: nothing to cluster either
+            pd.DataFrame(
+                {
+                    "customer_id": [f"c{i % 60}" for i in range(240)],
+                    "timestamp": "2024-01-01",
+                    "amount": 5.0,
+                }
+            ),
+            "no behavioural clusters",
+        ),
+    ],
+)
+def test_degenerate_shops_run_and_say_what_they_could_not_do(store, tx, said):
+    ingest(tx, db=store, now=pd.Timestamp("2025-01-01").to_pydatetime())
+    result = run(store)
+    notes = result.values.notes + result.segments.notes
+    assert any(said in note for note in notes), notes
+    rows = store.con.execute(
+        "SELECT count(*), count(p_alive), count(rfm_segment) FROM customer_scores"
+    ).fetchone()
+    assert rows == (result.customers, 0, result.customers)

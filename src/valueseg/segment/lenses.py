@@ -176,10 +176,19 @@ def segment_customers(
         _lens_rows("value_tier", out["value_tier"], revenue),
     ]
     result = SegmentResult(out, pd.DataFrame(), notes=notes)
+    clustered = None
     if len(features) >= MIN_CLUSTER_CUSTOMERS:
-        labels, names, rows, seg, stability, fidelity = _clusters(
-            features, previous, random_state, notes
+        try:
+            clustered = _clusters(features, previous, random_state, notes)
+        except ValueError as exc:  # InputError included: e.g. no column that varies
+            notes.append(f"no behavioural clusters: {exc}")
+    elif len(features):
+        notes.append(
+            f"{len(features)} customers: too few to cluster (at least "
+            f"{MIN_CLUSTER_CUSTOMERS}); RFM segments and value tiers only."
         )
+    if clustered is not None:
+        labels, names, rows, seg, stability, fidelity = clustered
         out["cluster"] = labels
         out["segment"] = [names.get(int(c), "Noise") if c >= 0 else "Noise" for c in labels]
         parts.append(rows)
@@ -187,10 +196,6 @@ def segment_customers(
     else:
         out["cluster"] = pd.array([None] * len(out), dtype="Int64")
         out["segment"] = None
-        notes.append(
-            f"{len(features)} customers: too few to cluster (at least "
-            f"{MIN_CLUSTER_CUSTOMERS}); RFM segments and value tiers only."
-        )
     result.customers = out
     result.segments = pd.concat(parts, ignore_index=True)
     return result

@@ -6,7 +6,9 @@ Examples
 --------
 >>> import valueseg as vs
 >>> sorted(vs.__all__)[:3]
-['IngestReport', 'InputError', 'Store']
+['BetaGeo', 'BetaGeoBetaBinom', 'GammaGamma']
+>>> vs.BetaGeo.__module__
+'valueseg.models.beta_geo'
 """
 
 from __future__ import annotations
@@ -17,14 +19,23 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "BetaGeo": "valueseg.models",
+    "BetaGeoBetaBinom": "valueseg.models",
+    "GammaGamma": "valueseg.models",
     "IngestReport": "valueseg.io",
     "InputError": "valueseg.errors",
+    "ModifiedBetaGeo": "valueseg.models",
+    "ParetoNBD": "valueseg.models",
+    "Segmenter": "valueseg.segment",
     "Store": "valueseg.store",
     "ValuesegError": "valueseg.errors",
     "calibration_holdout": "valueseg.features",
     "ingest": "valueseg.io",
     "make_shop": "valueseg.synth",
+    "rfm_segments": "valueseg.segment",
     "rfm_summary": "valueseg.features",
+    "run": "valueseg.pipeline",
+    "value_tiers": "valueseg.segment",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -134,3 +134,14 @@ def test_segments_config_replaces_the_grid(tmp_path, store):
     names = set(result.segments.customers["rfm_segment"])
     assert names == {"Cold", "Warm", "Hot"}
     assert any("too few to cluster" in n for n in result.segments.notes)
+
+
+def test_a_store_without_runs_says_how_to_get_segments(store):
+    with pytest.raises(
+        InputError,
+        match=re.escape(
+            "Store :memory: holds no segments yet. Run the pipeline first: "
+            "valueseg run --db :memory:"
+        ),
+    ):
+        stored_segments(store)

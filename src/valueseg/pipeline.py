@@ -134,11 +134,12 @@ def run(
         seconds["features"] = time.perf_counter() - started
         started = time.perf_counter()
         say("back-testing and fitting value models")
-        values = _value_models(store, when, features, freq)
+        table = features.to_pandas()
+        values = _value_models(store, when, table, freq)
         seconds["models"] = time.perf_counter() - started
         started = time.perf_counter()
         say("segmenting customers")
-        segments = _segments(store, features, values.scores, segments_config, random_state)
+        segments = _segments(store, table, values.scores, segments_config, random_state)
         seconds["segments"] = time.perf_counter() - started
         say("writing")
         started = time.perf_counter()
@@ -179,20 +180,17 @@ def _write_features(store: Store, run_id: int, features: Any) -> None:
         for name, dtype, *_ in con.execute("DESCRIBE _vs_features").fetchall():
             if name not in existing:
                 con.execute(f'ALTER TABLE customer_features ADD COLUMN "{name}" {dtype}')
-        con.execute(
-            f"INSERT INTO customer_features BY NAME SELECT {run_id} AS run_id, * FROM _vs_features"
-        )
     finally:
         con.unregister("_vs_features")
+    _write_frame(store, "customer_features", run_id, features)
 
 
-def _value_models(store: Store, as_of: datetime, features: Any, freq: str) -> Any:
+def _value_models(store: Store, as_of: datetime, features: pd.DataFrame, freq: str) -> Any:
     """Back-test the purchase models on a holdout before ``as_of``, choose one, score all."""
     from valueseg.features import calibration_holdout
     from valueseg.models.selection import holdout_start, value_models
 
-    summary = features.select(["customer_id", "frequency", "recency", "T", "monetary_value"])
-    summary = summary.to_pandas()
+    summary = features[["customer_id", "frequency", "recency", "T", "monetary_value"]]
     row = store.con.execute(
         'SELECT min("timestamp") FROM transactions WHERE NOT is_return AND "timestamp" <= ?',
         [as_of],
@@ -221,25 +219,22 @@ def _value_models(store: Store, as_of: datetime, features: Any, freq: str) -> An
 
 def _segments(
     store: Store,
-    features: Any,
+    features: pd.DataFrame,
     scores: pd.DataFrame,
     grid: str | Path | None,
     random_state: int,
 ) -> Any:
     """RFM segments, value tiers and clusters; cluster names carried from the last run."""
     from valueseg.segment.lenses import segment_customers
+    from valueseg.segment.stored import previous_segments
 
-    previous = store.con.execute(
-        "SELECT lens, segment, profile FROM segments WHERE run_id = (SELECT max(s.run_id) "
-        "FROM segments s JOIN runs r USING (run_id) WHERE r.status = 'succeeded')"
-    ).df()
     return segment_customers(
-        features.to_pandas(), scores, grid=grid, previous=previous, random_state=random_state
+        features, scores, grid=grid, previous=previous_segments(store), random_state=random_state
     )
 
 
-def _write_frame(store: Store, table: str, run_id: int, frame: pd.DataFrame) -> None:
-    """Insert ``frame``'s rows into ``table`` by column name, with ``run_id``."""
+def _write_frame(store: Store, table: str, run_id: int, frame: Any) -> None:
+    """Insert ``frame``'s rows (pandas or Arrow) into ``table`` by name, with ``run_id``."""
     con = store.con
     con.register("_vs_frame", frame)
     try:

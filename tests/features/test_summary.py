@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,6 @@ from hypothesis import strategies as st
 from valueseg.errors import InputError
 from valueseg.features import calibration_holdout, rfm_summary
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
 
 def _lifetimes():
     with warnings.catch_warnings():
@@ -27,16 +24,8 @@ def _lifetimes():
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    raw = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master", "customer_id", "date", "cds", "amount"],
-    )
-    raw["timestamp"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
-    raw["customer_id"] = raw["customer_id"].astype(str)
-    return raw[["customer_id", "timestamp", "amount"]]
+def cdnow(cdnow_orders) -> pd.DataFrame:
+    return cdnow_orders
 
 
 def _theirs_summary(frame, **kw) -> pd.DataFrame:
@@ -66,9 +55,9 @@ def test_cdnow_summary_equals_lifetimes(cdnow, freq):
     _assert_same(ours, _theirs_summary(cdnow, observation_period_end=end, freq=freq))
 
 
-def test_cdnow_calibration_matches_the_published_summary(cdnow):
+def test_cdnow_calibration_matches_the_published_summary(cdnow, shared_data):
     # The literature counts distinct purchase days and measures time in weeks.
-    published = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    published = pd.read_csv(shared_data / "cdnow_customers_summary_with_transactions.csv")
     cal = calibration_holdout(
         cdnow,
         calibration_end="1997-09-30",

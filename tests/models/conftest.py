@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
 
 @pytest.fixture(scope="session")
-def cdnow() -> pd.DataFrame:
+def cdnow(shared_data) -> pd.DataFrame:
     """CDNOW sample, 39-week calibration: frequency, recency, T (weeks), monetary_value."""
-    frame = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    frame = pd.read_csv(shared_data / "cdnow_customers_summary_with_transactions.csv")
     return frame.rename(
         columns={"ID": "customer_id", "x": "frequency", "t_x": "recency", "zbar": "monetary_value"}
     )
 
 
 @pytest.fixture(scope="session")
-def donations() -> pd.DataFrame:
+def donations(shared_data) -> pd.DataFrame:
     """Donation patterns over 6 yearly opportunities, with the number of donors (weights)."""
-    return pd.read_csv(DATA / "donations.csv").rename(columns={"periods": "n_periods"})
+    return pd.read_csv(shared_data / "donations.csv").rename(columns={"periods": "n_periods"})
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ the log-likelihood, so ours (in the summary's own unit) is theirs plus ``sum(x) 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,6 @@ from valueseg.models import (
     ParetoNBD,
 )
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 PURCHASE_MODELS = [BetaGeo, ModifiedBetaGeo, ParetoNBD]
 
 
@@ -209,22 +207,10 @@ def test_donations_fit_and_predictions_equal_lifetimes(donations, lifetimes):
     )
 
 
-def test_fit_on_our_own_weekly_summary_equals_lifetimes(lifetimes):
+def test_fit_on_our_own_weekly_summary_equals_lifetimes(lifetimes, cdnow_orders):
     from valueseg.features import rfm_summary
 
-    raw = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master", "customer_id", "date", "cds", "amount"],
-    )
-    orders = pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"].astype(str),
-            "timestamp": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
-            "amount": raw["amount"],
-        }
-    )
+    orders = cdnow_orders
     summary = rfm_summary(orders, observation_end="1997-09-30", freq="W")
     ours = BetaGeo().fit(summary)
     theirs = quiet(lifetimes.BetaGeo().fit, summary["frequency"], summary["recency"], summary["T"])

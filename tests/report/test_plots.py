@@ -24,7 +24,6 @@ from valueseg.report import (
 )
 from valueseg.synth import make_shop
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 #: lifetimes' BG/NBD fit of the CDNOW sample, weekly (Fader, Hardie & Lee 2005)
 CDNOW_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
@@ -38,16 +37,8 @@ def _lifetimes():
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    raw = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master", "customer_id", "date", "cds", "amount"],
-    )
-    raw["timestamp"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
-    raw["customer_id"] = raw["customer_id"].astype(str)
-    return raw[["customer_id", "timestamp", "amount"]]
+def cdnow(cdnow_orders) -> pd.DataFrame:
+    return cdnow_orders
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,6 @@ from valueseg.segment import (
     rfm_segments,
 )
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-
 # The issue's grid, typed out here independently of the packaged TOML.
 ISSUE_GRID = {
     "Champions": ([5], [4, 5]),
@@ -104,21 +102,13 @@ def _strict_score(values: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def cdnow_features() -> tuple[pd.DataFrame, pd.DataFrame]:
+def cdnow_features(cdnow_orders) -> tuple[pd.DataFrame, pd.DataFrame]:
     from valueseg.features.compute import compute_features
     from valueseg.io import ingest
     from valueseg.pipeline import default_as_of
     from valueseg.store import Store
 
-    raw = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master", "customer_id", "date", "cds", "amount"],
-    )
-    raw["timestamp"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
-    raw["customer_id"] = raw["customer_id"].astype(str)
-    raw = raw[["customer_id", "timestamp", "amount"]]
+    raw = cdnow_orders
     with Store(":memory:") as store:
         ingest(raw, db=store)
         as_of = default_as_of(store)

@@ -42,7 +42,7 @@ class SegmentResult:
     fidelity: float | None = None
 
 
-def _revenue_share(sizes: pd.Series, revenue: pd.Series) -> pd.Series:
+def _revenue_share(revenue: pd.Series) -> pd.Series:
     total = float(revenue.sum())
     return revenue / total if total > 0 else revenue * 0.0
 
@@ -58,7 +58,7 @@ def _lens_rows(lens: str, labels: pd.Series, revenue: pd.Series) -> pd.DataFrame
             "lens": lens,
             "segment": agg.index.astype(str),
             "size": agg["size"].to_numpy(np.int64),
-            "revenue_share": _revenue_share(agg["size"], agg["rev"]).to_numpy(),
+            "revenue_share": _revenue_share(agg["rev"]).to_numpy(),
             "profile": None,
             "rules": None,
         }

@@ -18,18 +18,30 @@ def _check_lens(lens: str) -> str:
     return LENS_COLUMNS[lens]
 
 
-def latest_run(store: Store) -> int:
-    """The newest run that finished and wrote segments."""
+def _latest(store: Store) -> int | None:
     row = store.con.execute(
         "SELECT max(s.run_id) FROM segments s JOIN runs r USING (run_id) "
         "WHERE r.status = 'succeeded'"
     ).fetchone()
-    if row is None or row[0] is None:
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def latest_run(store: Store) -> int:
+    """The newest run that finished and wrote segments."""
+    run_id = _latest(store)
+    if run_id is None:
         raise InputError(
             f"Store {store.path} holds no segments yet. Run the pipeline first: "
             f"valueseg run --db {store.path}"
         )
-    return int(row[0])
+    return run_id
+
+
+def previous_segments(store: Store) -> pd.DataFrame:
+    """``lens, segment, profile`` of the newest finished run's segments (none: no rows)."""
+    return store.con.execute(
+        "SELECT lens, segment, profile FROM segments WHERE run_id = ?", [_latest(store)]
+    ).df()
 
 
 def _check_run(store: Store, run_id: int) -> None:

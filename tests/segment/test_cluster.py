@@ -326,3 +326,27 @@ def test_share_columns_are_shrunk_by_two_pseudo_orders():
     # without an orders column (or for arrays), shares are left as they are
     plain = Preprocessor(["n", "cat_share_books", "x"], random_state=0).fit(x)
     assert plain._shrink(x) is x
+
+
+def test_return_rate_is_shrunk_over_purchase_lines():
+    """A return rate measured on a few lines moves towards the mean; on many, it stays."""
+    from valueseg.segment._preprocess import SHARE_PRIOR_ORDERS, Preprocessor
+
+    rng = np.random.default_rng(1)
+    lines = rng.integers(1, 60, size=500).astype(float)
+    orders = np.maximum(1.0, lines // 3)
+    rate = rng.binomial(lines.astype(int), 0.05) / lines
+    x = np.column_stack([orders, lines, rate, rng.normal(size=500)])
+    names = ["orders_total", "purchase_lines", "return_rate", "x"]
+    pre = Preprocessor(names, random_state=0).fit(x)
+    mean = rate.mean()
+    shrunk = pre._shrink(x)
+    expected = (rate * lines + SHARE_PRIOR_ORDERS * mean) / (lines + SHARE_PRIOR_ORDERS)
+    np.testing.assert_allclose(shrunk[:, 2], expected)
+    np.testing.assert_array_equal(shrunk[:, [0, 1, 3]], x[:, [0, 1, 3]])
+    # one of two lines returned reads 0.5 raw, about a quarter once shrunk
+    two = np.array([[1.0, 2.0, 0.5, 0.0]])
+    assert pre._shrink(two)[0, 2] == pytest.approx((1 + 2 * mean) / 4)
+    # without purchase_lines the rate is left as it is
+    alone = Preprocessor(["orders_total", "n", "return_rate", "x"], random_state=0).fit(x)
+    np.testing.assert_array_equal(alone._shrink(x)[:, 2], x[:, 2])

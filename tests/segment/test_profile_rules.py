@@ -138,3 +138,16 @@ def test_label_length_checked():
     msg = "cluster_rules got 3 labels for 8 customers; pass one label per row."
     with pytest.raises(InputError, match=re.escape(msg)):
         cluster_rules(FRAME, [0, 1, 0])
+
+
+def test_the_tree_has_two_leaves_per_cluster_grown_best_first():
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=3_000), "b": rng.normal(size=3_000)})
+    # cluster 0 is a band of "a"; on either side of it "b" splits clusters 1 and 2
+    a, b = frame["a"].to_numpy(), frame["b"].to_numpy()
+    labels = np.where(np.abs(a) < 0.5, 0, np.where(b > 0, 1, 2))
+    result = cluster_rules(frame, labels)
+    assert result.tree.get_n_leaves() <= 6
+    assert result.fidelity > 0.99
+    assert "-0.5 < a <= 0.5" in result.rules[0]
+    assert cluster_rules(frame, labels, max_leaves=3).tree.get_n_leaves() == 3

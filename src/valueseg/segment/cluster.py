@@ -76,9 +76,12 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         Columns missing for a larger share of customers are dropped.
     selection_size : int, default 20000
         k is chosen on a seeded sample of at most this many customers (one candidate fit
-        per k, one k-means++ start); the final model is then fit on all of them.
+        per k, ``n_init`` k-means++ starts); the final model is then fit on all of them.
     n_init : int, default 4
-        Restarts of k-means / mini-batch k-means / the mixture in the final fit.
+        Restarts of k-means / mini-batch k-means, for the candidates of k selection and
+        the final fit (and of the mixture in the final fit). One start is not enough to
+        choose k: a k-means caught in a poor local optimum at the planted k scores worse
+        than a good one at k + 1 on every criterion.
     min_cluster_size : int, optional
         For ``hdbscan``; default 1 % of the sample, at least 5.
     random_state : int, numpy Generator or None
@@ -305,8 +308,8 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
             if self.algorithm_ == "gmm":
                 return GaussianMixture(k, random_state=seed, reg_covar=1e-4).fit(z).predict(z)
             if self.algorithm_ == "minibatch":
-                return MiniBatchKMeans(k, n_init=1, random_state=seed).fit(z).labels_
-            return KMeans(k, n_init=1, random_state=seed).fit(z).labels_
+                return MiniBatchKMeans(k, n_init=self.n_init, random_state=seed).fit(z).labels_
+            return KMeans(k, n_init=self.n_init, random_state=seed).fit(z).labels_
 
         return cluster
 

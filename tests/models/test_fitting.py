@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import gammaln
 from sklearn.base import clone
 
 from valueseg.errors import InputError, ValuesegError
@@ -443,3 +444,38 @@ def test_bg_bb_sums_by_frequency_equal_the_row_by_row_sums(monkeypatch):
     slow = model._loglik(theta, data)
     assert fast[0] == pytest.approx(slow[0], rel=1e-12)
     np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9)
+
+
+def test_pareto_nbd_sums_by_pair_equal_the_row_by_row_likelihood():
+    # rows whose recency equals T (no death possible in (tx, T]) and weighted rows included
+    truth = ParetoNBD.from_params(r=0.55, alpha=10.0, s=0.6, beta=12.0)
+    rng = np.random.default_rng(5)
+    summary = truth.simulate(3_000, T=rng.integers(1, 40, 3_000).astype(float), random_state=rng)
+    summary["recency"] = np.floor(summary["recency"])
+    summary.loc[summary.index[:50], "recency"] = summary["T"].iloc[:50]
+    summary.loc[summary.index[:50], "frequency"] += 1.0
+    weights = rng.integers(1, 4, len(summary)).astype(float)
+    model = ParetoNBD()
+    data = model._prepare(summary, weights)
+    x, tx, T = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+    for theta in (np.array([0.7, 9.0, 0.5, 15.0]), np.array([1.3, 20.0, 1.1, 4.0])):
+        ll, grad = model._loglik(theta, data)
+        r, alpha, s, beta = theta
+        fitted = ParetoNBD.from_params(r=r, alpha=alpha, s=s, beta=beta)
+        alive, gone = fitted._log_parts(x, tx, T)
+        by_row = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        by_row += np.logaddexp(alive, gone)
+        assert ll == pytest.approx(float(weights @ by_row), rel=1e-12)
+        numeric = np.empty(4)
+        for j in range(4):
+            h = 1e-6 * theta[j]
+            up, down = theta.copy(), theta.copy()
+            up[j] += h
+            down[j] -= h
+            numeric[j] = (model._loglik(up, data)[0] - model._loglik(down, data)[0]) / (2 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=2e-5, atol=1e-3)
+        # the last evaluation is remembered (fit asks for it again), and handed out as a copy
+        first = model._loglik(theta, data)
+        again = model._loglik(theta.copy(), data)
+        assert first[0] == again[0] == ll and np.array_equal(again[1], grad)
+        assert again[1] is not first[1]

@@ -10,8 +10,10 @@ difference ``F(t_x) - F(T)`` of the tail integral ``F(u) = int_u^inf ...``, whic
 Gauss hypergeometric function expanded around ``max(alpha, beta)`` (the ``alpha >= beta`` and
 ``alpha < beta`` branches of Fader & Hardie's note keep its argument in ``[0, 1)``), and is
 kept in log space throughout. ``F`` depends on the frequency and one time only, so it is
-computed once per distinct (frequency, time) pair. Its derivatives in ``alpha`` and ``beta``
-are hypergeometric functions again; those in ``r`` and ``s`` are central differences.
+computed once per distinct (frequency, time) pair, as is the still-alive term (frequency and
+``T``); each row's share of the gradient is summed per pair before it meets the pair's
+derivatives. Those derivatives in ``alpha`` and ``beta`` are hypergeometric functions again;
+those in ``r`` and ``s`` are central differences.
 
 References
 ----------
@@ -111,44 +113,62 @@ class ParetoNBD(PurchaseModel):
         ]
 
     def _loglik(self, theta: np.ndarray, d: RFTData) -> tuple[float, np.ndarray]:
-        r, alpha, s, beta = theta
         k = _pairs(d)
-        # log F and its gradient once per distinct (frequency, time) pair
+        key = theta.tobytes()
+        if k.last is not None and k.last[0] == key:  # fit's last step, asked again for loglik_
+            return k.last[1], k.last[2].copy()
+        r, alpha, s, beta = theta
+        # log F and its gradient once per distinct (frequency, time) pair; the still-alive
+        # term depends on (frequency, T) only, so it is also computed once per pair
         lf, grad_f = _log_tail(r + k.px, s + 1.0, k.pu, alpha, beta)
-        lf_t, lf_T = lf[k.it], lf[k.iT]
-        rho = np.exp(np.minimum(lf_T - lf_t, 0.0))
-        gap = -np.expm1(lf_T - lf_t)  # 1 - rho, accurate when rho is near 1
+        assert grad_f is not None
+        rx = r + k.px
+        log_a = np.log(alpha + k.pu)
+        log_b = np.log(beta + k.pu)
+        alive_pair = -rx * log_a - s * log_b
+        # per row (the bulk of the work at scale): one pass per operation, in place
+        lf_t = lf[k.it]
+        gap = lf[k.iT]
+        gap -= lf_t
+        np.expm1(gap, out=gap)
+        np.negative(gap, out=gap)  # 1 - F(T)/F(tx), accurate when it is near 0
         dead = gap > 0  # tx < T: a time of death in (tx, T] is possible
-        log_i = np.where(dead, lf_t + np.log(np.where(dead, gap, 1.0)), -np.inf)
-        x, w = d.x, d.w
-        rx = r + x
-        log_aT = np.log(alpha + d.T)
-        log_bT = np.log(beta + d.T)
-        alive = -rx * log_aT - s * log_bT
-        gone = np.log(s) + log_i
-        soft, prob = softplus_sigmoid(gone - alive)
-        mix = alive + soft
-        p_gone = w * prob
-        p_alive = w - p_gone
-        xu, n = d.xu, d.n
+        all_dead = bool(dead.all())
+        if not all_dead:
+            gap[~dead] = 1.0
+        z = np.log(gap)
+        z += lf_t
+        if not all_dead:
+            z[~dead] = -np.inf
+        z += np.log(s)  # log of the died-in-(tx, T] term
+        alive = alive_pair[k.iT]
+        z -= alive
+        soft, p_gone = softplus_sigmoid(z)  # p_gone is exactly 0 where no death is possible
+        soft += alive  # log-likelihood of each row, less the gamma terms
+        w, xu, n = d.w, d.xu, d.n
         ll = (
             dot(d.wx, gammaln(r + xu))
             - n * gammaln(r)
             + n * (r * np.log(alpha) + s * np.log(beta))
-            + dot(w, mix)
+            + dot(w, soft)
         )
-        safe = np.where(dead, gap, 1.0)
-        grad = np.empty(4)
-        for j in range(4):
-            g_pair = grad_f[j]
-            d_log_i = np.where(dead, (g_pair[k.it] - rho * g_pair[k.iT]) / safe, 0.0)
-            grad[j] = dot(p_gone, d_log_i)
-        grad[0] += (
-            dot(d.wx, digamma(r + xu)) - n * digamma(r) + n * np.log(alpha) - dot(p_alive, log_aT)
-        )
-        grad[1] += n * r / alpha - dot(p_alive, rx / (alpha + d.T))
-        grad[2] += n * np.log(beta) - dot(p_alive, log_bT) + p_gone.sum() / s
-        grad[3] += n * s / beta - s * dot(p_alive, 1.0 / (beta + d.T))
+        # Each gradient term is a per-pair quantity times a per-row weight: sum the weights
+        # per pair (bincount), then take inner products over the pairs.
+        p_gone *= w
+        n_gone = float(p_gone.sum())
+        alive_w = np.bincount(k.iT, weights=w - p_gone, minlength=len(k.px))
+        # d log(F(tx) - F(T)) = (dlog F(tx) - rho dlog F(T)) / (1 - rho), rho = 1 - gap
+        p_gone /= gap
+        at_pair = np.bincount(k.it, weights=p_gone, minlength=len(k.px))
+        p_gone *= gap - 1.0
+        at_pair += np.bincount(k.iT, weights=p_gone, minlength=len(k.px))
+        grad = np.einsum("jp,p->j", grad_f, at_pair)
+        grad[0] += dot(d.wx, digamma(r + xu)) - n * digamma(r) + n * np.log(alpha)
+        grad[0] -= dot(alive_w, log_a)
+        grad[1] += n * r / alpha - dot(alive_w, rx / (alpha + k.pu))
+        grad[2] += n * np.log(beta) - dot(alive_w, log_b) + n_gone / s
+        grad[3] += n * s / beta - s * dot(alive_w, 1.0 / (beta + k.pu))
+        k.last = (key, float(ll), grad.copy())
         return float(ll), grad
 
     # ---- predictions
@@ -355,6 +375,7 @@ class _Pairs:
     pu: np.ndarray  # time of each pair
     it: np.ndarray  # pair of each row's (frequency, recency)
     iT: np.ndarray  # pair of each row's (frequency, T)
+    last: tuple[bytes, float, np.ndarray] | None = None  # the last (theta, loglik, gradient)
 
 
 def _pairs(d: RFTData) -> _Pairs:

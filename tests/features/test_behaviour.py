@@ -197,3 +197,52 @@ def test_parquet_path_gives_the_same_features_as_the_store(tmp_path):
             np.testing.assert_allclose(
                 other[col].to_numpy(float), duck[col].to_numpy(float), equal_nan=True, err_msg=col
             )
+
+
+@pytest.mark.filterwarnings(
+    "ignore::ResourceWarning",
+    "ignore::pytest.PytestUnraisableExceptionWarning",
+    "ignore:The copy keyword is deprecated",
+)
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_category_features_with_more_categories_than_columns(store, engine):
+    """More categories than the table has share columns, and lines with no category: the
+    distinct count, top-category share and shares equal a plain pandas groupby."""
+    from valueseg.features.table import TOP_CATEGORIES
+
+    rng = np.random.default_rng(11)
+    n = 3_000
+    cats = np.array([f"c{i:02d}" for i in range(TOP_CATEGORIES + 4)], dtype=object)
+    category = cats[np.minimum(rng.geometric(0.15, size=n) - 1, len(cats) - 1)]
+    category[rng.random(n) < 0.05] = None
+    tx = pd.DataFrame(
+        {
+            "customer_id": [f"u{i}" for i in rng.integers(0, 150, size=n)],
+            "order_id": [f"o{i}" for i in range(n)],
+            "timestamp": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 180 * 86400, size=n), unit="s"),
+            "product_id": [f"p{i}" for i in rng.integers(0, 40, size=n)],
+            "category": category,
+            "amount": rng.integers(1, 500, size=n) / 4,
+        }
+    )
+    ingest(tx, db=store, now=datetime(2024, 7, 2))
+    f = compute_features(store, AS_OF, engine=engine).to_pandas().set_index("customer_id")
+
+    spend = tx.groupby(["customer_id", tx["category"].fillna("<none>")])["amount"].sum()
+    total = tx.groupby("customer_id")["amount"].sum()
+    named = tx.dropna(subset=["category"])
+    expected_distinct = named.groupby("customer_id")["category"].nunique()
+    expected_distinct = expected_distinct.reindex(total.index, fill_value=0)
+    np.testing.assert_array_equal(f.loc[total.index, "distinct_categories"], expected_distinct)
+    top = spend.groupby(level=0).max() / total
+    np.testing.assert_allclose(f.loc[total.index, "top_category_share"], top, rtol=1e-12)
+    biggest = tx.groupby("category")["amount"].sum().sort_values(ascending=False)
+    listed = [c for c in f.columns if c.startswith("cat_share_")]
+    assert listed == [f"cat_share_{c}" for c in biggest.index[:TOP_CATEGORIES]]
+    for c in biggest.index[:TOP_CATEGORIES]:
+        share = spend.xs(c, level=1).reindex(total.index, fill_value=0) / total
+        np.testing.assert_allclose(f.loc[total.index, f"cat_share_{c}"], share, rtol=1e-12)
+    # some customers' top category is one without a column of its own, or no category
+    outside = ~spend.groupby(level=0).idxmax().str[1].isin(biggest.index[:TOP_CATEGORIES])
+    assert outside.any()

@@ -10,7 +10,7 @@ NULL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,46 +30,46 @@ def _days(later: Any, earlier: Any) -> Any:
     return seconds.cast("float64") / DAY
 
 
-def order_parts(transactions: ir.Table, as_of: datetime, freq: str = "D") -> ir.Table:
-    """Purchase lines up to ``as_of`` summed per customer, order and period of ``freq``.
+def lines(
+    transactions: ir.Table,
+    as_of: datetime,
+    columns: Sequence[str],
+    *,
+    returns: bool = False,
+    where: Callable[[ir.Table], Any] | None = None,
+) -> ir.Table:
+    """The purchase lines (``returns=True``: the return lines) up to ``as_of``, with only
+    ``columns``, and only those where ``where(table)`` holds when given.
 
-    The one pass over the lines that the order features and the RFM summary share: its
-    ``timestamp`` is the part's first line, so it floors to the same period.
+    Each pass over the order lines selects its own columns before it filters, so the
+    passes are different expressions. Were they one shared filtered table, DuckDB would
+    materialise it (a common table expression used more than once), holding every line
+    of the log in memory, or spilling it to disk, instead of streaming each pass from the
+    files with only its columns read.
     """
     end = ibis.literal(as_of, type="timestamp")
-    buys = transactions.filter((transactions["timestamp"] <= end) & ~transactions.is_return)
-    return buys.group_by(
-        [
-            buys.customer_id,
-            buys.order_id,
-            period_start(buys["timestamp"].cast("timestamp"), freq).name("period"),
-        ]
-    ).aggregate(
-        timestamp=buys["timestamp"].min(),
-        amount=buys.amount.sum(),
-        discounted=(buys.discount.fill_null(0) > 0).any(),
-        lines=buys.count(),
-        channel=buys.channel.max(),
-    )
+    t = transactions.select(*dict.fromkeys([*columns, "timestamp", "is_return"]))
+    kind = t.is_return if returns else ~t.is_return
+    keep = (t["timestamp"] <= end) & kind
+    return t.filter(keep & where(t) if where is not None else keep)
 
 
 def order_features(
-    transactions: ir.Table, parts: ir.Table, as_of: datetime, channels: Sequence[str] = ()
+    transactions: ir.Table, as_of: datetime, channels: Sequence[str] = ()
 ) -> ir.Table:
     """Orders, spend, timing, variety, discounts, returns and sales channels per customer.
 
-    ``parts`` is :func:`order_parts` of ``transactions``; ``channels`` the shop's main
-    sales channels (see :func:`valueseg.features.table.top_values`).
+    ``channels`` are the shop's main sales channels (see
+    :func:`valueseg.features.table.top_values`). An order's time is its first line's.
     """
     end = ibis.literal(as_of, type="timestamp")
-    tx = transactions.filter(transactions["timestamp"] <= end)
-    buys = tx.filter(~tx.is_return)
-    orders = parts.group_by(["customer_id", "order_id"]).aggregate(
-        ts=parts["timestamp"].min(),
-        value=parts.amount.sum(),
-        discounted=parts.discounted.any(),
-        lines=parts.lines.sum(),
-        channel=parts.channel.max(),
+    buys = lines(transactions, as_of, ["customer_id", "order_id", "amount", "discount", "channel"])
+    orders = buys.group_by(["customer_id", "order_id"]).aggregate(
+        ts=buys["timestamp"].min(),
+        value=buys.amount.sum(),
+        discounted=(buys.discount.fill_null(0) > 0).any(),
+        lines=buys.count(),
+        channel=buys.channel.max(),
     )
     w = ibis.window(group_by=orders.customer_id, order_by=[orders.ts, orders.order_id])
     orders = orders.mutate(gap=_days(orders.ts, orders.ts.lag().over(w)))
@@ -94,10 +94,11 @@ def order_features(
         aggs[f"channel_{i:02d}"] = orders.count(where=orders.channel == channel)
     per_order = orders.group_by("customer_id").aggregate(**aggs)
     # distinct counts in two steps: far cheaper than COUNT(DISTINCT) per customer
-    known = buys.filter(buys.product_id.notnull())
+    bought = lines(transactions, as_of, ["customer_id", "product_id"])
+    known = bought.filter(bought.product_id.notnull())
     pairs = known.group_by(["customer_id", "product_id"]).aggregate()
     products = pairs.group_by("customer_id").aggregate(distinct_products=pairs.count())
-    back = tx.filter(tx.is_return)
+    back = lines(transactions, as_of, ["customer_id"], returns=True)
     returns = back.group_by("customer_id").aggregate(return_lines=back.count())
     out = per_order.left_join(products, "customer_id").left_join(returns, "customer_id")
     shares = [
@@ -142,25 +143,50 @@ def category_features(
     transactions: ir.Table, as_of: datetime, categories: Sequence[str]
 ) -> ir.Table:
     """Distinct categories bought, and the share of spend in each of ``categories`` and in
-    the customer's top category (the latter only when the shop has categories)."""
-    end = ibis.literal(as_of, type="timestamp")
-    buys = transactions.filter((transactions["timestamp"] <= end) & ~transactions.is_return)
-    by_cat = buys.group_by(["customer_id", "category"]).aggregate(spend=buys.amount.sum())
-    aggs = {
-        "n_categories": by_cat.count(where=by_cat.category.notnull()),
-        "total": by_cat.spend.sum(),
-        "top": by_cat.spend.max(),
-    }
+    the customer's top category (the latter only when the shop has categories).
+
+    Spend per customer in each of ``categories`` (the shop's biggest) comes from one pass
+    per customer with a sum per category; only the lines of other categories (and of
+    none) are summed per (customer, category), which is what the distinct count and the
+    top category need beyond those sums. Both give the numbers of one (customer,
+    category) aggregation of every line, at a fraction of its cost: most lines belong to
+    the biggest categories.
+    """
+    # (columns in another order than the pass below: two different scans, see lines())
+    buys = lines(transactions, as_of, ["customer_id", "amount", "category"])
+    aggs: dict[str, Any] = {"total": buys.amount.sum()}
     for i, cat in enumerate(categories):
-        aggs[f"cat_spend_{i:02d}"] = by_cat.spend.sum(where=by_cat.category == cat)
-    out = by_cat.group_by("customer_id").aggregate(**aggs)
+        aggs[f"cat_spend_{i:02d}"] = buys.amount.sum(where=buys.category == cat)
+        aggs[f"cat_lines_{i:02d}"] = buys.count(where=buys.category == cat)
+    main = buys.group_by("customer_id").aggregate(**aggs)
+    listed = list(categories)
+    other = lines(
+        transactions,
+        as_of,
+        ["customer_id", "category", "amount"],
+        where=(lambda t: t.category.isnull() | ~t.category.isin(listed)) if listed else None,
+    )
+    by_cat = other.group_by(["customer_id", "category"]).aggregate(spend=other.amount.sum())
+    rest = by_cat.group_by("customer_id").aggregate(
+        rest_categories=by_cat.count(where=by_cat.category.notnull()),
+        rest_top=by_cat.spend.max(),
+    )
+    out = main.left_join(rest, "customer_id")
+    bought = [out[f"cat_lines_{i:02d}"] > 0 for i in range(len(categories))]
+    n_categories = out.rest_categories.fill_null(0)
+    for flag in bought:
+        n_categories = n_categories + flag.cast("int64")
+    # the biggest spend among the categories bought (NULLs are skipped)
+    top = out.rest_top
+    for i, flag in enumerate(bought):
+        top = ibis.greatest(top, ibis.ifelse(flag, out[f"cat_spend_{i:02d}"], ibis.null()))
 
     def share(spend: Any) -> Any:
         return ibis.ifelse(out.total > 0, spend.fill_null(0.0) / out.total, 0.0).cast("float64")
 
-    cols = [out.customer_id, out.n_categories.cast("int64").name("distinct_categories")]
+    cols = [out.customer_id, n_categories.cast("int64").name("distinct_categories")]
     if categories:
-        cols.append(share(out.top).name("top_category_share"))
+        cols.append(share(top).name("top_category_share"))
     cols += [
         share(out[f"cat_spend_{i:02d}"]).name(category_column(c)) for i, c in enumerate(categories)
     ]

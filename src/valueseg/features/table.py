@@ -13,8 +13,8 @@ from valueseg.features.behaviour import (
     attribute_features,
     category_features,
     event_features,
+    lines,
     order_features,
-    order_parts,
     view_to_purchase,
 )
 from valueseg.features.rfm import rfm_expr
@@ -98,10 +98,9 @@ def feature_expr(
 ) -> ir.Table:
     """One row per customer who bought by ``as_of``; columns documented in the README."""
     transactions = with_optional_columns(transactions)
-    parts = order_parts(transactions, as_of, freq)
-    summary = rfm_expr(parts, as_of, freq=freq)
+    summary = rfm_expr(lines(transactions, as_of, ["customer_id", "amount"]), as_of, freq=freq)
     channels = top_values(transactions, as_of, "channel", TOP_CHANNELS)
-    out = summary.join(order_features(transactions, parts, as_of, channels), "customer_id")
+    out = summary.join(order_features(transactions, as_of, channels), "customer_id")
     cats = top_categories(transactions, as_of)
     out = out.join(category_features(transactions, as_of, cats), "customer_id")
     out = out.drop(*[c for c in out.columns if c.endswith("_right")])

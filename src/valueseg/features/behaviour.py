@@ -157,7 +157,6 @@ def category_features(
     aggs: dict[str, Any] = {"total": buys.amount.sum()}
     for i, cat in enumerate(categories):
         aggs[f"cat_spend_{i:02d}"] = buys.amount.sum(where=buys.category == cat)
-        aggs[f"cat_lines_{i:02d}"] = buys.count(where=buys.category == cat)
     main = buys.group_by("customer_id").aggregate(**aggs)
     listed = list(categories)
     other = lines(
@@ -172,7 +171,8 @@ def category_features(
         rest_top=by_cat.spend.max(),
     )
     out = main.left_join(rest, "customer_id")
-    bought = [out[f"cat_lines_{i:02d}"] > 0 for i in range(len(categories))]
+    # a sum over no lines is NULL: the category was not bought
+    bought = [out[f"cat_spend_{i:02d}"].notnull() for i in range(len(categories))]
     n_categories = out.rest_categories.fill_null(0)
     for flag in bought:
         n_categories = n_categories + flag.cast("int64")

@@ -93,11 +93,13 @@ def order_features(
     for i, channel in enumerate(channels):
         aggs[f"channel_{i:02d}"] = orders.count(where=orders.channel == channel)
     per_order = orders.group_by("customer_id").aggregate(**aggs)
-    # distinct counts in two steps: far cheaper than COUNT(DISTINCT) per customer
+    # COUNT(DISTINCT) per customer: on DuckDB 1.5 cheaper than grouping (customer,
+    # product) pairs and counting them (100M lines: 37 against 46 CPU seconds alone, and
+    # its smaller state leaves the other aggregations room: 63 CPU seconds in the full query)
     bought = lines(transactions, as_of, ["customer_id", "product_id"])
-    known = bought.filter(bought.product_id.notnull())
-    pairs = known.group_by(["customer_id", "product_id"]).aggregate()
-    products = pairs.group_by("customer_id").aggregate(distinct_products=pairs.count())
+    products = bought.group_by("customer_id").aggregate(
+        distinct_products=bought.product_id.nunique()
+    )
     back = lines(transactions, as_of, ["customer_id"], returns=True)
     returns = back.group_by("customer_id").aggregate(return_lines=back.count())
     out = per_order.left_join(products, "customer_id").left_join(returns, "customer_id")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from valueseg.errors import InputError
 from valueseg.features import calibration_holdout, rfm_summary
+from valueseg.io import ingest
 
 
 def _lifetimes():
@@ -235,7 +236,7 @@ def test_a_single_customer_with_a_store_input(store):
     ]
 
 
-def test_unsorted_summary_has_the_same_rows():
+def test_customers_in_input_order_by_default_and_sorted_on_request(tmp_path, store):
     rng = np.random.default_rng(1)
     n = 5_000
     orders = pd.DataFrame(
@@ -246,8 +247,14 @@ def test_unsorted_summary_has_the_same_rows():
             "amount": rng.gamma(2.0, 20.0, n),
         }
     )
-    ours = rfm_summary(orders, observation_end="2024-12-31")
-    unsorted = rfm_summary(orders, observation_end="2024-12-31", sort=False)
+    ours = rfm_summary(orders, observation_end="2024-12-31", sort=True)
     assert ours["customer_id"].is_monotonic_increasing
-    again = unsorted.sort_values("customer_id").reset_index(drop=True)
-    pd.testing.assert_frame_equal(again, ours)
+    first_seen = list(pd.unique(orders["customer_id"]))
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path)
+    ingest(orders, db=store)
+    for source in (orders, pl.from_pandas(orders), path, store):
+        default = rfm_summary(source, observation_end="2024-12-31")
+        assert default["customer_id"].tolist() == first_seen
+        again = default.sort_values("customer_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(again, ours)

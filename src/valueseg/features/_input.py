@@ -8,6 +8,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 
 from valueseg.errors import InputError
 
@@ -41,13 +42,19 @@ def _check_columns(available: Sequence[str], needed: Sequence[str], what: str) -
             )
 
 
+#: Column orders_table adds: the position of each line in the input (see its docstring).
+ROW = "_vs_row"
+
+
 def orders_table(
     transactions: Any, needed: Sequence[str], datetime_col: str
 ) -> tuple[Any, ir.Table]:
     """(Ibis DuckDB backend, table of purchase lines) for any supported input.
 
     pandas and polars frames are scanned in place by DuckDB (no copy); a Store gives its
-    ``transactions`` table without the return lines.
+    ``transactions`` table without the return lines. The table has a column ``ROW`` that
+    orders the lines as the input does: the row number of a frame or a Parquet file, the
+    load and line of a Store.
     """
     from valueseg.store import Store
 
@@ -55,15 +62,16 @@ def orders_table(
         con = ibis.duckdb.from_connection(transactions.con)
         table = con.table("transactions")
         _check_columns(table.columns, needed, "the store's transactions")
-        return con, table.filter(~table.is_return)
+        row = table.load_id.cast("int64") * (1 << 40) + table.line.cast("int64")
+        return con, table.filter(~table.is_return).mutate(**{ROW: row})
     con = duckdb_memory()
     if isinstance(transactions, (str, Path)):
         path = Path(transactions)
         if not path.exists():
             raise InputError(f"File not found: {path}. Expected a Parquet file of orders.")
-        table = con.read_parquet(str(path))
+        table = con.read_parquet(str(path), file_row_number=True)
         _check_columns(table.columns, needed, path.name)
-        return con, table
+        return con, table.rename({ROW: "file_row_number"})
     module = type(transactions).__module__.split(".")[0]
     if module in ("pandas", "polars") and type(transactions).__name__ == "DataFrame":
         frame = transactions
@@ -75,8 +83,11 @@ def orders_table(
 
             frame = _naive_utc(frame, datetime_col)  # copies only a column it converts
             frame = pa.Table.from_pandas(frame, columns=list(needed), preserve_index=False)
+            frame = frame.append_column(ROW, pa.array(np.arange(len(frame), dtype=np.int64)))
             # in DuckDB-sized batches: one big chunk would be scanned by one thread
             frame = pa.Table.from_batches(frame.to_batches(max_chunksize=_BATCH_ROWS))
+        else:
+            frame = frame.select(list(needed)).with_row_index(ROW)
         con.con.register("_vs_orders", frame)
         return con, con.table("_vs_orders")
     raise InputError(

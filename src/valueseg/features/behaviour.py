@@ -17,8 +17,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from valueseg.features.rfm import period_start
-
 DAY = 86400.0
 WINDOWS = (30, 90, 180)
 

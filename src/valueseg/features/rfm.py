@@ -68,22 +68,28 @@ def rfm_expr(
     customer_id_col: str = "customer_id",
     datetime_col: str = "timestamp",
     monetary_value_col: str | None = "amount",
+    order_col: str | None = None,
 ) -> ir.Table:
     """The summary as an Ibis expression over ``orders`` (any backend).
 
     ``observation_end`` is a timestamp literal or expression; it is floored to its period.
+    With ``order_col``, a column ``first_row``: its smallest value among the customer's
+    lines (to list customers in the order they first appear).
     """
     end = period_start(ibis.literal(observation_end, type="timestamp"), freq)
     amount = orders[monetary_value_col] if monetary_value_col else ibis.literal(0.0)
+    row = {"row": orders[order_col]} if order_col else {}
+    first_row = {"first_row": lambda t: t.row.min()} if order_col else {}
     per_period = (
         orders.select(
             customer_id=orders[customer_id_col].cast("string"),
             period=period_start(orders[datetime_col].cast("timestamp"), freq),
             amount=amount.cast("float64"),
+            **row,
         )
         .filter(lambda t: t.period <= end)
         .group_by(["customer_id", "period"])
-        .aggregate(spend=lambda t: t.amount.sum())
+        .aggregate(spend=lambda t: t.amount.sum(), **first_row)
     )
     summary = per_period.group_by("customer_id").aggregate(
         first=lambda t: t.period.min(),
@@ -91,6 +97,7 @@ def rfm_expr(
         n=lambda t: t.period.count(),
         total=lambda t: t.spend.sum(),
         first_spend=lambda t: t.spend.argmin(t.period),  # periods are unique per customer
+        **({"first_row": lambda t: t.first_row.min()} if order_col else {}),
     )
     repeats = summary.n - 1
     if include_first_transaction:
@@ -102,6 +109,7 @@ def rfm_expr(
             repeats > 0, (summary.total - summary.first_spend) / repeats.cast("float64"), 0.0
         )
     return summary.select(
+        *([summary.first_row] if order_col else []),
         customer_id=summary.customer_id,
         frequency=frequency.cast("float64"),
         recency=(periods_between(summary["last"], summary["first"], freq) / freq_multiplier).cast(

@@ -8,7 +8,7 @@ import ibis
 import pandas as pd
 
 from valueseg.errors import InputError
-from valueseg.features._input import orders_table
+from valueseg.features._input import ROW, orders_table
 from valueseg.features.rfm import check_freq, period_start, periods_between, rfm_expr
 
 _COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
@@ -52,7 +52,7 @@ def rfm_summary(
     freq: str = "D",
     freq_multiplier: float = 1,
     include_first_transaction: bool = False,
-    sort: bool = True,
+    sort: bool = False,
 ) -> pd.DataFrame:
     """One row per customer: ``customer_id, frequency, recency, T, monetary_value``.
 
@@ -73,15 +73,17 @@ def rfm_summary(
         Divides recency and T (e.g. ``freq="h", freq_multiplier=24`` for fractional days).
     include_first_transaction : bool
         Count the first purchase in frequency and monetary_value (not for the BTYD models).
-    sort : bool, default True
-        Rows in ``customer_id`` order (as lifetimes gives them). ``False`` skips the sort
-        (about a quarter of the time for a million customers) and leaves the rows in no
-        particular order.
+    sort : bool, default False
+        ``True`` sorts the rows by ``customer_id`` (the order lifetimes gives); this takes
+        about 30 % longer on a million customers. By default customers come in the order
+        they first appear in the input (as ``pandas.DataFrame.groupby(sort=False)`` lists
+        groups): a frame's or Parquet file's row order, a Store's load and line order.
 
     Returns
     -------
     pandas.DataFrame
-        Sorted by ``customer_id`` unless ``sort=False``; numbers are float64.
+        One row per customer in the order of ``sort``, with a default index; numbers are
+        float64.
 
     Examples
     --------
@@ -113,9 +115,9 @@ def rfm_summary(
         customer_id_col=customer_id_col,
         datetime_col=datetime_col,
         monetary_value_col=monetary_value_col,
+        order_col=ROW,
     )
-    if sort:
-        expr = expr.order_by("customer_id")
+    expr = expr.order_by("customer_id" if sort else "first_row")
     result = to_pandas(expr)[_COLUMNS]
     if result.empty:  # say what was there, and why nothing came out
         lo, hi, n = _date_range(table, datetime_col)

@@ -69,7 +69,8 @@ def order_features(
         lines=buys.count(),
         channel=buys.channel.max(),
     )
-    w = ibis.window(group_by=orders.customer_id, order_by=[orders.ts, orders.order_id])
+    # ties need no order: the sorted times give the same gaps whichever tied order comes first
+    w = ibis.window(group_by=orders.customer_id, order_by=orders.ts)
     orders = orders.mutate(gap=_days(orders.ts, orders.ts.lag().over(w)))
     age = _days(end, orders.ts)
     aggs: dict[str, Any] = {

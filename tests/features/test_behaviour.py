@@ -246,3 +246,22 @@ def test_category_features_with_more_categories_than_columns(store, engine):
     # some customers' top category is one without a column of its own, or no category
     outside = ~spend.groupby(level=0).idxmax().str[1].isin(biggest.index[:TOP_CATEGORIES])
     assert outside.any()
+
+
+def test_a_spend_share_is_never_above_one():
+    """A category's spend summed in another order than the customer's total can exceed
+    it by a rounding error; the share is still at most 1 (and 0 without spend)."""
+    import ibis
+
+    from valueseg.features.behaviour import spend_share
+
+    parts = 0.1 + (0.2 + 0.3)  # 0.6
+    total = (0.1 + 0.2) + 0.3  # 0.6000000000000001
+    assert parts / total < 1 < total / parts
+    t = ibis.memtable(
+        {"spend": [total, parts, None, 5.0], "total": [parts, total, 4.0, 0.0]},
+        schema={"spend": "float64", "total": "float64"},
+    )
+    con = ibis.duckdb.connect()
+    got = con.execute(t.select(share=spend_share(t.spend, t.total)))["share"].tolist()
+    assert got == [1.0, parts / total, 0.0, 0.0]

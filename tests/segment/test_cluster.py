@@ -108,6 +108,34 @@ def test_k_is_chosen_on_a_sample_and_the_model_fit_on_all(blobs):
     assert adjusted_rand_score(y, seg.labels_) > 0.95
 
 
+def test_k_scores_are_the_mean_over_the_selection_samples(blobs, monkeypatch):
+    """Each selection sample is scored on its own rows; the kept scores are their mean."""
+    from valueseg.segment import _ksel
+
+    X, _ = blobs
+    seen: list[pd.DataFrame] = []
+    samples: list[int] = []
+    score_ks = _ksel.score_ks
+
+    def spy(z, ks, cluster, rng):
+        samples.append(len(z))
+        seen.append(score_ks(z, ks, cluster, rng))
+        return seen[-1]
+
+    monkeypatch.setattr(_ksel, "score_ks", spy)
+    seg = Segmenter(k_range=(2, 6), selection_size=300, selection_repeats=3, random_state=0).fit(X)
+    assert samples == [300, 300, 300]
+    assert not seen[0].equals(seen[1])  # other rows, other candidate fits
+    mean = (seen[0] + seen[1] + seen[2]) / 3
+    cols = ["inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "gap", "gap_se"]
+    pd.testing.assert_frame_equal(seg.k_scores_[cols], mean[cols])
+    assert (seg.k_scores_["clusters_found"] == list(range(2, 7))).all()
+    assert seg.n_clusters_ == 4
+    one = Segmenter(k_range=(2, 6), selection_size=300, selection_repeats=1, random_state=0)
+    seen.clear()
+    pd.testing.assert_frame_equal(one.fit(X).k_scores_, seen[0])
+
+
 def test_pca_keeps_enough_components():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(500, 2))
@@ -241,6 +269,10 @@ def test_missing_values_are_filled_with_the_median():
         ),
         ({"n_init": 0}, "The 'n_init' parameter of Segmenter must be an int >= 1. Got 0."),
         (
+            {"selection_repeats": 0},
+            "The 'selection_repeats' parameter of Segmenter must be an int >= 1. Got 0.",
+        ),
+        (
             {"min_cluster_size": 1},
             "The 'min_cluster_size' parameter of Segmenter must be None or an int >= 2. Got 1.",
         ),
@@ -326,6 +358,31 @@ def test_share_columns_are_shrunk_by_two_pseudo_orders():
     # without an orders column (or for arrays), shares are left as they are
     plain = Preprocessor(["n", "cat_share_books", "x"], random_state=0).fit(x)
     assert plain._shrink(x) is x
+
+
+def test_a_share_a_rounding_error_above_one_is_still_a_share():
+    """A share whose total was summed in another order than its parts can read
+    1.0000000000000002; it is shrunk (clipped to 1) as if it read 1: the clustering must
+    not change with the engine's summation order (it did: k = 7 instead of 5 on
+    make_shop(50_000) seed 0, on the runs where one customer's top_category_share read so)."""
+    from valueseg.segment._preprocess import Preprocessor
+
+    rng = np.random.default_rng(2)
+    orders = rng.integers(1, 10, size=300).astype(float)
+    share = rng.uniform(size=300)
+    share[:3] = 1.0
+    exact = np.column_stack([orders, share, rng.normal(size=300)])
+    names = ["orders_total", "top_category_share", "x"]
+    rounded = exact.copy()
+    rounded[0, 1] = np.nextafter(1.0, 2.0)
+    a = Preprocessor(names, random_state=0).fit(exact)
+    b = Preprocessor(names, random_state=0).fit(rounded)
+    assert list(b.shares_) == list(a.shares_) == [1]
+    np.testing.assert_allclose(b.transform(rounded), a.transform(exact), rtol=0, atol=1e-12)
+    # a column well outside [0, 1] is not a share
+    wide = exact.copy()
+    wide[0, 1] = 1.5
+    assert len(Preprocessor(names, random_state=0).fit(wide).shares_) == 0
 
 
 def test_return_rate_is_shrunk_over_purchase_lines():

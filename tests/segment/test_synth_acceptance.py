@@ -5,20 +5,21 @@ picking the planted k (5) for at least 4 of 5 seeds, rule fidelity >= 0.9. Measu
 the default Segmenter (random_state=0) on seeds 0-4, features from the real feature code
 (ingest, then ``compute_features``), share columns and the return rate shrunk by two
 pseudo-orders / pseudo-lines (``valueseg.segment._preprocess``, rule 3), candidate
-k-means of k selection with 4 starts, rules from a best-first tree of 2 leaves per cluster:
+k-means of k selection with 4 starts, scores averaged over 3 selection samples, rules from
+a best-first tree of 2 leaves per cluster:
 
 ====  ==  =====  ========  ====================  ===================
 seed  k   ARI    fidelity  ARI with k = 5 given  longest rule, chars
 ====  ==  =====  ========  ====================  ===================
 0     5   0.833  0.903     0.833                 450
 1     5   0.834  0.913     0.834                 453
-2     5   0.844  0.905     0.844                 515
+2     5   0.844  0.904     0.844                 515
 3     5   0.834  0.911     0.835                 475
 4     5   0.849  0.907     0.849                 365
 ====  ==  =====  ========  ====================  ===================
 
-Votes, seeds 0-4: elbow and silhouette 5 always; Davies-Bouldin 5, 5, 5, 5, 4;
-Calinski-Harabasz 2 always; gap 7, 12, 8, 9, 6.
+Votes, seeds 0-4: elbow and silhouette 5 always; Davies-Bouldin 5, 5, 4, 5, 4;
+Calinski-Harabasz 2 always; gap 7, 11, 12, 7, 6.
 
 History. Before the channel columns and the share shrinkage, k was 11, 12, 2, 12, 7 and
 ARI 0.24-0.70. With the channel columns but unshrunk shares: k 11, 12, 12, 12, 6, ARI
@@ -31,6 +32,17 @@ caught in a poor optimum (inertia barely below k = 4's), so every criterion pref
 6-7. Shrinking the return rate over ``purchase_lines`` alone gave k 5, 5, 7, 5, 2; with 4
 starts per candidate as well, 5 on every seed. Rules from a depth-4 tree (about the same
 leaf budget, grown level by level) had fidelity 0.873-0.884.
+
+Two fragilities found in CI. (1) ``top_category_share`` is a sum over a customer's lines
+divided by a total summed in another order; DuckDB's threads change that order from run to
+run, and on some runs one customer's share read 1.0000000000000002. The column then failed
+the "in [0, 1]" test of a share, went unshrunk, and seed 0 chose k = 7 (ARI 0.69, fidelity
+0.884) on those runs only. Shares are now capped at 1 where they are computed, and the
+preprocessing accepts a share a rounding error outside [0, 1]. (2) With the scores of one
+20,000-customer sample, four other samples per seed chose k = 5 for 15 of 20 (seed,
+sample) pairs (6 three times, 7 and 2 once); averaged over three samples, 20 of 20. The
+whole default fit with ``random_state`` 0-3 on seeds 0-4 now picks k = 5 in 20 of 20 fits
+(one sample, ``random_state`` 0-5: 27 of 30).
 """
 
 from __future__ import annotations

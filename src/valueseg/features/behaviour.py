@@ -140,6 +140,17 @@ def _order_columns(t: ir.Table, end: Any) -> list[Any]:
     return cols
 
 
+def spend_share(spend: Any, total: Any) -> Any:
+    """``spend / total`` in [0, 1]; 0 when the total is not positive, and a NULL spend is 0.
+
+    At most 1: a total is summed in another order than its parts (and, by the engine's
+    threads, in a different order from run to run), so a customer's whole spend in one
+    category came out as 1.0000000000000002 on some runs.
+    """
+    ratio = ibis.least(spend.fill_null(0.0) / total, 1.0)
+    return ibis.ifelse(total > 0, ratio, 0.0).cast("float64")
+
+
 def category_features(
     transactions: ir.Table, as_of: datetime, categories: Sequence[str]
 ) -> ir.Table:
@@ -183,7 +194,7 @@ def category_features(
         top = ibis.greatest(top, ibis.ifelse(flag, out[f"cat_spend_{i:02d}"], ibis.null()))
 
     def share(spend: Any) -> Any:
-        return ibis.ifelse(out.total > 0, spend.fill_null(0.0) / out.total, 0.0).cast("float64")
+        return spend_share(spend, out.total)
 
     cols = [out.customer_id, n_categories.cast("int64").name("distinct_categories")]
     if categories:

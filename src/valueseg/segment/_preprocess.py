@@ -26,7 +26,9 @@ Then, from the data (:class:`Preprocessor`), with the reason of each drop kept:
    shrunk towards their population mean by ``SHARE_PRIOR_ORDERS`` (2) pseudo-orders,
    ``(share * orders_total + 2 * mean) / (orders_total + 2)``, when the table has
    ``orders_total`` (additive smoothing, the posterior mean of a share under a prior worth
-   two orders at the population mix); ``return_rate`` likewise by two pseudo-lines over
+   two orders at the population mix; a column counts as a share when its values lie in
+   [0, 1], give or take ``SHARE_TOLERANCE`` of rounding, and is clipped to [0, 1]);
+   ``return_rate`` likewise by two pseudo-lines over
    ``purchase_lines`` (``RATE_DENOMINATORS``). A share measured on one or two orders is weak
    evidence: unshrunk, the shares of one-order customers are one-hot (all their spend in
    one category, all their orders in one channel), so they pile up near a few corners
@@ -71,6 +73,8 @@ SHARE_PRIOR_ORDERS = 2.0
 ORDERS = "orders_total"
 #: Rates other than shares of orders, and the count each is measured on (rule 3).
 RATE_DENOMINATORS = {"return_rate": "purchase_lines"}
+#: How far outside [0, 1] a column may stray by rounding and still count as a share.
+SHARE_TOLERANCE = 1e-9
 
 
 def clustering_columns(frame: pd.DataFrame) -> list[str]:
@@ -179,7 +183,9 @@ class Preprocessor:
             if denominator is None or denominator not in index:
                 continue
             column = x[:, i][~np.isnan(x[:, i])]
-            if column.min() >= 0 and column.max() <= 1:
+            # in [0, 1] give or take rounding (a share summed in another order than its
+            # total can come out as 1.0000000000000002; see _shrink)
+            if column.min() >= -SHARE_TOLERANCE and column.max() <= 1 + SHARE_TOLERANCE:
                 shares.append(i)
                 denominators.append(index[denominator])
         self.shares_ = np.array(shares, dtype=int)
@@ -192,7 +198,7 @@ class Preprocessor:
             return x
         x = x.astype(float, copy=True)
         n = np.nan_to_num(np.maximum(x[:, self.denominators_], 0))
-        share = np.nan_to_num(x[:, self.shares_])
+        share = np.clip(np.nan_to_num(x[:, self.shares_]), 0.0, 1.0)
         prior = SHARE_PRIOR_ORDERS
         x[:, self.shares_] = (share * n + prior * self.share_mean_) / (n + prior)
         return x

@@ -136,6 +136,27 @@ def test_k_scores_are_the_mean_over_the_selection_samples(blobs, monkeypatch):
     pd.testing.assert_frame_equal(one.fit(X).k_scores_, seen[0])
 
 
+def test_a_ward_tree_of_every_customer_is_scored_once(blobs, monkeypatch):
+    """Below WARD_ROWS customers the Ward sample is everyone: one tree, one score table."""
+    from valueseg.segment import _ksel
+
+    X, _ = blobs
+    calls: list[int] = []
+    score_ks = _ksel.score_ks
+
+    def spy(z, ks, cluster, rng):
+        calls.append(len(z))
+        return score_ks(z, ks, cluster, rng)
+
+    monkeypatch.setattr(_ksel, "score_ks", spy)
+    Segmenter(algorithm="agglomerative", k_range=(2, 6), random_state=0).fit(X)
+    assert calls == [len(X)]
+    monkeypatch.setattr(cluster_mod, "WARD_ROWS", 200)
+    calls.clear()
+    Segmenter(algorithm="agglomerative", k_range=(2, 6), random_state=0).fit(X)
+    assert calls == [200, 200, 200]
+
+
 def test_pca_keeps_enough_components():
     rng = np.random.default_rng(0)
     base = rng.normal(size=(500, 2))

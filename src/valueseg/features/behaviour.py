@@ -193,14 +193,12 @@ def category_features(
     for i, flag in enumerate(bought):
         top = ibis.greatest(top, ibis.ifelse(flag, out[f"cat_spend_{i:02d}"], ibis.null()))
 
-    def share(spend: Any) -> Any:
-        return spend_share(spend, out.total)
-
     cols = [out.customer_id, n_categories.cast("int64").name("distinct_categories")]
     if categories:
-        cols.append(share(top).name("top_category_share"))
+        cols.append(spend_share(top, out.total).name("top_category_share"))
     cols += [
-        share(out[f"cat_spend_{i:02d}"]).name(category_column(c)) for i, c in enumerate(categories)
+        spend_share(out[f"cat_spend_{i:02d}"], out.total).name(category_column(c))
+        for i, c in enumerate(categories)
     ]
     return out.select(*cols)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from valueseg.errors import InputError
@@ -123,6 +123,33 @@ def test_months_count_calendar_months():
     assert (got.frequency, got.recency, got["T"], got.monetary_value) == (2.0, 4.0, 11.0, 2.5)
 
 
+@pytest.mark.parametrize(
+    ("freq", "end", "inside", "after"),
+    [
+        ("h", "2024-03-06 10:15", "2024-03-06 10:59:59", "2024-03-06 11:00"),
+        ("D", "2024-03-06 10:15", "2024-03-06 23:59:59", "2024-03-07 00:00"),
+        ("W", "2024-03-06", "2024-03-10 23:59:59", "2024-03-11 00:00"),  # Wed; Sun; Mon
+        ("M", "2024-03-06", "2024-03-31 23:59:59", "2024-04-01 00:00"),
+    ],
+)
+def test_the_observation_end_period_is_in_and_the_next_one_out(freq, end, inside, after):
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b"],
+            "timestamp": [pd.Timestamp(t) for t in ("2024-01-01", inside, after, after)],
+            "amount": [10.0, 20.0, 40.0, 5.0],
+        }
+    )
+    got = rfm_summary(orders, freq=freq, observation_end=end)
+    assert got.customer_id.tolist() == ["a"]  # b bought only after the end
+    assert (got.frequency.item(), got.monetary_value.item()) == (1.0, 20.0)
+    # calibration_holdout splits at the moment itself, as lifetimes does: both later lines
+    # are holdout purchases (in two periods)
+    cal = calibration_holdout(orders, calibration_end=end, observation_end="2024-12-31", freq=freq)
+    a = cal.set_index("customer_id").loc["a"]
+    assert (a.frequency_cal, a.frequency_holdout) == (0.0, 2.0)
+
+
 def test_include_first_transaction(cdnow):
     ours = rfm_summary(cdnow, include_first_transaction=True)
     _assert_same(ours, _theirs_summary(cdnow, include_first_transaction=True))
@@ -143,12 +170,14 @@ logs = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(rows=logs, freq=st.sampled_from(["D", "W"]))
-def test_random_logs_equal_lifetimes(rows, freq):
+@settings(max_examples=60, deadline=None)
+@given(rows=logs, freq=st.sampled_from(["D", "W"]), end=st.one_of(timestamps, st.just(None)))
+def test_random_logs_equal_lifetimes(rows, freq, end):
     frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
-    end = "2021-01-01"
+    # an end inside the log leaves out the lines of later periods; None: after every line
+    end = pd.Timestamp(end) if end is not None else pd.Timestamp("2021-01-01")
+    assume(frame["timestamp"].min() <= end)
     ours = rfm_summary(frame, observation_end=end, freq=freq)
     _assert_same(ours, _theirs_summary(frame, observation_period_end=end, freq=freq))
     assert ((ours.recency >= 0) & (ours.recency <= ours["T"])).all()
@@ -258,3 +287,54 @@ def test_customers_in_input_order_by_default_and_sorted_on_request(tmp_path, sto
         assert default["customer_id"].tolist() == first_seen
         again = default.sort_values("customer_id").reset_index(drop=True)
         pd.testing.assert_frame_equal(again, ours)
+
+
+def test_concurrent_summaries_keep_their_own_frames_and_leave_nothing_behind(monkeypatch):
+    """Calls share one in-memory database but each reads only its own frame, then lets go."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    import duckdb
+
+    from valueseg.features import _input
+
+    def shop(k: int) -> pd.DataFrame:
+        n = 2_000 + k
+        return pd.DataFrame(
+            {
+                "customer_id": [f"s{k}-{i % (50 + k)}" for i in range(n)],
+                "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n), "h"),
+                "amount": np.full(n, float(k + 1)),
+            }
+        )
+
+    frames = [shop(k) for k in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda f: rfm_summary(f, observation_end="2024-12-31"), frames))
+    for k, got in enumerate(results):
+        assert len(got) == 50 + k
+        assert got.customer_id.str.startswith(f"s{k}-").all()
+        assert (got.monetary_value[got.frequency > 0] == k + 1).all()
+    # each call's connection (and the frame registered on it) is closed when it returns
+    opened = []
+    session = _input.duckdb_session
+
+    @contextmanager
+    def spy():
+        with session() as con:
+            opened.append(con.con)
+            yield con
+
+    monkeypatch.setattr(_input, "duckdb_session", spy)
+    rfm_summary(frames[1], observation_end="2024-12-31")
+    calibration_holdout(frames[1], calibration_end="2024-02-01", observation_end="2024-12-31")
+    assert len(opened) == 2
+    for con in opened:
+        with pytest.raises(duckdb.ConnectionException):
+            con.sql("SELECT 1")
+    # a forked process (another pid) gets a database of its own
+    before = dict(_input._shared)
+    monkeypatch.setattr(_input.os, "getpid", lambda: -1)
+    rfm_summary(frames[0], observation_end="2024-12-31")
+    assert list(_input._shared) == [-1]
+    assert _input._shared[-1] is not next(iter(before.values()))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,35 @@ def duckdb_memory() -> Any:
     con = ibis.duckdb.connect()
     con.raw_sql("SET enable_progress_bar = false")
     return con
+
+
+_shared: dict[int, Any] = {}  # process id -> the process's in-memory DuckDB
+_shared_lock = threading.Lock()
+
+
+@contextmanager
+def duckdb_session() -> Iterator[Any]:
+    """A connection (for Ibis) to this process's in-memory DuckDB, closed on exit.
+
+    Every summary of a frame or file gets its own connection, so what it registers is
+    private and gone when it ends, but they share one database: its memory is already
+    mapped, where a new database pays for fresh pages again (a tenth of a summary of a
+    million customers). A forked child opens its own, as DuckDB cannot be shared over fork.
+    """
+    import duckdb
+
+    with _shared_lock:
+        pid = os.getpid()
+        if pid not in _shared:
+            _shared.clear()
+            _shared[pid] = duckdb.connect()
+        cursor = _shared[pid].cursor()
+    try:
+        con = ibis.duckdb.from_connection(cursor)
+        con.raw_sql("SET enable_progress_bar = false")
+        yield con
+    finally:
+        cursor.close()
 
 
 #: Rows per Arrow batch handed to DuckDB (its row-group size: one batch per thread task).
@@ -46,15 +78,14 @@ def _check_columns(available: Sequence[str], needed: Sequence[str], what: str) -
 ROW = "_vs_row"
 
 
-def orders_table(
-    transactions: Any, needed: Sequence[str], datetime_col: str
-) -> tuple[Any, ir.Table]:
-    """(Ibis DuckDB backend, table of purchase lines) for any supported input.
+@contextmanager
+def orders_table(transactions: Any, needed: Sequence[str], datetime_col: str) -> Iterator[ir.Table]:
+    """The table of purchase lines (DuckDB, for Ibis) of any supported input, while open.
 
     pandas and polars frames are scanned in place by DuckDB (no copy); a Store gives its
     ``transactions`` table without the return lines. The table has a column ``ROW`` that
     orders the lines as the input does: the row number of a frame or a Parquet file, the
-    load and line of a Store.
+    load and line of a Store. Frames and files are read through a :func:`duckdb_session`.
     """
     from valueseg.store import Store
 
@@ -63,15 +94,20 @@ def orders_table(
         table = con.table("transactions")
         _check_columns(table.columns, needed, "the store's transactions")
         row = table.load_id.cast("int64") * (1 << 40) + table.line.cast("int64")
-        return con, table.filter(~table.is_return).mutate(**{ROW: row})
-    con = duckdb_memory()
+        yield table.filter(~table.is_return).mutate(**{ROW: row})
+        return
+    with duckdb_session() as con:
+        yield _input_table(con, transactions, needed, datetime_col)
+
+
+def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_col: str) -> Any:
     if isinstance(transactions, (str, Path)):
         path = Path(transactions)
         if not path.exists():
             raise InputError(f"File not found: {path}. Expected a Parquet file of orders.")
         table = con.read_parquet(str(path), file_row_number=True)
         _check_columns(table.columns, needed, path.name)
-        return con, table.rename({ROW: "file_row_number"})
+        return table.rename({ROW: "file_row_number"})
     module = type(transactions).__module__.split(".")[0]
     if module in ("pandas", "polars") and type(transactions).__name__ == "DataFrame":
         frame = transactions
@@ -83,13 +119,14 @@ def orders_table(
 
             frame = _naive_utc(frame, datetime_col)  # copies only a column it converts
             frame = pa.Table.from_pandas(frame, columns=list(needed), preserve_index=False)
-            frame = frame.append_column(ROW, pa.array(np.arange(len(frame), dtype=np.int64)))
+            rows = np.arange(len(frame), dtype=np.int32 if len(frame) < 2**31 else np.int64)
+            frame = frame.append_column(ROW, pa.array(rows))
             # in DuckDB-sized batches: one big chunk would be scanned by one thread
             frame = pa.Table.from_batches(frame.to_batches(max_chunksize=_BATCH_ROWS))
         else:
             frame = frame.select(list(needed)).with_row_index(ROW)
         con.con.register("_vs_orders", frame)
-        return con, con.table("_vs_orders")
+        return con.table("_vs_orders")
     raise InputError(
         f"Cannot summarise a {type(transactions).__name__}. Expected a pandas or polars "
         "DataFrame, a Parquet path or a valueseg Store."

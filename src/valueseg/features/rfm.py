@@ -15,10 +15,12 @@ their sum. Orders after the observation end are ignored.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 #: freq -> (Ibis truncation unit, seconds per period); months are counted on the calendar.
 FREQS: Final[dict[str, tuple[str, float | None]]] = {
@@ -58,9 +60,39 @@ def period_start(ts: ir.TimestampValue, freq: str) -> ir.TimestampValue:
     return ts.truncate(FREQS[freq][0])
 
 
+def next_period_start(moment: datetime, freq: str) -> datetime:
+    """The start of the period after the one ``moment`` falls in (weeks start on Monday).
+
+    A line is in a period up to ``moment``'s exactly when its time is before this, so the
+    engine compares raw times instead of truncating every line twice.
+
+    Examples
+    --------
+    >>> next_period_start(datetime(2024, 1, 31, 15, 30), "M")
+    datetime.datetime(2024, 2, 1, 0, 0)
+    >>> next_period_start(datetime(2024, 1, 3, 15, 30), "W")  # a Wednesday
+    datetime.datetime(2024, 1, 8, 0, 0)
+    """
+    ts = pd.Timestamp(moment)
+    if freq == "M":
+        return (ts.normalize().replace(day=1) + pd.DateOffset(months=1)).to_pydatetime()
+    if freq == "W":
+        return (ts.normalize() - pd.Timedelta(days=ts.weekday() - 7)).to_pydatetime()
+    step = pd.Timedelta(hours=1) if freq == "h" else pd.Timedelta(days=1)
+    return (ts.floor(step) + step).to_pydatetime()
+
+
+@ibis.udf.agg.builtin(name="min_by")
+def _min_by(arg: float, key: datetime) -> float:  # type: ignore[empty-body]
+    """``arg`` on the row with the smallest ``key``: DuckDB's ``arg_min``, Spark's ``min_by``.
+
+    Ibis' own ``argmin`` becomes an ordered ``first`` on DuckDB, which sorts each group.
+    """
+
+
 def rfm_expr(
     orders: ir.Table,
-    observation_end: Any,
+    observation_end: datetime,
     *,
     freq: str = "D",
     freq_multiplier: float = 1,
@@ -72,7 +104,7 @@ def rfm_expr(
 ) -> ir.Table:
     """The summary as an Ibis expression over ``orders`` (any backend).
 
-    ``observation_end`` is a timestamp literal or expression; it is floored to its period.
+    ``observation_end`` is floored to its period; lines in later periods are left out.
     With ``order_col``, a column ``first_row``: its smallest value among the customer's
     lines (to list customers in the order they first appear).
     """
@@ -80,6 +112,8 @@ def rfm_expr(
     amount = orders[monetary_value_col] if monetary_value_col else ibis.literal(0.0)
     row = {"row": orders[order_col]} if order_col else {}
     first_row = {"first_row": lambda t: t.row.min()} if order_col else {}
+    before = ibis.literal(next_period_start(observation_end, freq), type="timestamp")
+    orders = orders.filter(orders[datetime_col].cast("timestamp") < before)
     per_period = (
         orders.select(
             customer_id=orders[customer_id_col].cast("string"),
@@ -87,7 +121,6 @@ def rfm_expr(
             amount=amount.cast("float64"),
             **row,
         )
-        .filter(lambda t: t.period <= end)
         .group_by(["customer_id", "period"])
         .aggregate(spend=lambda t: t.amount.sum(), **first_row)
     )
@@ -96,7 +129,7 @@ def rfm_expr(
         last=lambda t: t.period.max(),
         n=lambda t: t.period.count(),
         total=lambda t: t.spend.sum(),
-        first_spend=lambda t: t.spend.argmin(t.period),  # periods are unique per customer
+        first_spend=lambda t: _min_by(t.spend, t.period),  # periods are unique per customer
         **({"first_row": lambda t: t.first_row.min()} if order_col else {}),
     )
     repeats = summary.n - 1

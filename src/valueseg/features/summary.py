@@ -85,6 +85,12 @@ def rfm_summary(
         One row per customer in the order of ``sort``, with a default index; numbers are
         float64.
 
+    Notes
+    -----
+    Frames and Parquet files are read by one in-memory DuckDB kept for the process, so a
+    second call finds its memory already mapped (a tenth faster on a million customers);
+    the process keeps that memory (about 0.3 GB after a million customers) for later calls.
+
     Examples
     --------
     >>> import pandas as pd
@@ -99,36 +105,37 @@ def rfm_summary(
     """
     check_freq(freq, freq_multiplier)
     needed = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
-    _, table = orders_table(transactions, needed, datetime_col)
-    if observation_end is None:
-        _, hi, n = _date_range(table, datetime_col)
-        if n == 0:
-            raise InputError("No orders to summarise: the input has no rows.")
-        observation_end = hi
-    end = _timestamp(observation_end, "observation_end")
-    expr = rfm_expr(
-        table,
-        end.to_pydatetime(),
-        freq=freq,
-        freq_multiplier=freq_multiplier,
-        include_first_transaction=include_first_transaction,
-        customer_id_col=customer_id_col,
-        datetime_col=datetime_col,
-        monetary_value_col=monetary_value_col,
-        order_col=ROW,
-    )
-    expr = expr.order_by("customer_id" if sort else "first_row")
-    result = to_pandas(expr)[_COLUMNS]
-    if result.empty:  # say what was there, and why nothing came out
-        lo, hi, n = _date_range(table, datetime_col)
-        if n == 0:
-            raise InputError("No orders to summarise: the input has no rows.")
-        raise InputError(
-            f"observation_end {end.date()} is before the first order ({pd.Timestamp(lo).date()}); "
-            f"the input has {n:,} rows from {pd.Timestamp(lo).date()} to "
-            f"{pd.Timestamp(hi).date()}. Pick an observation_end inside that range."
+    with orders_table(transactions, needed, datetime_col) as table:
+        if observation_end is None:
+            _, hi, n = _date_range(table, datetime_col)
+            if n == 0:
+                raise InputError("No orders to summarise: the input has no rows.")
+            observation_end = hi
+        end = _timestamp(observation_end, "observation_end")
+        expr = rfm_expr(
+            table,
+            end.to_pydatetime(),
+            freq=freq,
+            freq_multiplier=freq_multiplier,
+            include_first_transaction=include_first_transaction,
+            customer_id_col=customer_id_col,
+            datetime_col=datetime_col,
+            monetary_value_col=monetary_value_col,
+            order_col=ROW,
         )
-    return result
+        expr = expr.order_by("customer_id" if sort else "first_row")
+        result = to_pandas(expr)[_COLUMNS]
+        if result.empty:  # say what was there, and why nothing came out
+            lo, hi, n = _date_range(table, datetime_col)
+            if n == 0:
+                raise InputError("No orders to summarise: the input has no rows.")
+            first, last = pd.Timestamp(lo).date(), pd.Timestamp(hi).date()
+            raise InputError(
+                f"observation_end {end.date()} is before the first order ({first}); the input "
+                f"has {n:,} rows from {first} to {last}. Pick an observation_end inside that "
+                "range."
+            )
+        return result
 
 
 def calibration_holdout(
@@ -172,46 +179,46 @@ def calibration_holdout(
             f"observation_end ({obs_end.date()}) must be after calibration_end ({cal_end.date()})."
         )
     needed = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
-    _, table = orders_table(transactions, needed, datetime_col)
-    ts = table[datetime_col].cast("timestamp")
-    cal = table.filter(ts <= cal_end.to_pydatetime())
-    cal_summary = rfm_expr(
-        cal,
-        cal_end.to_pydatetime(),
-        freq=freq,
-        freq_multiplier=freq_multiplier,
-        customer_id_col=customer_id_col,
-        datetime_col=datetime_col,
-        monetary_value_col=monetary_value_col,
-    )
-    hold = table.filter((ts > cal_end.to_pydatetime()) & (ts <= obs_end.to_pydatetime()))
-    amount = hold[monetary_value_col].cast("float64") if monetary_value_col else ibis.literal(0.0)
-    hold = hold.select(
-        customer_id=hold[customer_id_col].cast("string"),
-        period=period_start(hold[datetime_col].cast("timestamp"), freq),
-        amount=amount,
-    )
-    holdout = hold.group_by("customer_id").aggregate(
-        frequency_holdout=hold.period.nunique().cast("float64"),
-        monetary_value_holdout=hold.amount.mean(),
-    )
-    joined = cal_summary.left_join(holdout, "customer_id")
-    duration = periods_between(
-        period_start(ibis.literal(obs_end.to_pydatetime(), type="timestamp"), freq),
-        period_start(ibis.literal(cal_end.to_pydatetime(), type="timestamp"), freq),
-        freq,
-    )
-    result = joined.select(
-        customer_id=joined.customer_id,
-        frequency_cal=joined.frequency,
-        recency_cal=joined.recency,
-        T_cal=joined["T"],
-        monetary_value_cal=joined.monetary_value,
-        frequency_holdout=joined.frequency_holdout.fill_null(0.0),
-        monetary_value_holdout=joined.monetary_value_holdout.fill_null(0.0),
-        duration_holdout=(duration / freq_multiplier).cast("float64"),
-    ).order_by("customer_id")
-    frame = to_pandas(result)
+    with orders_table(transactions, needed, datetime_col) as table:
+        ts = table[datetime_col].cast("timestamp")
+        cal = table.filter(ts <= cal_end.to_pydatetime())
+        cal_summary = rfm_expr(
+            cal,
+            cal_end.to_pydatetime(),
+            freq=freq,
+            freq_multiplier=freq_multiplier,
+            customer_id_col=customer_id_col,
+            datetime_col=datetime_col,
+            monetary_value_col=monetary_value_col,
+        )
+        hold = table.filter((ts > cal_end.to_pydatetime()) & (ts <= obs_end.to_pydatetime()))
+        amount = hold[monetary_value_col] if monetary_value_col else ibis.literal(0.0)
+        hold = hold.select(
+            customer_id=hold[customer_id_col].cast("string"),
+            period=period_start(hold[datetime_col].cast("timestamp"), freq),
+            amount=amount.cast("float64"),
+        )
+        holdout = hold.group_by("customer_id").aggregate(
+            frequency_holdout=hold.period.nunique().cast("float64"),
+            monetary_value_holdout=hold.amount.mean(),
+        )
+        joined = cal_summary.left_join(holdout, "customer_id")
+        duration = periods_between(
+            period_start(ibis.literal(obs_end.to_pydatetime(), type="timestamp"), freq),
+            period_start(ibis.literal(cal_end.to_pydatetime(), type="timestamp"), freq),
+            freq,
+        )
+        result = joined.select(
+            customer_id=joined.customer_id,
+            frequency_cal=joined.frequency,
+            recency_cal=joined.recency,
+            T_cal=joined["T"],
+            monetary_value_cal=joined.monetary_value,
+            frequency_holdout=joined.frequency_holdout.fill_null(0.0),
+            monetary_value_holdout=joined.monetary_value_holdout.fill_null(0.0),
+            duration_holdout=(duration / freq_multiplier).cast("float64"),
+        ).order_by("customer_id")
+        frame = to_pandas(result)
     if frame.empty:
         raise InputError(
             f"No customer bought by calibration_end {cal_end.date()}. Pick a later calibration_end."

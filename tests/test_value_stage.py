@@ -80,11 +80,19 @@ def test_predictions_match_the_shops_truth(shop_run):
     model = result.values.chosen.model
     expected = model.expected_purchases(180, both.frequency, both.recency, both["T"])
     corr = np.corrcoef(np.asarray(expected), both["future_purchases_180d"])[0, 1]
-    print(f"chosen {result.values.chosen.name}: P(alive) AUC {auc:.3f}, 180-day corr {corr:.3f}")
-    # The shop follows BG/NBD, where a customer can only leave after a repeat purchase: all
-    # its one-time buyers are alive. Models that let them leave (Pareto/NBD, chosen when it
-    # predicts the holdout best) lose some AUC against that truth: 0.79 here, BG/NBD 0.95.
+    repeat = both.frequency.to_numpy() > 0
+    auc_repeat = _auc(both["p_alive"].to_numpy()[repeat], both["alive_at_end"].to_numpy()[repeat])
+    print(
+        f"chosen {result.values.chosen.name}: P(alive) AUC {auc:.3f} "
+        f"(repeat buyers {auc_repeat:.3f}), 180-day corr {corr:.3f}"
+    )
+    # The shop follows BG/NBD, where a customer can only leave after a repeat purchase: its
+    # one-time buyers (37 % of customers) are all alive. Models that let them leave
+    # (Pareto/NBD, chosen when it predicts the holdout best) lose AUC against that truth:
+    # 0.79 here, BG/NBD 0.96. Among repeat buyers, where the truth is not set by the
+    # model's form, Pareto/NBD ranks as well as BG/NBD (0.894 against 0.892 on seed 3).
     assert auc >= 0.75
+    assert auc_repeat >= 0.85
     assert corr >= 0.6
 
 

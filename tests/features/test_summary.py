@@ -291,6 +291,7 @@ def test_customers_in_input_order_by_default_and_sorted_on_request(tmp_path, sto
 
 def test_concurrent_summaries_keep_their_own_frames_and_leave_nothing_behind(monkeypatch):
     """Calls share one in-memory database but each reads only its own frame, then lets go."""
+    import os
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import contextmanager
 
@@ -332,9 +333,16 @@ def test_concurrent_summaries_keep_their_own_frames_and_leave_nothing_behind(mon
     for con in opened:
         with pytest.raises(duckdb.ConnectionException):
             con.sql("SELECT 1")
-    # a forked process (another pid) gets a database of its own
-    before = dict(_input._shared)
-    monkeypatch.setattr(_input.os, "getpid", lambda: -1)
-    rfm_summary(frames[0], observation_end="2024-12-31")
-    assert list(_input._shared) == [-1]
-    assert _input._shared[-1] is not next(iter(before.values()))
+    # the shared database is closed before a fork (a child that inherits an open DuckDB
+    # crashes when it exits), and opened again on the next call
+    shared = list(_input._shared)
+    assert len(shared) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: exit at once, as cleanly as it can
+        os._exit(0 if not _input._shared else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert _input._shared == []
+    with pytest.raises(duckdb.ConnectionException):
+        shared[0].sql("SELECT 1")
+    assert len(rfm_summary(frames[0], observation_end="2024-12-31")) == 50
+    assert len(_input._shared) == 1

@@ -23,8 +23,20 @@ def duckdb_memory() -> Any:
     return con
 
 
-_shared: dict[int, Any] = {}  # process id -> the process's in-memory DuckDB
+_shared: list[Any] = []  # the process's in-memory DuckDB, once opened
 _shared_lock = threading.Lock()
+
+
+def _close_shared() -> None:
+    """Close the shared database (before a fork: a child that inherits an open DuckDB
+    crashes when it exits, as the database's threads stayed in the parent)."""
+    with _shared_lock:
+        for con in _shared:
+            con.close()
+        _shared.clear()
+
+
+os.register_at_fork(before=_close_shared)
 
 
 @contextmanager
@@ -34,16 +46,14 @@ def duckdb_session() -> Iterator[Any]:
     Every summary of a frame or file gets its own connection, so what it registers is
     private and gone when it ends, but they share one database: its memory is already
     mapped, where a new database pays for fresh pages again (a tenth of a summary of a
-    million customers). A forked child opens its own, as DuckDB cannot be shared over fork.
+    million customers). The database is closed before the process forks.
     """
     import duckdb
 
     with _shared_lock:
-        pid = os.getpid()
-        if pid not in _shared:
-            _shared.clear()
-            _shared[pid] = duckdb.connect()
-        cursor = _shared[pid].cursor()
+        if not _shared:
+            _shared.append(duckdb.connect())
+        cursor = _shared[0].cursor()
     try:
         con = ibis.duckdb.from_connection(cursor)
         con.raw_sql("SET enable_progress_bar = false")

@@ -167,3 +167,38 @@ def test_degenerate_shops_run_and_say_what_they_could_not_do(store, tx, said):
         "SELECT count(*), count(p_alive), count(rfm_segment) FROM customer_scores"
     ).fetchone()
     assert rows == (result.customers, 0, result.customers)
+
+
+def test_a_shop_whose_customers_never_stop_buying_still_gets_scores_said_to_be_rough(store):
+    """No dropout and no difference between customers: no model converges (the dropout
+    parameter runs to zero), yet every customer gets scores, and the run says they come
+    from a fit that did not converge."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(400):
+        days = np.cumsum(rng.exponential(14.0, 80))  # a purchase every two weeks, forever
+        rows += [(f"c{c}", d) for d in days[days < 700]]
+    tx = pd.DataFrame(rows, columns=["customer_id", "day"])
+    tx["timestamp"] = pd.Timestamp("2023-01-01") + pd.to_timedelta(tx.pop("day"), "D")
+    tx["amount"] = rng.gamma(4.0, 10.0, len(tx)).round(2)
+    ingest(tx, db=store, now=pd.Timestamp("2025-01-01").to_pydatetime())
+    result = run(store, as_of="2024-12-01")
+    chosen = result.values.chosen
+    assert chosen is not None and chosen.caveat  # chosen from fits that did not converge
+    assert all(r.caveat or r.error for r in result.values.results)
+    assert any("did not converge" in note for note in result.values.notes)
+    n, alive, mean_alive, e90 = store.con.execute(
+        "SELECT count(*), count(p_alive), avg(p_alive), avg(expected_purchases_90d) "
+        "FROM customer_scores WHERE run_id = ?",
+        [result.run_id],
+    ).fetchone()
+    assert n == alive == 400
+    assert mean_alive > 0.95  # nobody left
+    assert e90 == pytest.approx(90 / 14.0, rel=0.15)  # the true rate
+    fit = store.con.execute(
+        "SELECT converged, backtest FROM model_fits WHERE run_id = ? AND chosen "
+        "AND model <> 'gamma_gamma'",
+        [result.run_id],
+    ).fetchone()
+    assert fit[0] is False
+    assert "did not converge" in json.loads(fit[1])["caveat"]

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from valueseg.errors import ValuesegError
+from valueseg.models._base import ConvergenceWarning
 from valueseg.models.beta_geo import BetaGeo
 from valueseg.models.beta_geo_beta_binom import BetaGeoBetaBinom
 from valueseg.models.gamma_gamma import GammaGamma
@@ -56,13 +57,18 @@ def holdout_start(first_order: datetime, as_of: datetime) -> datetime:
 
 @dataclass
 class ModelResult:
-    """One purchase model's fit and its back-test."""
+    """One purchase model's fit and its back-test.
+
+    ``error`` says why there is no model; ``caveat`` why the model there is did not
+    converge (kept only when no model converged, see :func:`value_models`).
+    """
 
     name: str
     model: Any = None
     error: str | None = None
     backtest: dict[str, Any] = field(default_factory=dict)
     squared_errors: np.ndarray | None = field(default=None, repr=False)
+    caveat: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -79,15 +85,26 @@ def _bb_summary(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _fit_one(name: str, summary: pd.DataFrame) -> tuple[Any, str | None]:
+def _fit_one(name: str, summary: pd.DataFrame, *, strict: bool = True) -> tuple[Any, str | None]:
+    """(fitted model, None), or (None, why not).
+
+    ``strict=False`` keeps a fit that did not converge (a parameter at the edge of its
+    range, a flat likelihood) when its predictions are finite, and gives the reason as
+    the second item: a model is fitted, but it is not to be trusted as a converged one.
+    """
     cls = PURCHASE_MODELS[name]
     data = _bb_summary(summary) if name == "bg_bb" else summary[["frequency", "recency", "T"]]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore", RuntimeWarning)
-            return cls().fit(data), None
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = cls(on_failure="raise" if strict else "warn").fit(data)
     except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         return None, str(exc)
+    why = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if why and not np.all(np.isfinite(_predict(name, model, 1.0, summary))):
+        return None, why[0]
+    return model, (why[0] if why else None)
 
 
 def _predict(name: str, model: Any, t: Any, summary: pd.DataFrame) -> np.ndarray:
@@ -222,11 +239,12 @@ def candidates(freq: str) -> list[str]:
     return [*names, "bg_bb"] if freq in DISCRETE_FREQS else names
 
 
-def backtest(cal: pd.DataFrame, *, freq: str = "D") -> list[ModelResult]:
+def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list[ModelResult]:
     """Fit each candidate on the calibration summary and score it on the holdout.
 
     ``cal`` is :func:`valueseg.calibration_holdout` output plus a ``spend_holdout`` column
-    (each customer's actual spend in the holdout).
+    (each customer's actual spend in the holdout). ``strict=False`` keeps fits that did
+    not converge, each with its ``caveat``.
     """
     summary = _cal_summary(cal)
     duration = float(cal["duration_holdout"].iloc[0])
@@ -234,8 +252,11 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D") -> list[ModelResult]:
     actual_spend = cal["spend_holdout"].to_numpy(np.float64)
     results = []
     for name in candidates(freq):
-        model, error = _fit_one(name, summary)
-        result = ModelResult(name, model, error)
+        model, why = _fit_one(name, summary, strict=strict)
+        if model is None:
+            result = ModelResult(name, error=why)
+        else:
+            result = ModelResult(name, model, caveat=why)
         if model is not None:
             predicted = _predict(name, model, duration, summary)
             result.backtest = score_holdout(predicted, cal)
@@ -337,6 +358,7 @@ class ValueModels:
                         **r.backtest,
                         "fitted_on": "all history" if r.name == chosen else "calibration span",
                         **({"error": r.error} if r.error else {}),
+                        **({"caveat": r.caveat} if r.caveat else {}),
                     },
                 }
             )
@@ -363,21 +385,36 @@ def value_models(
     """Back-test on ``cal``, choose, refit the chosen model on ``summary`` and score.
 
     Without a calibration split (``cal`` None: too little history), BG/NBD is fitted on all
-    of history and the notes say that it was not back-tested.
+    of history and the notes say that it was not back-tested. When no model converges (a
+    shop whose customers never stop buying, say: the dropout parameter runs to zero), the
+    fits that did not converge but predict finite numbers are back-tested and chosen from
+    instead, and the notes say that the scores come from such a fit.
     """
     notes: list[str] = []
     results = backtest(cal, freq=freq) if cal is not None else []
     chosen = choose(results)
+    strict = True
+    if cal is not None and chosen is None:
+        # still answer: the closest fits found, back-tested like any other, said to be rough
+        notes.append(
+            "no purchase model converged on the calibration span ("
+            + "; ".join(f"{r.name}: {r.error}" for r in results)
+            + "); the fits that did not converge are back-tested and compared instead"
+        )
+        strict = False
+        results = backtest(cal, freq=freq, strict=False)
+        chosen = choose(results)
     if cal is None:
         notes.append(f"not back-tested: {why_no_cal}")
         name = "bg_nbd"
     elif chosen is None:
-        errors = "; ".join(f"{r.name}: {r.error}" for r in results)
-        notes.append(f"no purchase model could be fitted on the calibration span ({errors})")
         name = "bg_nbd"
     else:
         name = chosen.name
-    final, error = _fit_one(name, summary)
+    final, error = _fit_one(name, summary, strict=strict)
+    if final is None and strict:  # the same fallback for the refit on all of history
+        final, error = _fit_one(name, summary, strict=False)
+    caveat = error if final is not None else None
     spend_model, spend_error = fit_spend(summary)
     if spend_model is None:
         notes.append(f"no spend model, so no CLV: {spend_error}")
@@ -385,10 +422,17 @@ def value_models(
         notes.append(f"{name} could not be fitted on all of history: {error}")
         scores = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
         return ValueModels(results, None, spend_model, scores, notes)
+    if caveat:
+        notes.append(
+            f"the scores come from {name}, which did not converge on this shop ({caveat}) "
+            "They are the closest fit found and rough: compare its back-test with the "
+            "others before acting on them."
+        )
     if chosen is None:
-        chosen = ModelResult(name, final)
+        chosen = ModelResult(name, final, caveat=caveat)
         results.append(chosen)
     else:
         chosen.model = final  # keep the back-test, report the refit
+        chosen.caveat = caveat
     scores = score_customers(name, final, spend_model, summary, freq)
     return ValueModels(results, chosen, spend_model, scores, notes)

@@ -187,14 +187,17 @@ def test_a_shop_whose_customers_never_stop_buying_still_gets_scores_said_to_be_r
     assert chosen is not None and chosen.caveat  # chosen from fits that did not converge
     assert all(r.caveat or r.error for r in result.values.results)
     assert any("did not converge" in note for note in result.values.notes)
-    n, alive, mean_alive, e90 = store.con.execute(
-        "SELECT count(*), count(p_alive), avg(p_alive), avg(expected_purchases_90d) "
+    n, alive, clv, mean_alive, e90, per_purchase = store.con.execute(
+        "SELECT count(*), count(p_alive), count(predicted_clv_365d), avg(p_alive), "
+        "avg(expected_purchases_90d), avg(predicted_clv_365d / expected_purchases_365d) "
         "FROM customer_scores WHERE run_id = ?",
         [result.run_id],
     ).fetchone()
-    assert n == alive == 400
+    assert n == alive == clv == 400
     assert mean_alive > 0.95  # nobody left
     assert e90 == pytest.approx(90 / 14.0, rel=0.15)  # the true rate
+    # spend per order is the same Gamma(4, 10) for everyone: about 40 (less the discount)
+    assert per_purchase == pytest.approx(40.0, rel=0.15)
     fit = store.con.execute(
         "SELECT converged, backtest FROM model_fits WHERE run_id = ? AND chosen "
         "AND model <> 'gamma_gamma'",
@@ -202,3 +205,22 @@ def test_a_shop_whose_customers_never_stop_buying_still_gets_scores_said_to_be_r
     ).fetchone()
     assert fit[0] is False
     assert "did not converge" in json.loads(fit[1])["caveat"]
+
+
+def test_spend_that_does_not_differ_between_customers_is_predicted_at_the_shop_mean():
+    """Gamma-Gamma's q runs to its edge when every customer's orders come from the same
+    spend distribution; the fit there is kept (with the reason) and predicts the mean."""
+    from valueseg.models.selection import fit_spend
+
+    rng = np.random.default_rng(11)
+    x = rng.integers(1, 12, 3_000)
+    mean_spend = np.array([rng.gamma(4.0, 10.0, k).mean() for k in x])
+    summary = pd.DataFrame({"frequency": x.astype(float), "monetary_value": mean_spend})
+    model, why = fit_spend(summary)
+    assert model is not None
+    assert why is not None and "'q' ran to the edge" in why  # the fit kept, with why
+    predicted = model.conditional_expected_average_profit(summary.frequency, summary.monetary_value)
+    assert np.all(np.isfinite(predicted))
+    assert float(np.mean(predicted)) == pytest.approx(40.0, rel=0.05)
+    # shrunk to the shop's mean: far less spread than the customers' own means
+    assert float(np.std(predicted)) < 0.5 * float(np.std(mean_spend))

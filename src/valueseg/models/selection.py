@@ -128,14 +128,33 @@ def p_alive(name: str, model: Any, summary: pd.DataFrame) -> np.ndarray:
 
 
 def fit_spend(summary: pd.DataFrame) -> tuple[GammaGamma | None, str | None]:
-    """Gamma-Gamma on the repeat buyers with positive spend (None and why, if it cannot)."""
+    """Gamma-Gamma on the repeat buyers with positive spend: (model, None), or, when the
+    fit does not converge, the closest fit found with the reason (its predictions finite),
+    or (None, why not).
+
+    A fit that does not converge is kept here, as a purchase model is when none converges:
+    there is no other spend model to fall back on. The common case: customers do not differ
+    in what they spend per order beyond chance, ``q`` runs to its edge, and the fit there
+    predicts about the shop's mean order value for everyone.
+    """
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    data = repeat[["frequency", "monetary_value"]]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore", RuntimeWarning)
-            return GammaGamma().fit(repeat[["frequency", "monetary_value"]]), None
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = GammaGamma(on_failure="warn").fit(data)
     except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         return None, str(exc)
+    why = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    if why:
+        spend = model.conditional_expected_average_profit(
+            summary["frequency"], summary["monetary_value"]
+        )
+        if not np.all(np.isfinite(np.asarray(spend, dtype=np.float64))):
+            return None, why[0]
+        return model, why[0]
+    return model, None
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -249,6 +268,7 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
     summary = _cal_summary(cal)
     duration = float(cal["duration_holdout"].iloc[0])
     spend_model, spend_error = fit_spend(summary)
+    spend_caveat = spend_error if spend_model is not None else None
     actual_spend = cal["spend_holdout"].to_numpy(np.float64)
     results = []
     for name in candidates(freq):
@@ -273,6 +293,8 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
                 result.backtest["value_top_decile_capture"] = top_decile_capture(
                     value, actual_spend
                 )
+                if spend_caveat:
+                    result.backtest["spend_model_caveat"] = spend_caveat
             else:
                 result.backtest["spend_model_error"] = spend_error
         results.append(result)
@@ -418,6 +440,11 @@ def value_models(
     spend_model, spend_error = fit_spend(summary)
     if spend_model is None:
         notes.append(f"no spend model, so no CLV: {spend_error}")
+    elif spend_error:
+        notes.append(
+            f"the CLV's spend model (Gamma-Gamma) did not converge ({spend_error}) The CLV "
+            "comes from the closest fit found and is rough."
+        )
     if final is None:
         notes.append(f"{name} could not be fitted on all of history: {error}")
         scores = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})

@@ -102,8 +102,13 @@ def _fit_one(name: str, summary: pd.DataFrame, *, strict: bool = True) -> tuple[
     except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
         return None, str(exc)
     why = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
-    if why and not np.all(np.isfinite(_predict(name, model, 1.0, summary))):
-        return None, why[0]
+    if why:
+        with np.errstate(all="ignore"):
+            finite = np.all(np.isfinite(_predict(name, model, 1.0, summary))) and np.all(
+                np.isfinite(p_alive(name, model, summary))
+            )
+        if not finite:
+            return None, why[0]
     return model, (why[0] if why else None)
 
 

@@ -224,3 +224,33 @@ def test_spend_that_does_not_differ_between_customers_is_predicted_at_the_shop_m
     assert float(np.mean(predicted)) == pytest.approx(40.0, rel=0.05)
     # shrunk to the shop's mean: far less spread than the customers' own means
     assert float(np.std(predicted)) < 0.5 * float(np.std(mean_spend))
+
+
+def test_when_the_chosen_model_cannot_be_refitted_the_next_best_scores(monkeypatch, store):
+    """The back-test's choice is refitted on all of history; if that fit fails, the next
+    best model of the back-test is refitted instead, and the notes say why."""
+    from valueseg.models import selection
+
+    shop = make_shop(3_000, random_state=5)
+    ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
+    first = run(store, as_of="2025-01-01").values
+    ranked = sorted(
+        (r for r in first.results if r.ok and r.backtest), key=lambda r: r.backtest["rmse"]
+    )
+    refused = first.chosen.name
+    fit_one = selection._fit_one
+
+    def refuse_on_all_history(name, summary, *, strict=True):
+        if name == refused and "customer_id" in summary.columns:  # the refit, not the back-test
+            return None, "refused by the test"
+        return fit_one(name, summary, strict=strict)
+
+    monkeypatch.setattr(selection, "_fit_one", refuse_on_all_history)
+    result = run(store, as_of="2025-01-01")
+    values = result.values
+    expected = next(r.name for r in ranked if r.name != refused)
+    assert values.chosen.name == expected
+    assert any(refused in n and "refused by the test" in n for n in values.notes)
+    assert store.con.execute(
+        "SELECT count(p_alive) FROM customer_scores WHERE run_id = ?", [result.run_id]
+    ).fetchone() == (result.customers,)

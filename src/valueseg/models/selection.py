@@ -438,9 +438,20 @@ def value_models(
         name = "bg_nbd"
     else:
         name = chosen.name
-    final, error = _fit_one(name, summary, strict=strict)
-    if final is None and strict:  # the same fallback for the refit on all of history
-        final, error = _fit_one(name, summary, strict=False)
+    # the chosen model refitted on all of history; should that fail, the next best of the
+    # back-test (the same fallback as above for a fit that does not converge)
+    ranked = sorted((r for r in results if r.ok and r.backtest), key=lambda r: r.backtest["rmse"])
+    final = None
+    for candidate in dict.fromkeys([name, *(r.name for r in ranked)]):
+        final, error = _fit_one(candidate, summary, strict=strict)
+        if final is None and strict:
+            final, error = _fit_one(candidate, summary, strict=False)
+        if final is not None:
+            if candidate != name:
+                chosen = next(r for r in results if r.name == candidate)
+                name = candidate
+            break
+        notes.append(f"{candidate} could not be fitted on all of history: {error}")
     caveat = error if final is not None else None
     spend_model, spend_error = fit_spend(summary)
     if spend_model is None:
@@ -451,7 +462,6 @@ def value_models(
             "comes from the closest fit found and is rough."
         )
     if final is None:
-        notes.append(f"{name} could not be fitted on all of history: {error}")
         scores = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
         return ValueModels(results, None, spend_model, scores, notes)
     if caveat:

@@ -163,13 +163,17 @@ def test_a_fit_that_does_not_converge_raises_with_advice(model, alt):
         model().fit(_no_dropout())
     assert str(info.value).endswith(ADVICE.format(alt=alt))
     assert isinstance(info.value, ValuesegError)
+    # the reason alone, for a run that says the advice once for all its models
+    assert str(info.value) == info.value.reason + ADVICE.format(alt=alt)
 
 
 def test_on_failure_warn_keeps_the_parameters():
-    with pytest.warns(ConvergenceWarning, match="^BetaGeo did not converge: "):
+    with pytest.warns(ConvergenceWarning, match="^BetaGeo did not converge: ") as caught:
         m = BetaGeo(on_failure="warn").fit(_no_dropout())
     assert not m.converged_
     assert set(m.params_) == {"r", "alpha", "a", "b"}
+    warning = caught[0].message
+    assert str(warning).startswith(warning.reason) and "Try penalizer_coef" not in warning.reason
 
 
 # ---- input errors

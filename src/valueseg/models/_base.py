@@ -44,11 +44,23 @@ class NotFittedError(ValuesegError, _SklearnNotFittedError):
 
 
 class ConvergenceError(ValuesegError, RuntimeError):
-    """Maximum likelihood did not converge, or converged onto a parameter boundary."""
+    """Maximum likelihood did not converge, or converged onto a parameter boundary.
+
+    ``reason`` is what went wrong without the advice on what to try.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class ConvergenceWarning(UserWarning):
-    """Warned instead of :class:`ConvergenceError` when ``on_failure="warn"``."""
+    """Warned instead of :class:`ConvergenceError` when ``on_failure="warn"``; ``reason``
+    as there."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 # --------------------------------------------------------------------------------------
@@ -432,10 +444,10 @@ class LikelihoodModel(BaseEstimator):
             + "."
         )
         if self.on_failure == "raise":
-            raise ConvergenceError(what + advice)
+            raise ConvergenceError(what + advice, reason=what)
         import warnings
 
-        warnings.warn(what + advice, ConvergenceWarning, stacklevel=4)
+        warnings.warn(ConvergenceWarning(what + advice, reason=what), stacklevel=4)
 
 
 class PurchaseModel(LikelihoodModel):

@@ -85,6 +85,18 @@ def _bb_summary(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: Said once in a run's notes when fits did not converge (each fit's reason is shorter).
+NOT_IDENTIFIED = (
+    "The data may not identify these models (too few repeat purchases, no sign of dropout, "
+    "or no difference between customers)."
+)
+
+
+def _reason(exc: BaseException | Warning) -> str:
+    """What went wrong in a fit, without the advice a direct user of the model gets."""
+    return str(getattr(exc, "reason", None) or exc).rstrip(".")
+
+
 def _fit_one(name: str, summary: pd.DataFrame, *, strict: bool = True) -> tuple[Any, str | None]:
     """(fitted model, None), or (None, why not).
 
@@ -100,8 +112,8 @@ def _fit_one(name: str, summary: pd.DataFrame, *, strict: bool = True) -> tuple[
             warnings.simplefilter("always", ConvergenceWarning)
             model = cls(on_failure="raise" if strict else "warn").fit(data)
     except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        return None, str(exc)
-    why = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        return None, _reason(exc)
+    why = [_reason(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     if why:
         with np.errstate(all="ignore"):
             finite = np.all(np.isfinite(_predict(name, model, 1.0, summary))) and np.all(
@@ -150,8 +162,8 @@ def fit_spend(summary: pd.DataFrame) -> tuple[GammaGamma | None, str | None]:
             warnings.simplefilter("always", ConvergenceWarning)
             model = GammaGamma(on_failure="warn").fit(data)
     except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        return None, str(exc)
-    why = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        return None, _reason(exc)
+    why = [_reason(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     if why:
         spend = model.conditional_expected_average_profit(
             summary["frequency"], summary["monetary_value"]
@@ -426,7 +438,8 @@ def value_models(
         notes.append(
             "no purchase model converged on the calibration span ("
             + "; ".join(f"{r.name}: {r.error}" for r in results)
-            + "); the fits that did not converge are back-tested and compared instead"
+            + f"). {NOT_IDENTIFIED} The fits that did not converge are back-tested and "
+            "compared instead."
         )
         strict = False
         results = backtest(cal, freq=freq, strict=False)
@@ -458,7 +471,7 @@ def value_models(
         notes.append(f"no spend model, so no CLV: {spend_error}")
     elif spend_error:
         notes.append(
-            f"the CLV's spend model (Gamma-Gamma) did not converge ({spend_error}) The CLV "
+            f"the CLV's spend model (Gamma-Gamma) did not converge ({spend_error}). The CLV "
             "comes from the closest fit found and is rough."
         )
     if final is None:
@@ -466,7 +479,7 @@ def value_models(
         return ValueModels(results, None, spend_model, scores, notes)
     if caveat:
         notes.append(
-            f"the scores come from {name}, which did not converge on this shop ({caveat}) "
+            f"the scores come from {name}, which did not converge on this shop ({caveat}). "
             "They are the closest fit found and rough: compare its back-test with the "
             "others before acting on them."
         )

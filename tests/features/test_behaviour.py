@@ -265,3 +265,30 @@ def test_a_spend_share_is_never_above_one():
     con = ibis.duckdb.connect()
     got = con.execute(t.select(share=spend_share(t.spend, t.total)))["share"].tolist()
     assert got == [1.0, parts / total, 0.0, 0.0]
+
+
+def test_near_unique_text_attributes_are_not_one_hot(store):
+    """E-mail addresses or names are not categories: their 12 most common levels would hold
+    a few customers each. A column with a handful of levels is one-hot as before."""
+    n = 200
+    tx = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "timestamp": "2024-01-01",
+            "amount": 10.0,
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "email": [f"user{i}@example.com" for i in range(n)],
+            "first_name": [f"name{i % 60}" for i in range(n)],  # top 12 hold 48 of 200
+            "region": ["north", "south", "east", "west"] * (n // 4),
+            "tier": ["gold"] * 20 + [f"x{i}" for i in range(n - 20)],  # top 12 hold 31 of 200
+        }
+    )
+    ingest(tx, db=store, now=AS_OF)
+    ingest(customers, db=store, kind="customers", now=AS_OF)
+    cols = compute_features(store, AS_OF).column_names
+    assert not any(c.startswith(("attr_email", "attr_first_name", "attr_tier")) for c in cols)
+    assert {f"attr_region_{r}" for r in ("north", "south", "east", "west")} <= set(cols)

@@ -21,6 +21,8 @@ from valueseg.features.rfm import rfm_expr
 
 TOP_CATEGORIES = 10
 MAX_LEVELS = 12
+#: Share of the customers with a value that the one-hot levels of an attribute must hold.
+MIN_LEVEL_COVERAGE = 0.5
 _NOT_ATTRIBUTES = {"customer_id", "load_id", "line"}
 
 
@@ -49,7 +51,13 @@ def top_categories(transactions: ir.Table, as_of: datetime, k: int = TOP_CATEGOR
 
 
 def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]]:
-    """Which attributes are one-hot (and on which levels) and which are numeric."""
+    """Which attributes are one-hot (and on which levels) and which are numeric.
+
+    A text attribute is one-hot on its ``MAX_LEVELS`` most common levels when they hold at
+    least ``MIN_LEVEL_COVERAGE`` of the customers who have a value: a column of e-mail
+    addresses, names or other near-unique text (every level a customer or two) is left
+    out, as its columns would be all but empty.
+    """
     categorical: dict[str, list[Any]] = {}
     numeric: list[str] = []
     for name, dtype in customers.schema().items():
@@ -59,14 +67,16 @@ def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]
             numeric.append(name)
         elif dtype.is_string() or dtype.is_boolean():
             present = customers.filter(customers[name].notnull())
-            levels = (
-                present.group_by(name)
-                .aggregate(n=present.count())
+            counts = present.group_by(name).aggregate(n=present.count())
+            top = (
+                counts.mutate(total=counts.n.sum().over())
                 .order_by([ibis.desc("n"), name])
                 .limit(MAX_LEVELS)
-                .to_pandas()[name]
+                .to_pandas()
             )
-            categorical[name] = [v.item() if hasattr(v, "item") else v for v in levels]
+            if top.empty or top.n.sum() < MIN_LEVEL_COVERAGE * top.total.iloc[0]:
+                continue
+            categorical[name] = [v.item() if hasattr(v, "item") else v for v in top[name]]
         # dates and timestamps are described through tenure instead
     return categorical, numeric
 

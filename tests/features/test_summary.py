@@ -346,3 +346,30 @@ def test_concurrent_summaries_keep_their_own_frames_and_leave_nothing_behind(mon
         shared[0].sql("SELECT 1")
     assert len(rfm_summary(frames[0], observation_end="2024-12-31")) == 50
     assert len(_input._shared) == 1
+
+
+def test_text_times_and_amounts_that_do_not_read_are_named(tmp_path):
+    """A Parquet file or polars frame with times or amounts as text: ISO text reads; other
+    text gets an error naming the file, the column, a bad value and the fix."""
+    good = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": ["2024-01-01", "2024-01-05 10:00:00", "2024-01-03"],
+            "amount": ["1.0", "2.5", "3"],
+        }
+    )
+    good.to_parquet(tmp_path / "good.parquet")
+    got = rfm_summary(tmp_path / "good.parquet", observation_end="2024-01-31")
+    assert got.frequency.tolist() == [1.0, 0.0] and got.monetary_value.tolist() == [2.5, 0.0]
+
+    us_dates = good.assign(timestamp=["01/01/2024", "01/05/2024", "2024-01-03"])
+    us_dates.to_parquet(tmp_path / "us.parquet")
+    with pytest.raises(InputError) as info:
+        rfm_summary(tmp_path / "us.parquet")
+    assert str(info.value).startswith(
+        "Column 'timestamp' of us.parquet holds 2 values that are not dates "
+        "(for example '01/01/2024'). Write the times as YYYY-MM-DD HH:MM:SS, or load the "
+        "orders with `valueseg ingest`"
+    )
+    with pytest.raises(InputError, match="Column 'amount' of the DataFrame holds 1 value that is"):
+        rfm_summary(pl.from_pandas(good.assign(amount=["1.0", "x", "3"])))

@@ -117,6 +117,7 @@ def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_co
             raise InputError(f"File not found: {path}. Expected a Parquet file of orders.")
         table = con.read_parquet(str(path), file_row_number=True)
         _check_columns(table.columns, needed, path.name)
+        _check_text_values(table, needed, datetime_col, path.name)
         return table.rename({ROW: "file_row_number"})
     module = type(transactions).__module__.split(".")[0]
     if module in ("pandas", "polars") and type(transactions).__name__ == "DataFrame":
@@ -136,11 +137,41 @@ def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_co
         else:
             frame = frame.select(list(needed)).with_row_index(ROW)
         con.con.register("_vs_orders", frame)
-        return con.table("_vs_orders")
+        table = con.table("_vs_orders")
+        if module == "polars":
+            _check_text_values(table, needed, datetime_col, "the DataFrame")
+        return table
     raise InputError(
         f"Cannot summarise a {type(transactions).__name__}. Expected a pandas or polars "
         "DataFrame, a Parquet path or a valueseg Store."
     )
+
+
+def _check_text_values(table: Any, needed: Sequence[str], datetime_col: str, what: str) -> None:
+    """A time or amount column stored as text must read as one, or the error says where.
+
+    (The engine would stop at the first bad value with a message about casting.)
+    """
+    for col in needed[1:]:  # the customer id is text anyway
+        if not table[col].type().is_string():
+            continue
+        target, kind = ("timestamp", "dates") if col == datetime_col else ("float64", "numbers")
+        bad = table.filter(table[col].notnull() & table[col].try_cast(target).isnull())
+        found = bad.aggregate(n=bad.count(), example=bad[col].min()).to_pyarrow().to_pylist()[0]
+        if found["n"]:
+            fix = (
+                "Write the times as YYYY-MM-DD HH:MM:SS"
+                if kind == "dates"
+                else "Write the amounts as plain numbers (a dot for decimals)"
+            )
+            n = found["n"]
+            values = f"{n:,} values that are" if n != 1 else "1 value that is"
+            raise InputError(
+                f"Column '{col}' of {what} holds {values} not {kind} "
+                f"(for example {found['example']!r}). {fix}, or load the orders with "
+                "`valueseg ingest`, which reads common formats and quarantines the rows it "
+                "cannot read, and summarise the store."
+            )
 
 
 def _naive_utc(frame: Any, col: str) -> Any:

@@ -321,7 +321,9 @@ def _print_models(values: Any) -> None:
             num(b.get("correlation"), ".2f"),
             "–" if err is None else f"{err:+.1f} %",
             num(b.get("value_spearman"), ".2f"),
-            ("chosen" if r.name == chosen else "") + (" (did not converge)" if r.caveat else ""),
+            (
+                ("chosen" if r.name == chosen else "") + (" (did not converge)" if r.caveat else "")
+            ).strip(),
         )
     if values.results and any(r.backtest for r in values.results):
         console.print(table)

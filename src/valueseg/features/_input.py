@@ -138,8 +138,7 @@ def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_co
             frame = frame.select(list(needed)).with_row_index(ROW)
         con.con.register("_vs_orders", frame)
         table = con.table("_vs_orders")
-        if module == "polars":
-            _check_text_values(table, needed, datetime_col, "the DataFrame")
+        _check_text_values(table, needed, datetime_col, "the DataFrame")
         return table
     raise InputError(
         f"Cannot summarise a {type(transactions).__name__}. Expected a pandas or polars "

@@ -106,21 +106,28 @@ def _fit_one(name: str, summary: pd.DataFrame, *, strict: bool = True) -> tuple[
     """
     cls = PURCHASE_MODELS[name]
     data = _bb_summary(summary) if name == "bg_bb" else summary[["frequency", "recency", "T"]]
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("always", ConvergenceWarning)
-            model = cls(on_failure="raise" if strict else "warn").fit(data)
-    except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        return None, _reason(exc)
-    why = [_reason(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
-    if why:
+    model, why = _fit(cls(on_failure="raise" if strict else "warn"), data)
+    if model is not None and why is not None:
         with np.errstate(all="ignore"):
             finite = np.all(np.isfinite(_predict(name, model, 1.0, summary))) and np.all(
                 np.isfinite(p_alive(name, model, summary))
             )
         if not finite:
-            return None, why[0]
+            return None, why
+    return model, why
+
+
+def _fit(estimator: Any, data: pd.DataFrame) -> tuple[Any, str | None]:
+    """(fitted estimator, None); (fitted estimator, why it did not converge) when it warns;
+    or (None, why not) when it raises. Numeric warnings of the search are silenced."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = estimator.fit(data)
+    except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        return None, _reason(exc)
+    why = [_reason(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     return model, (why[0] if why else None)
 
 
@@ -155,23 +162,14 @@ def fit_spend(summary: pd.DataFrame) -> tuple[GammaGamma | None, str | None]:
     predicts about the shop's mean order value for everyone.
     """
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    data = repeat[["frequency", "monetary_value"]]
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("ignore", RuntimeWarning)
-            warnings.simplefilter("always", ConvergenceWarning)
-            model = GammaGamma(on_failure="warn").fit(data)
-    except (ValuesegError, ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
-        return None, _reason(exc)
-    why = [_reason(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
-    if why:
+    model, why = _fit(GammaGamma(on_failure="warn"), repeat[["frequency", "monetary_value"]])
+    if model is not None and why is not None:
         spend = model.conditional_expected_average_profit(
             summary["frequency"], summary["monetary_value"]
         )
         if not np.all(np.isfinite(np.asarray(spend, dtype=np.float64))):
-            return None, why[0]
-        return model, why[0]
-    return model, None
+            return None, why
+    return model, why
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float | None:

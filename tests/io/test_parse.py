@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from valueseg.io.parse import (
     TIMESTAMP_FORMATS,
     ValueSQL,
-    edge_blank,
     maybe_offset,
+    needs_care,
     number_expr,
     text_expr,
     timestamp_expr,
@@ -51,7 +51,12 @@ def _reference_number() -> str:
     )
 
 
-_REFERENCE_TEXT = "nullif(trim(CAST(\"x\" AS VARCHAR), ' \t\r\n'), '')"
+_TRIMMED = "nullif(trim(CAST(\"x\" AS VARCHAR), ' \t\r\n'), '')"
+# an integral number written as a float ('17850.0') is the integer's text
+_REFERENCE_TEXT = (
+    f"CASE WHEN regexp_full_match({_TRIMMED}, '[0-9]+\\.0+') "
+    f"THEN split_part({_TRIMMED}, '.', 1) ELSE {_TRIMMED} END"
+)
 
 
 def _composed(value: ValueSQL) -> str:
@@ -136,7 +141,23 @@ def test_numbers_read_as_the_full_parse_reads_them(values):
 def test_text_is_trimmed_as_before(values):
     assert _mismatches(values, ValueSQL(text_expr("x", "VARCHAR")), _REFERENCE_TEXT) == []
     plain = ValueSQL(text_expr("x", "VARCHAR", careful=False))
-    assert _mismatches(values, plain, _REFERENCE_TEXT, f"NOT {edge_blank('x')}") == []
+    assert _mismatches(values, plain, _REFERENCE_TEXT, f"NOT {needs_care('x')}") == []
+
+
+_IDS = ["17850.0", "17850.00", " 17850.0\t", "17850", "0.0", "1.05", "1.0e3", "-3.0", ".0"]
+_IDS += ["7.0x", "12.000", "A1.0", "1.50", "１２.0", "", " "]
+
+
+def test_ids_written_as_floats_read_as_integers():
+    assert _mismatches(_IDS, ValueSQL(text_expr("x", "VARCHAR")), _REFERENCE_TEXT) == []
+    con = duckdb.connect()
+    got = con.execute(
+        f"SELECT {text_expr('x', 'VARCHAR')} FROM (SELECT unnest(?::VARCHAR[]) AS x)", [_IDS]
+    ).fetchall()
+    assert [v for (v,) in got] == [
+        *("17850", "17850", "17850", "17850", "0", "1.05", "1.0e3", "-3.0", ".0", "7.0x"),
+        *("12", "A1.0", "1.50", "１２.0", None, None),
+    ]
 
 
 def test_no_date_format_reads_text_that_starts_like_an_iso_date():

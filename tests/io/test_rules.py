@@ -196,3 +196,28 @@ def test_float_customer_ids_lose_their_decimal_zero(store):
     report = ingest(frame, db=store, now=NOW)
     assert report.rejected_by_reason == {"missing customer_id": 1}
     assert store.con.execute("SELECT customer_id FROM transactions").fetchall() == [("17850",)]
+
+
+def test_ids_a_csv_wrote_as_floats_match_the_same_ids_written_as_integers(store, write):
+    # a UCI export saved by pandas: CustomerID has blanks, so every id is written '17850.0'
+    orders = write(
+        "retail.csv",
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+        "536365.0,85123A,6,2010-12-01 08:26:00,2.55,17850.0\n"
+        "536366,71053,6,2010-12-01 08:28:00,3.39, 17850.00 \n"
+        "536367,84406B,8,2010-12-01 08:34:00,2.75,\n"
+        "536368,84029.50,6,2010-12-01 08:34:00,3.39,13047\n",
+    )
+    customers = write("customers.csv", "customer_id,region\n17850,north\n13047,south\n")
+    report = ingest(orders, db=store, now=NOW)
+    assert (report.accepted, report.rejected_by_reason) == (3, {"missing customer_id": 1})
+    ingest(customers, kind="customers", db=store, now=NOW)
+    got = store.con.execute(
+        "SELECT t.customer_id, order_id, product_id, c.region FROM transactions t "
+        "LEFT JOIN customers c USING (customer_id) ORDER BY order_id"
+    ).fetchall()
+    assert got == [
+        ("17850", "536365", "85123A", "north"),
+        ("17850", "536366", "71053", "north"),
+        ("13047", "536368", "84029.50", "south"),
+    ]

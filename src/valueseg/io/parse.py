@@ -85,10 +85,36 @@ def edge_blank(col: str) -> str:
     return f"({ref} < '!' OR {ends})"
 
 
+def float_text(col: str) -> str:
+    """SQL: the text may be an integral number written as a float ('17850.0').
+
+    Spreadsheets and pandas write a numeric id column that has a blank as floats, so a
+    customer's id reads '17850.0' in one export and '17850' in another.
+    """
+    ref = _ident(col)
+    return f"({ref} LIKE '%.%0')"
+
+
+def needs_care(col: str) -> str:
+    """SQL: the identifier text needs the careful parse (trimming, or a float's '.0')."""
+    return f"({edge_blank(col)} OR {float_text(col)})"
+
+
 def text_expr(col: str, sql_type: str, careful: bool = True) -> str:
     """An identifier as trimmed text, NULL when empty; integral floats lose their '.0'.
 
-    ``careful=False`` says no value of the column is :func:`edge_blank`: text is kept as is.
+    Text that is an integral number written as a float ('17850.0', ' 17850.00 ') loses
+    the '.0' too, so ids match whichever way an export wrote them. ``careful=False`` says
+    no value of the column :func:`needs_care`: text is kept as is.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> values = ["17850.0", " 13047.00", "85123A", "1.05", "", "2.0x"]
+    >>> duckdb.sql(
+    ...     f"SELECT {text_expr('v', 'VARCHAR')} FROM (SELECT unnest(?) AS v)", params=[values]
+    ... ).fetchall()
+    [('17850',), ('13047',), ('85123A',), ('1.05',), (None,), ('2.0x',)]
     """
     ref = _ident(col)
     base = sql_type.upper().split("(")[0]
@@ -102,7 +128,12 @@ def text_expr(col: str, sql_type: str, careful: bool = True) -> str:
     if not careful:
         return ref
     # Trimming is slow and most values need none ('' is an edge_blank).
-    return f"CASE WHEN {edge_blank(col)} THEN nullif(trim({ref}, {_BLANKS}), '') ELSE {ref} END"
+    trimmed = f"nullif(trim({ref}, {_BLANKS}), '')"
+    integral = f"regexp_extract({trimmed}, '^([0-9]+)\\.0+$', 1)"
+    return (
+        f"CASE WHEN {needs_care(col)} THEN coalesce(nullif({integral}, ''), {trimmed}) "
+        f"ELSE {ref} END"
+    )
 
 
 def number_expr(col: str, sql_type: str) -> ValueSQL:

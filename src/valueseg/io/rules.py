@@ -17,9 +17,9 @@ from valueseg.io.columns import ColumnMap
 from valueseg.io.parse import (
     ValueSQL,
     detect_timestamp_format,
-    edge_blank,
     is_text,
     maybe_offset,
+    needs_care,
     number_expr,
     text_expr,
     timestamp_expr,
@@ -110,7 +110,7 @@ def care_checks(opened: OpenedSource, cmap: ColumnMap) -> dict[str, str]:
     for name in TEXT[cmap.kind]:
         src = cmap.source(name)
         if src and is_text(types[src]):
-            checks.setdefault(src, []).append(edge_blank(src))
+            checks.setdefault(src, []).append(needs_care(src))
     src = cmap.source("timestamp")
     if src and is_text(types[src]):
         checks.setdefault(src, []).append(maybe_offset(src))

@@ -278,7 +278,8 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
 
     ``cal`` is :func:`valueseg.calibration_holdout` output plus a ``spend_holdout`` column
     (each customer's actual spend in the holdout). ``strict=False`` keeps fits that did
-    not converge, each with its ``caveat``.
+    not converge, each with its ``caveat``; by default they are errors (see
+    :func:`converged_only`).
     """
     summary = _cal_summary(cal)
     duration = float(cal["duration_holdout"].iloc[0])
@@ -287,7 +288,7 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
     actual_spend = cal["spend_holdout"].to_numpy(np.float64)
     results = []
     for name in candidates(freq):
-        model, why = _fit_one(name, summary, strict=strict)
+        model, why = _fit_one(name, summary, strict=False)
         if model is None:
             result = ModelResult(name, error=why)
         else:
@@ -313,7 +314,12 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
             else:
                 result.backtest["spend_model_error"] = spend_error
         results.append(result)
-    return results
+    return converged_only(results) if strict else results
+
+
+def converged_only(results: list[ModelResult]) -> list[ModelResult]:
+    """The results with every fit that did not converge turned into an error (its reason)."""
+    return [ModelResult(r.name, error=r.caveat) if r.ok and r.caveat else r for r in results]
 
 
 def choose(results: list[ModelResult], z: float = 2.0) -> ModelResult | None:
@@ -428,7 +434,8 @@ def value_models(
     instead, and the notes say that the scores come from such a fit.
     """
     notes: list[str] = []
-    results = backtest(cal, freq=freq) if cal is not None else []
+    loose = backtest(cal, freq=freq, strict=False) if cal is not None else []
+    results = converged_only(loose)
     chosen = choose(results)
     strict = True
     if cal is not None and chosen is None:
@@ -440,7 +447,7 @@ def value_models(
             "compared instead."
         )
         strict = False
-        results = backtest(cal, freq=freq, strict=False)
+        results = loose
         chosen = choose(results)
     if cal is None:
         notes.append(f"not back-tested: {why_no_cal}")

@@ -11,6 +11,11 @@ projected linearly from the previous size, would pass ``--lifetimes-limit`` seco
 table says so). Then times the 12-month discounted CLV of 1M customers (BG/NBD + Gamma-Gamma)
 both ways.
 
+Where pymc-marketing is installed (it is not a dependency of valueseg: ``pip install
+pymc-marketing`` into the same environment), its MAP fit of each model with its default
+priors is timed last, on the same sizes, against valueseg's; its first fit of a model
+(compiling it) is made on 2,000 customers and left out of the table.
+
 Run: ``python bench/models.py`` (``--sizes 10000,100000,1000000`` for a quicker pass,
 ``--models bg,pnbd`` for some models only). Timings are wall-clock, best of ``--repeat``.
 """
@@ -18,6 +23,8 @@ Run: ``python bench/models.py`` (``--sizes 10000,100000,1000000`` for a quicker 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import time
 import warnings
@@ -112,7 +119,9 @@ def bench_fits(args: argparse.Namespace) -> None:
         data = warm_weekly if key == "bgbb" else warm_daily
         try:
             MODELS[key][1]().fit(data)
-            fit_lifetimes(key, data)
+            if args.lifetimes_limit > 0:
+                with contextlib.redirect_stdout(io.StringIO()):  # its failures print
+                    fit_lifetimes(key, data)
         except Exception:
             pass
     for n in args.sizes:
@@ -145,6 +154,94 @@ def bench_fits(args: argparse.Namespace) -> None:
             print(
                 f"{label:<12}{n:>12,}{ours.n_rows_:>10,}{ours_s:>12.3f}{theirs_s:>13.2f}"
                 f"{ratio:>8.1f}x{diff:>14.1e}  {note}"
+            )
+
+
+PYMC_MODELS = {
+    "bg": "BetaGeoModel",
+    "mbg": "ModifiedBetaGeoModel",
+    "pnbd": "ParetoNBDModel",
+    "bgbb": "BetaGeoBetaBinomModel",
+    "gg": "GammaGammaModel",
+}
+
+
+def fit_pymc(key: str, data: pd.DataFrame) -> dict[str, float]:
+    """pymc-marketing's MAP fit with its default priors; the MAP parameters."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pymc_marketing import clv
+
+        frame = data.assign(customer_id=np.arange(len(data)))
+        if key == "bgbb":
+            frame = frame.rename(columns={"n_periods": "T"})
+        model = getattr(clv, PYMC_MODELS[key])(data=frame)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints the optimiser's result
+            model.fit(method="map", progressbar=False)
+        names = {"bg": "r alpha a b", "mbg": "r alpha a b", "pnbd": "r alpha s beta"}
+        names |= {"bgbb": "alpha beta gamma delta", "gg": "p q v"}
+        return {k: float(model.fit_result[k].values.squeeze()) for k in names[key].split()}
+
+
+def bench_pymc(args: argparse.Namespace) -> None:
+    """valueseg's maximum likelihood against pymc-marketing's MAP fit, side by side.
+
+    MAP uses pymc-marketing's default priors, so its parameters differ from the maximum
+    likelihood ones by what the priors pull; the column says how much.
+    """
+    rng = np.random.default_rng(SEED + 2)
+    print(
+        f"\npymc-marketing MAP fits (its default priors; "
+        f"skipped where projected over {args.pymc_limit:.0f} s)"
+    )
+    header = f"{'model':<12}{'customers':>12}{'valueseg s':>12}{'pymc MAP s':>12}{'ratio':>9}"
+    header += f"{'max rel diff':>14}  note"
+    print(header)
+    print("-" * len(header))
+    warm_daily, warm_weekly = daily_summary(2_000, rng), weekly_opportunities(2_000, rng)
+    projected: dict[str, float] = {}
+    for key in args.models:  # first fits compile the model: not timed
+        data = warm_weekly if key == "bgbb" else warm_daily
+        if key == "gg":
+            data = data[data["frequency"] > 0]
+        start = time.perf_counter()
+        try:
+            fit_pymc(key, data)
+        except Exception as exc:
+            projected[key] = np.inf
+            print(f"{MODELS[key][0]:<12} pymc-marketing failed on 2,000 customers: {exc!r:.80}")
+        else:
+            print(
+                f"{MODELS[key][0]:<12} compile and first fit on 2,000 customers: "
+                f"{time.perf_counter() - start:.1f} s (not in the table)"
+            )
+    for n in args.sizes:
+        daily = daily_summary(n, rng)
+        weekly = weekly_opportunities(n, rng) if "bgbb" in args.models else None
+        for key in args.models:
+            label, model, _ = MODELS[key]
+            data = weekly if key == "bgbb" else daily
+            if key == "gg":
+                data = daily[daily["frequency"] > 0]
+            guess = projected.get(key, 0.0) * n
+            if guess > args.pymc_limit:
+                print(
+                    f"{label:<12}{n:>12,}{'':>12}{'':>12}{'':>9}{'':>14}  skipped: "
+                    f"{'it failed' if guess == np.inf else f'projected {guess:,.0f} s'}"
+                )
+                continue
+            ours_s, ours = timed(lambda m=model, d=data: m().fit(d), args.repeat)
+            try:
+                theirs_s, theirs = timed(lambda k=key, d=data: fit_pymc(k, d))
+            except Exception as exc:
+                projected[key] = np.inf
+                print(f"{label:<12}{n:>12,}{ours_s:>12.3f}  pymc-marketing failed: {exc!r:.60}")
+                continue
+            projected[key] = theirs_s / n
+            diff = max(abs(ours.params_[k] / v - 1) for k, v in theirs.items())
+            print(
+                f"{label:<12}{n:>12,}{ours_s:>12.3f}{theirs_s:>12.2f}"
+                f"{theirs_s / ours_s:>8.1f}x{diff:>14.1e}"
             )
 
 
@@ -184,6 +281,9 @@ def main() -> None:
     parser.add_argument(
         "--lifetimes-limit", type=float, default=120.0, help="seconds; 0: do not run lifetimes"
     )
+    parser.add_argument(
+        "--pymc-limit", type=float, default=120.0, help="seconds; 0: do not run pymc-marketing"
+    )
     parser.add_argument("--clv-size", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="best of this many valueseg runs")
     args = parser.parse_args()
@@ -191,12 +291,19 @@ def main() -> None:
     args.models = [m for m in args.models.split(",") if m]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     try:
-        import pymc_marketing  # noqa: F401
+        import pymc_marketing
     except ImportError:
+        pymc_marketing = None
         print("pymc-marketing: not installed here, skipped (its MAP fit is not compared).")
+    else:
+        print(
+            f"pymc-marketing {pymc_marketing.__version__}: its MAP fits are timed after lifetimes'"
+        )
     bench_fits(args)
     if args.clv_size and args.lifetimes_limit > 0:
         bench_clv(args.clv_size, args)
+    if pymc_marketing is not None and args.pymc_limit > 0:
+        bench_pymc(args)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

@@ -268,3 +268,30 @@ def test_when_the_chosen_model_cannot_be_refitted_the_next_best_scores(monkeypat
     assert store.con.execute(
         "SELECT count(p_alive) FROM customer_scores WHERE run_id = ?", [result.run_id]
     ).fetchone() == (result.customers,)
+
+
+def test_a_shop_that_sells_only_on_sale_days_gets_scores(store):
+    """Orders on five sale days only: customers differ little, and the fits run to
+    parameters in the hundreds of thousands, where the closed forms used to give NaN (the
+    back-test chose a model whose holdout predictions were NaN, and nobody got scores)."""
+    rng = np.random.default_rng(1)
+    days = pd.to_datetime(["2023-11-24", "2023-12-20", "2024-07-10", "2024-11-29", "2024-12-18"])
+    rows = []
+    for c in range(3_000):
+        for day in rng.choice(days, rng.integers(1, 4), replace=False):
+            hour = pd.Timedelta(hours=int(rng.integers(0, 23)))
+            rows.append((f"c{c}", day + hour, float(rng.gamma(3, 20))))
+    tx = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
+    ingest(tx, db=store, now=pd.Timestamp("2025-01-01").to_pydatetime())
+    result = run(store)
+    values = result.values
+    assert values.chosen is not None
+    for r in values.results:  # a model is back-tested with finite numbers, or it is an error
+        assert r.error or np.isfinite(r.backtest["rmse"])
+    n, finite = store.con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE isfinite(p_alive) "
+        "AND isfinite(expected_purchases_365d) AND isfinite(predicted_clv_365d)) "
+        "FROM customer_scores WHERE run_id = ?",
+        [result.run_id],
+    ).fetchone()
+    assert n == finite == 3_000

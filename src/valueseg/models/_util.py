@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from valueseg.errors import InputError
 
@@ -17,6 +18,8 @@ __all__ = [
     "check_rows",
     "collapse_rows",
     "dot",
+    "hyp2f1",
+    "log_hyp2f1",
     "random_generator",
     "read_column",
     "softplus_sigmoid",
@@ -32,6 +35,101 @@ def as_float(value: Any) -> np.ndarray:
 def dot(a: np.ndarray, b: np.ndarray) -> float:
     """Inner product of two 1-d arrays without BLAS (threaded ``ddot`` is slow when busy)."""
     return float(np.einsum("i,i->", a, b))
+
+
+#: Most terms summed by :func:`hyp2f1`'s power series.
+_SERIES_TERMS = 2_000
+#: Largest term over the sum that :func:`hyp2f1` accepts (about 10 digits kept).
+_SERIES_CANCELLATION = 1e6
+
+
+def _series(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The power series of 2F1(a, b; c; z) and where it is good (converged, no cancellation)."""
+    term = np.ones_like(z)
+    total = np.ones_like(z)
+    largest = np.ones_like(z)
+    done = np.zeros(z.shape, dtype=bool)
+    with np.errstate(all="ignore"):
+        for k in range(_SERIES_TERMS):
+            term = term * ((a + k) * (b + k) / ((c + k) * (k + 1.0)) * z)
+            total = np.where(done, total, total + term)
+            largest = np.maximum(largest, np.abs(term))
+            done |= np.abs(term) <= 1e-17 * np.abs(total)
+            if done.all():
+                break
+        good = done & np.isfinite(total) & (largest <= _SERIES_CANCELLATION * np.abs(total))
+    return total, good
+
+
+def log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
+    """``log 2F1(a, b; c; z)`` for ``0 <= z < 1`` and any size of parameters.
+
+    scipy's ``hyp2f1`` gives NaN or inf for parameters in the hundreds of thousands, even
+    where the function is near 1 (a fit of customers who differ little reaches them: a
+    model's shape and scale parameters grow together). Where it does, the power series
+    ``sum_k (a)_k (b)_k / ((c)_k k!) z^k`` is summed instead, or, where that converges too
+    slowly or its terms cancel, the series of Euler's transformation
+    ``2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z)``, in log space so that
+    a value beyond the floating-point range still has a finite log. Where neither series
+    converges within ``_SERIES_TERMS`` terms without cancelling beyond
+    ``_SERIES_CANCELLATION``, the value stays NaN.
+
+    Examples
+    --------
+    >>> from scipy import special
+    >>> bool(np.isfinite(special.hyp2f1(7e5, 2e5, 7e5 + 1, 0.77)))  # beyond the float range
+    False
+    >>> round(float(log_hyp2f1(7e5, 2e5, 7e5 + 1, 0.77)), 6)  # to 80 digits: 293934.522845066
+    293934.522845
+    """
+    with np.errstate(all="ignore"):
+        out = np.array(np.log(special.hyp2f1(a, b, c, z)), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if not bad.any():
+        return out
+    aa, bb, cc, zz = (np.broadcast_to(as_float(v), out.shape)[bad] for v in (a, b, c, z))
+    direct, good = _series(aa, bb, cc, zz)
+    euler, good_euler = _series(cc - aa, cc - bb, cc, zz)
+    with np.errstate(all="ignore"):
+        fixed = np.where(
+            good & (direct > 0),
+            np.log(direct),
+            np.where(
+                good_euler & (euler > 0), (cc - aa - bb) * np.log1p(-zz) + np.log(euler), np.nan
+            ),
+        )
+    out[bad] = fixed
+    return out
+
+
+def hyp2f1(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
+    """Gauss' hypergeometric function 2F1(a, b; c; z) for ``0 <= z < 1`` and any size of
+    parameters: scipy's where it is finite, else as :func:`log_hyp2f1` (a value may
+    underflow to 0 or overflow to inf).
+
+    Examples
+    --------
+    >>> from scipy import special
+    >>> args = (-2.7e5, 1.46e5, 2.3e5, 4.4e-7)
+    >>> bool(np.isnan(special.hyp2f1(*args)))
+    True
+    >>> round(float(hyp2f1(*args)), 12)  # the series to 60 digits: 0.927361170290369862...
+    0.92736117029
+    >>> float(hyp2f1(1.0, 1.0, 2.0, 0.5)) == float(special.hyp2f1(1.0, 1.0, 2.0, 0.5))
+    True
+    """
+    out = np.array(special.hyp2f1(a, b, c, z), dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if not bad.any():
+        return out
+    aa, bb, cc, zz = (np.broadcast_to(as_float(v), out.shape)[bad] for v in (a, b, c, z))
+    direct, good = _series(aa, bb, cc, zz)
+    with np.errstate(all="ignore"):
+        euler = np.exp(log_hyp2f1(aa, bb, cc, zz))
+    out[bad] = np.where(good, direct, euler)
+    return out
 
 
 def softplus_sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

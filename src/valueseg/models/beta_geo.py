@@ -26,11 +26,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
+from scipy.special import betainc, betaln, digamma, expit, gammaln, xlogy
 
 from valueseg.models._base import PurchaseModel
 from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read_rft
-from valueseg.models._util import as_float, dot, random_generator, softplus_sigmoid, wrap_like
+from valueseg.models._util import (
+    as_float,
+    dot,
+    hyp2f1,
+    random_generator,
+    softplus_sigmoid,
+    wrap_like,
+)
 
 __all__ = ["BetaGeo"]
 

@@ -32,11 +32,18 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from scipy import integrate
-from scipy.special import digamma, expit, gammaln, hyp2f1, xlogy
+from scipy.special import digamma, expit, gammaln, xlogy
 
 from valueseg.models._base import PurchaseModel
 from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read_rft
-from valueseg.models._util import as_float, dot, random_generator, softplus_sigmoid, wrap_like
+from valueseg.models._util import (
+    as_float,
+    dot,
+    log_hyp2f1,
+    random_generator,
+    softplus_sigmoid,
+    wrap_like,
+)
 
 __all__ = ["ParetoNBD"]
 
@@ -346,7 +353,7 @@ def _log_tail(
         else:
             big, b = beta, q1
         z = abs(alpha - beta) / (big + u)
-        return -m * np.log(big + u) - np.log(m) + np.log(hyp2f1(m, b, m + 1.0, z))
+        return -m * np.log(big + u) - np.log(m) + log_hyp2f1(m, b, m + 1.0, z)
 
     base = log_f(p1, p2)
     if not grad:

@@ -107,13 +107,13 @@ def _fit_one(name: str, summary: pd.DataFrame, *, strict: bool = True) -> tuple[
     cls = PURCHASE_MODELS[name]
     data = _bb_summary(summary) if name == "bg_bb" else summary[["frequency", "recency", "T"]]
     model, why = _fit(cls(on_failure="raise" if strict else "warn"), data)
-    if model is not None and why is not None:
+    if model is not None:
         with np.errstate(all="ignore"):
             finite = np.all(np.isfinite(_predict(name, model, 1.0, summary))) and np.all(
                 np.isfinite(p_alive(name, model, summary))
             )
         if not finite:
-            return None, why
+            return None, why or f"{cls.__name__}'s fit predicts numbers that are not finite"
     return model, why
 
 
@@ -294,7 +294,12 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
         else:
             result = ModelResult(name, model, caveat=why)
         if model is not None:
-            predicted = _predict(name, model, duration, summary)
+            with np.errstate(all="ignore"):
+                predicted = _predict(name, model, duration, summary)
+            if not np.all(np.isfinite(predicted)):
+                why = f"{name} predicts holdout purchases that are not finite"
+                results.append(ModelResult(name, error=why))
+                continue
             result.backtest = score_holdout(predicted, cal)
             result.squared_errors = (predicted - cal["frequency_holdout"].to_numpy()) ** 2
             result.backtest["alive_auc"] = auc(
@@ -459,14 +464,19 @@ def value_models(
     # the chosen model refitted on all of history; should that fail, the next best of the
     # back-test (the same fallback as above for a fit that does not converge)
     ranked = sorted((r for r in results if r.ok and r.backtest), key=lambda r: r.backtest["rmse"])
+    # then the back-tested fits that did not converge (when some did), best first
+    rough = sorted((r for r in loose if r.ok and r.backtest), key=lambda r: r.backtest["rmse"])
     final = None
-    for candidate in dict.fromkeys([name, *(r.name for r in ranked)]):
+    for candidate in dict.fromkeys([name, *(r.name for r in ranked), *(r.name for r in rough)]):
         final, error = _fit_one(candidate, summary, strict=strict)
         if final is None and strict:
             final, error = _fit_one(candidate, summary, strict=False)
         if final is not None:
             if candidate != name:
                 chosen = next(r for r in results if r.name == candidate)
+                if not chosen.ok:  # a back-tested fit that did not converge: its back-test
+                    i = results.index(chosen)
+                    results[i] = chosen = next(r for r in loose if r.name == candidate)
                 name = candidate
             break
         notes.append(f"{candidate} could not be fitted on all of history: {error}")

@@ -18,7 +18,6 @@ __all__ = [
     "check_rows",
     "collapse_rows",
     "dot",
-    "hyp2f1",
     "log_hyp2f1",
     "random_generator",
     "read_column",
@@ -79,6 +78,11 @@ def log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
     Examples
     --------
     >>> from scipy import special
+    >>> args = (-2.7e5, 1.46e5, 2.3e5, 4.4e-7)
+    >>> bool(np.isnan(special.hyp2f1(*args)))
+    True
+    >>> round(float(np.exp(log_hyp2f1(*args))), 12)  # to 60 digits: 0.927361170290369862...
+    0.92736117029
     >>> bool(np.isfinite(special.hyp2f1(7e5, 2e5, 7e5 + 1, 0.77)))  # beyond the float range
     False
     >>> round(float(log_hyp2f1(7e5, 2e5, 7e5 + 1, 0.77)), 6)  # to 80 digits: 293934.522845066
@@ -101,34 +105,6 @@ def log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
             ),
         )
     out[bad] = fixed
-    return out
-
-
-def hyp2f1(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
-    """Gauss' hypergeometric function 2F1(a, b; c; z) for ``0 <= z < 1`` and any size of
-    parameters: scipy's where it is finite, else as :func:`log_hyp2f1` (a value may
-    underflow to 0 or overflow to inf).
-
-    Examples
-    --------
-    >>> from scipy import special
-    >>> args = (-2.7e5, 1.46e5, 2.3e5, 4.4e-7)
-    >>> bool(np.isnan(special.hyp2f1(*args)))
-    True
-    >>> round(float(hyp2f1(*args)), 12)  # the series to 60 digits: 0.927361170290369862...
-    0.92736117029
-    >>> float(hyp2f1(1.0, 1.0, 2.0, 0.5)) == float(special.hyp2f1(1.0, 1.0, 2.0, 0.5))
-    True
-    """
-    out = np.array(special.hyp2f1(a, b, c, z), dtype=np.float64)
-    bad = ~np.isfinite(out)
-    if not bad.any():
-        return out
-    aa, bb, cc, zz = (np.broadcast_to(as_float(v), out.shape)[bad] for v in (a, b, c, z))
-    direct, good = _series(aa, bb, cc, zz)
-    with np.errstate(all="ignore"):
-        euler = np.exp(log_hyp2f1(aa, bb, cc, zz))
-    out[bad] = np.where(good, direct, euler)
     return out
 
 

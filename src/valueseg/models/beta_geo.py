@@ -33,7 +33,7 @@ from valueseg.models._data import RFT_COLUMNS, RFTData, check_identifiable, read
 from valueseg.models._util import (
     as_float,
     dot,
-    hyp2f1,
+    log_hyp2f1,
     random_generator,
     softplus_sigmoid,
     wrap_like,
@@ -215,9 +215,10 @@ class BetaGeo(PurchaseModel):
         s = self._shift
         t, x, T = as_float(t), as_float(x), as_float(T)
         z = t / (alpha + T + t)
-        # Euler's transformation of FHL (10): bounded parameters, no overflow at large x.
-        h = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 + s - r, a - 1, a + b + x - 1 + s, z)
-        return 1.0 - h
+        # Euler's transformation of FHL (10): bounded parameters, no overflow at large x;
+        # in log space, where both factors may leave the float range at large parameters.
+        log_h = (a - 1) * np.log1p(-z) + log_hyp2f1(a + b - 1 + s - r, a - 1, a + b + x - 1 + s, z)
+        return -np.expm1(log_h)
 
     def _coef(self, x: np.ndarray) -> np.ndarray:
         _, _, a, b = self._theta()

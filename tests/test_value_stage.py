@@ -295,3 +295,30 @@ def test_a_shop_that_sells_only_on_sale_days_gets_scores(store):
         [result.run_id],
     ).fetchone()
     assert n == finite == 3_000
+
+
+def test_without_a_back_test_another_model_scores_when_bg_nbd_cannot_be_fitted(monkeypatch):
+    """Too little history for a holdout: BG/NBD is fitted on all of it; should that fail,
+    the other models are tried in their usual order (before: no scores)."""
+    from valueseg.features import rfm_summary
+    from valueseg.models import selection
+
+    shop = make_shop(2_000, random_state=4)
+    summary = rfm_summary(
+        shop.transactions[shop.transactions.amount > 0], observation_end="2025-01-01"
+    )
+    fit_one = selection._fit_one
+
+    def refuse_bg_nbd(name, data, *, strict=True):
+        return (
+            (None, "refused by the test")
+            if name == "bg_nbd"
+            else fit_one(name, data, strict=strict)
+        )
+
+    monkeypatch.setattr(selection, "_fit_one", refuse_bg_nbd)
+    values = selection.value_models(None, summary, freq="D", why_no_cal="history too short")
+    assert values.chosen is not None and values.chosen.name == "pareto_nbd"
+    assert any("not back-tested: history too short" in n for n in values.notes)
+    assert any("bg_nbd could not be fitted" in n and "refused" in n for n in values.notes)
+    assert values.scores["p_alive"].notna().all() and len(values.scores) == len(summary)

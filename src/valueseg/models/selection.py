@@ -297,7 +297,9 @@ def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list
             with np.errstate(all="ignore"):
                 predicted = _predict(name, model, duration, summary)
             if not np.all(np.isfinite(predicted)):
-                why = f"{name} predicts holdout purchases that are not finite"
+                why = f"{name} predicts holdout purchases that are not finite" + (
+                    f" ({why})" if why else ""
+                )
                 results.append(ModelResult(name, error=why))
                 continue
             result.backtest = score_holdout(predicted, cal)
@@ -466,15 +468,19 @@ def value_models(
     ranked = sorted((r for r in results if r.ok and r.backtest), key=lambda r: r.backtest["rmse"])
     # then the back-tested fits that did not converge (when some did), best first
     rough = sorted((r for r in loose if r.ok and r.backtest), key=lambda r: r.backtest["rmse"])
+    # without a back-test to rank them (too little history, or no model gave finite
+    # holdout predictions), the other models in their usual order
+    others = candidates(freq) if chosen is None else []
     final = None
-    for candidate in dict.fromkeys([name, *(r.name for r in ranked), *(r.name for r in rough)]):
+    order = [name, *(r.name for r in ranked), *(r.name for r in rough), *others]
+    for candidate in dict.fromkeys(order):
         final, error = _fit_one(candidate, summary, strict=strict)
         if final is None and strict:
             final, error = _fit_one(candidate, summary, strict=False)
         if final is not None:
             if candidate != name:
-                chosen = next(r for r in results if r.name == candidate)
-                if not chosen.ok:  # a back-tested fit that did not converge: its back-test
+                chosen = next((r for r in results if r.name == candidate), None)
+                if chosen is not None and not chosen.ok:  # did not converge: its back-test
                     i = results.index(chosen)
                     results[i] = chosen = next(r for r in loose if r.name == candidate)
                 name = candidate

@@ -89,7 +89,8 @@ def oracle_prior(shop: Any, d: pd.DataFrame, observation_end: datetime) -> np.nd
         lo, hi = spec["birth_window"]
         growth = spec["birth_growth"]
         u = (birth - lo) / (hi - lo)
-        inside = (u > -1e-6) & (u < 1 + 1e-6)  # whole days round a birth a little
+        slack = 2.0 / window / (hi - lo)  # whole-day periods move a birth by up to a day
+        inside = (u > -slack) & (u < 1 + slack)
         density = (1 + growth * np.clip(u, 0, 1)) / (1 + growth / 2) / (hi - lo)
         with np.errstate(divide="ignore"):
             out.append(np.log(spec["share"]) + np.where(inside, np.log(density), -np.inf))

@@ -322,3 +322,38 @@ def test_without_a_back_test_another_model_scores_when_bg_nbd_cannot_be_fitted(m
     assert any("not back-tested: history too short" in n for n in values.notes)
     assert any("bg_nbd could not be fitted" in n and "refused" in n for n in values.notes)
     assert values.scores["p_alive"].notna().all() and len(values.scores) == len(summary)
+
+
+def test_when_no_converged_model_can_be_refitted_a_back_tested_rough_fit_scores(monkeypatch, store):
+    """The back-test's converged models all fail on all of history; the back-tested fit
+    that did not converge is refitted instead, its back-test kept, and said to be rough."""
+    from valueseg.models import selection
+
+    shop = make_shop(3_000, random_state=5)
+    ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
+    fit_one = selection._fit_one
+
+    def pareto_rough_others_refused(name, summary, *, strict=True):
+        refit = "customer_id" in summary.columns
+        if name == "pareto_nbd":
+            model, _ = fit_one(name, summary, strict=False)
+            return (None, "rough, says the test") if strict else (model, "rough, says the test")
+        if refit:
+            return None, "refused by the test"
+        return fit_one(name, summary, strict=strict)
+
+    monkeypatch.setattr(selection, "_fit_one", pareto_rough_others_refused)
+    result = run(store, as_of="2025-01-01")
+    values = result.values
+    assert values.chosen.name == "pareto_nbd"
+    assert values.chosen.caveat == "rough, says the test"
+    assert values.chosen.backtest["rmse"] > 0  # the back-test of the rough fit, kept
+    assert any("pareto_nbd, which did not converge" in n for n in values.notes)
+    chosen, backtest = store.con.execute(
+        "SELECT chosen, backtest FROM model_fits WHERE run_id = ? AND model = 'pareto_nbd'",
+        [result.run_id],
+    ).fetchone()
+    assert chosen and json.loads(backtest)["caveat"] == "rough, says the test"
+    assert store.con.execute(
+        "SELECT count(p_alive) FROM customer_scores WHERE run_id = ?", [result.run_id]
+    ).fetchone() == (result.customers,)

@@ -151,13 +151,30 @@ def test_malformed_csv_lines_are_quarantined_not_lost(store, write):
             "binary.csv",
             b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
             "File binary.csv does not look like text: it contains binary (NUL) bytes. "
-            "Expected a CSV, Parquet or JSON lines file.",
+            "Expected a CSV, Parquet, JSON lines or Excel (.xlsx) file.",
         ),
         (
             "fake.parquet",
             "customer_id,timestamp,amount\nc1,2024-01-01,1\n",
             "File fake.parquet is not a Parquet file (it does not start with the Parquet magic "
             "bytes 'PAR1'). Expected a Parquet file; if it is CSV, rename it to .csv.",
+        ),
+        (
+            "fake.xlsx",
+            "customer_id,timestamp,amount\nc1,2024-01-01,1\n",
+            "File fake.xlsx is not an Excel workbook (an .xlsx file is a zip archive, and this "
+            "one is not). If it is CSV, rename it to .csv.",
+        ),
+        (
+            "old.xls",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00",
+            "File old.xls is an Excel 97-2003 workbook (.xls), which valueseg does not read. "
+            "Save it as .xlsx or as CSV (UTF-8) and ingest that.",
+        ),
+        (
+            "broken.xlsx",
+            b"PK\x03\x04 not really a zip archive",
+            "Cannot read broken.xlsx as an Excel workbook: ",
         ),
     ],
 )
@@ -267,3 +284,40 @@ def test_a_column_named_rowid_is_read_and_lines_are_right(store, write):
     line, raw = store.con.execute("SELECT line, raw FROM rejected_rows").fetchone()
     assert line == 3
     assert raw == '{"rowid":"8","customer_id":"c2","timestamp":"2024-01-01","amount":"x"}'
+
+
+def test_an_excel_workbook_is_read_with_its_row_numbers(store, tmp_path):
+    """The first sheet of an .xlsx: typed cells as Excel typed them, a column of mixed cells
+    as text; a rejected row names its sheet row; other sheets are said, not read."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Orders 2024"
+    sheet.append(["InvoiceNo", "InvoiceDate", "CustomerID", "Quantity", "UnitPrice"])
+    sheet.append([536365, datetime(2024, 1, 2, 8, 26), 17850, 6, 2.55])
+    sheet.append([536366, datetime(2024, 1, 3, 9, 0), 17850, 2, "abc"])  # row 3: bad price
+    sheet.append([536367, "2024-01-04 10:00", None, 1, 3.0])  # row 4: no customer
+    sheet.append([536368, "2024-01-05", 13047.0, 1, "1,5"])  # text date, decimal comma
+    book.create_sheet("Returns").append(["InvoiceNo"])
+    path = tmp_path / "retail.xlsx"
+    book.save(path)
+    report = ingest(path, db=store, now=NOW)
+    assert (report.rows_read, report.accepted, report.rejected) == (4, 2, 2)
+    assert any(
+        "read the first sheet, 'Orders 2024'" in n and "'Returns'" in n for n in report.notes
+    )
+    rejected = store.con.execute(
+        "SELECT source, line, reason FROM rejected_rows ORDER BY line"
+    ).fetchall()
+    assert rejected == [
+        ("retail.xlsx", 3, "non-numeric unit_price"),
+        ("retail.xlsx", 4, "missing customer_id"),
+    ]
+    rows = store.con.execute(
+        'SELECT customer_id, order_id, "timestamp", amount FROM transactions ORDER BY line'
+    ).fetchall()
+    assert rows == [
+        ("17850", "536365", datetime(2024, 1, 2, 8, 26), pytest.approx(6 * 2.55)),
+        ("13047", "536368", datetime(2024, 1, 5), pytest.approx(1.5)),
+    ]

@@ -163,7 +163,7 @@ def _ingest(
             lambda: _write(con, store, opened, cmap, plan, load_id, fingerprint, now_sql),
         )
     report = _report(con, opened, cmap, kind, load_id, rows_read)
-    report.notes.extend(plan.notes)
+    report.notes.extend([*opened.notes, *plan.notes])
     return report
 
 

@@ -36,6 +36,8 @@ _FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
 }
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd"}
 _DB_SCHEMES = ("duckdb", "sqlite", "postgresql", "postgres")
@@ -53,11 +55,12 @@ class OpenedSource:
     source's columns in source order plus ``_line``, the line (or row) each came from."""
 
     name: str  # what messages call it: a file name, 'DataFrame', or a URL without password
-    fmt: str  # csv | parquet | jsonl | dataframe | database
+    fmt: str  # csv | parquet | jsonl | excel | dataframe | database
     columns: tuple[str, ...]
     types: tuple[str, ...]
     header_lines: int  # lines before the first data row (1 for a CSV with a header)
     malformed: tuple[tuple[int, str, str], ...] = ()  # (line, reason, raw text) of broken lines
+    notes: tuple[str, ...] = ()  # what the report should say about how the source was read
 
     @property
     def row_word(self) -> str:
@@ -188,6 +191,16 @@ def _file_format(path: Path, head: bytes) -> tuple[str, str | None]:
     if compression:
         suffixes = suffixes[:-1]
     declared = _FORMATS.get(suffixes[-1]) if suffixes else None
+    if suffixes and suffixes[-1] == ".xls":
+        raise InputError(
+            f"File {path.name} is an Excel 97-2003 workbook (.xls), which valueseg does not "
+            "read. Save it as .xlsx or as CSV (UTF-8) and ingest that."
+        )
+    if declared == "excel" and not head.startswith(b"PK\x03\x04"):
+        raise InputError(
+            f"File {path.name} is not an Excel workbook (an .xlsx file is a zip archive, and "
+            "this one is not). If it is CSV, rename it to .csv."
+        )
     if declared == "parquet" and not head.startswith(b"PAR1"):
         raise InputError(
             f"File {path.name} is not a Parquet file (it does not start with the Parquet "
@@ -206,7 +219,7 @@ def _check_text(path: Path, head: bytes) -> str:
     if b"\x00" in head:
         raise InputError(
             f"File {path.name} does not look like text: it contains binary (NUL) bytes. "
-            "Expected a CSV, Parquet or JSON lines file."
+            "Expected a CSV, Parquet, JSON lines or Excel (.xlsx) file."
         )
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8"
@@ -230,6 +243,8 @@ def _open_file(con: duckdb.DuckDBPyConnection, path: Path) -> OpenedSource:
             f"File {path.name} is empty. Expected a header line and at least one data row."
         )
     fmt, compression = _file_format(path, head)
+    if fmt == "excel":
+        return _open_excel(con, path)
     if fmt == "parquet":
         query = f"read_parquet('{_sql_str(str(path))}')"
         return _finish(con, path.name, "parquet", query, header_lines=0)
@@ -347,13 +362,51 @@ def _open_csv_slowly(
     return OpenedSource(path.name, "csv", tuple(names), ("VARCHAR",) * len(names), 1, tuple(bad))
 
 
+def _open_excel(con: duckdb.DuckDBPyConnection, path: Path) -> OpenedSource:
+    """The first sheet of an .xlsx workbook, header in row 1; rows keep their sheet numbers.
+
+    Cells are read as Excel typed them (numbers, dates, text); a column that mixes types
+    becomes text, read as a CSV's text is, so a bad cell is quarantined, not lost.
+    """
+    import pandas as pd
+    import python_calamine
+
+    try:
+        sheets = list(python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names)
+        frame = pd.read_excel(path, sheet_name=0, engine="calamine")
+    except Exception as exc:  # calamine raises its own errors on a broken archive or sheet
+        raise InputError(
+            f"Cannot read {path.name} as an Excel workbook: {exc}. Expected an .xlsx file "
+            "saved by Excel or a compatible program; or save the sheet as CSV and ingest that."
+        ) from exc
+    frame.columns = [str(c) for c in frame.columns]
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object:  # mixed cells: their text, as a CSV would give it
+            frame[column] = values.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+    notes: tuple[str, ...] = ()
+    if len(sheets) > 1:
+        others = ", ".join(repr(name) for name in sheets[1:])
+        notes = (
+            f"read the first sheet, {sheets[0]!r}; the workbook's other sheets ({others}) "
+            "were not read. Save each as CSV to ingest it.",
+        )
+    con.register("_vs_df", frame)
+    return _finish(con, path.name, "excel", "_vs_df", header_lines=1, notes=notes)
+
+
 def _finish(
-    con: duckdb.DuckDBPyConnection, name: str, fmt: str, query: str, header_lines: int
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    fmt: str,
+    query: str,
+    header_lines: int,
+    notes: tuple[str, ...] = (),
 ) -> OpenedSource:
     columns, types, row = _materialize(con, name, fmt, query)
     _number_lines(con, row, header_lines, ())
     _check_not_empty(con, name, fmt, header_lines)
-    return OpenedSource(name, fmt, columns, types, header_lines)
+    return OpenedSource(name, fmt, columns, types, header_lines, notes=notes)
 
 
 def _materialize(
@@ -436,7 +489,7 @@ def _check_not_empty(
         what = "a header but no data rows" if header_lines else "no rows"
         raise InputError(
             f"File {name} has {what}. Expected at least one data row."
-            if fmt in ("csv", "parquet", "jsonl")
+            if fmt in ("csv", "parquet", "jsonl", "excel")
             else f"{name} has no rows. Expected at least one row of data."
         )
 

@@ -36,9 +36,9 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.einsum("i,i->", a, b))
 
 
-#: Most terms summed by :func:`hyp2f1`'s power series.
+#: Most terms summed by :func:`log_hyp2f1`'s power series.
 _SERIES_TERMS = 2_000
-#: Largest term over the sum that :func:`hyp2f1` accepts (about 10 digits kept).
+#: Largest term over the sum that :func:`log_hyp2f1` accepts (about 10 digits kept).
 _SERIES_CANCELLATION = 1e6
 
 
@@ -95,14 +95,15 @@ def log_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> np.ndarray:
         return out
     aa, bb, cc, zz = (np.broadcast_to(as_float(v), out.shape)[bad] for v in (a, b, c, z))
     direct, good = _series(aa, bb, cc, zz)
-    euler, good_euler = _series(cc - aa, cc - bb, cc, zz)
+    good &= direct > 0
+    fixed = np.full(zz.shape, np.nan)
     with np.errstate(all="ignore"):
-        fixed = np.where(
-            good & (direct > 0),
-            np.log(direct),
-            np.where(
-                good_euler & (euler > 0), (cc - aa - bb) * np.log1p(-zz) + np.log(euler), np.nan
-            ),
+        fixed[good] = np.log(direct[good])
+        rest = ~good  # Euler's series, where the direct one did not do
+        a2, b2, c2, z2 = aa[rest], bb[rest], cc[rest], zz[rest]
+        euler, good_euler = _series(c2 - a2, c2 - b2, c2, z2)
+        fixed[rest] = np.where(
+            good_euler & (euler > 0), (c2 - a2 - b2) * np.log1p(-z2) + np.log(euler), np.nan
         )
     out[bad] = fixed
     return out

@@ -172,6 +172,13 @@ def test_malformed_csv_lines_are_quarantined_not_lost(store, write):
             "Save it as .xlsx or as CSV (UTF-8) and ingest that.",
         ),
         (
+            "locked.xlsx",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00",
+            "File locked.xlsx is a password-protected workbook (or an Excel 97-2003 file named "
+            ".xlsx), which valueseg does not read. Remove the password, or save it as .xlsx or "
+            "as CSV (UTF-8), and ingest that.",
+        ),
+        (
             "broken.xlsx",
             b"PK\x03\x04 not really a zip archive",
             "Cannot read broken.xlsx as an Excel workbook: ",

@@ -196,6 +196,12 @@ def _file_format(path: Path, head: bytes) -> tuple[str, str | None]:
             f"File {path.name} is an Excel 97-2003 workbook (.xls), which valueseg does not "
             "read. Save it as .xlsx or as CSV (UTF-8) and ingest that."
         )
+    if declared == "excel" and head.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE container
+        raise InputError(
+            f"File {path.name} is a password-protected workbook (or an Excel 97-2003 file "
+            "named .xlsx), which valueseg does not read. Remove the password, or save it as "
+            ".xlsx or as CSV (UTF-8), and ingest that."
+        )
     if declared == "excel" and not head.startswith(b"PK\x03\x04"):
         raise InputError(
             f"File {path.name} is not an Excel workbook (an .xlsx file is a zip archive, and "

@@ -103,6 +103,15 @@ def fit_lifetimes(key: str, data: pd.DataFrame) -> Any:
         return fitter.fit(data["frequency"], data["recency"], data["T"])
 
 
+def model_data(key: str, daily: pd.DataFrame | None, weekly: pd.DataFrame | None) -> Any:
+    """The summary a model is fitted on: weekly opportunities for BG/BB, the daily summary
+    for the others (its repeat buyers only for Gamma-Gamma)."""
+    if key == "bgbb":
+        return weekly
+    assert daily is not None
+    return daily[daily["frequency"] > 0] if key == "gg" else daily
+
+
 def max_rel_diff(ours: dict[str, float], theirs: Any) -> float:
     return max(abs(ours[k] / float(v) - 1) for k, v in theirs.params_.items())
 
@@ -129,9 +138,7 @@ def bench_fits(args: argparse.Namespace) -> None:
         weekly = weekly_opportunities(n, rng) if "bgbb" in args.models else None
         for key in args.models:
             label, model, _ = MODELS[key]
-            data = weekly if key == "bgbb" else daily
-            if key == "gg":
-                data = daily[daily["frequency"] > 0]
+            data = model_data(key, daily, weekly)
             ours_s, ours = timed(lambda m=model, d=data: m().fit(d), args.repeat)
             note, theirs_s, diff = "", np.nan, np.nan
             guess = projected.get(key, 0.0) * n
@@ -201,9 +208,7 @@ def bench_pymc(args: argparse.Namespace) -> None:
     warm_daily, warm_weekly = daily_summary(2_000, rng), weekly_opportunities(2_000, rng)
     projected: dict[str, float] = {}
     for key in args.models:  # first fits compile the model: not timed
-        data = warm_weekly if key == "bgbb" else warm_daily
-        if key == "gg":
-            data = data[data["frequency"] > 0]
+        data = model_data(key, warm_daily, warm_weekly)
         start = time.perf_counter()
         try:
             fit_pymc(key, data)
@@ -220,9 +225,7 @@ def bench_pymc(args: argparse.Namespace) -> None:
         weekly = weekly_opportunities(n, rng) if "bgbb" in args.models else None
         for key in args.models:
             label, model, _ = MODELS[key]
-            data = weekly if key == "bgbb" else daily
-            if key == "gg":
-                data = daily[daily["frequency"] > 0]
+            data = model_data(key, daily, weekly)
             guess = projected.get(key, 0.0) * n
             if guess > args.pymc_limit:
                 print(

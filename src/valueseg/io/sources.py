@@ -375,14 +375,15 @@ def _open_excel(con: duckdb.DuckDBPyConnection, path: Path) -> OpenedSource:
     becomes text, read as a CSV's text is, so a bad cell is quarantined, not lost.
     """
     import pandas as pd
-    import python_calamine
 
     try:
-        sheets = list(python_calamine.CalamineWorkbook.from_path(str(path)).sheet_names)
-        frame = pd.read_excel(path, sheet_name=0, engine="calamine")
+        with pd.ExcelFile(path, engine="calamine") as book:  # one open for names and sheet
+            sheets = [str(name) for name in book.sheet_names]
+            frame = pd.read_excel(book, sheet_name=0)
     except Exception as exc:  # calamine raises its own errors on a broken archive or sheet
         raise InputError(
-            f"Cannot read {path.name} as an Excel workbook: {exc}. Expected an .xlsx file "
+            f"Cannot read {path.name} as an Excel workbook: {str(exc).rstrip('.')}. "
+            "Expected an .xlsx file "
             "saved by Excel or a compatible program; or save the sheet as CSV and ingest that."
         ) from exc
     frame.columns = [str(c) for c in frame.columns]

@@ -66,7 +66,7 @@ def test_empty_store(store):
 
 def test_unknown_engine(filled):
     with pytest.raises(
-        InputError, match=re.escape("Unknown engine 'polars'. Expected one of: duckdb, spark.")
+        InputError, match=re.escape("Unknown --engine 'polars'. Expected one of: duckdb, spark.")
     ):
         run(filled, engine="polars")
 
@@ -86,3 +86,147 @@ def test_cli_run(tmp_path):
     assert "Run 1 (as of 2024-01-04, duckdb): 1 customers" in done.stdout
     with Store(db, read_only=True) as store:
         assert store.table_counts()["customer_features"] == 1
+
+
+# -- parameters are checked before the run leaves a trace ---------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "valueseg", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture
+def orders_db(tmp_path):
+    db = tmp_path / "s.duckdb"
+    orders = tmp_path / "o.csv"
+    orders.write_text("customer_id,timestamp,amount\na,2024-01-01,1\na,2024-01-03,2\n")
+    ingest(orders, db=db)
+    return db
+
+
+_BAD_FLAGS = [
+    (["--freq", "X"], "Error: Unknown --freq 'X'. Expected one of: D, W, M, h."),
+    (["--engine", "polars"], "Error: Unknown --engine 'polars'. Expected one of: duckdb, spark."),
+    (
+        ["--as-of", "yesterday"],
+        "Error: --as-of 'yesterday' is not a date. Expected an ISO date or date-time, "
+        "e.g. --as-of 2024-06-30 or --as-of '2024-06-30 18:00'.",
+    ),
+    (
+        ["--as-of", "2023-12-31"],
+        "Error: No orders before --as-of 2023-12-31: the store holds 2 purchase lines from "
+        "2024-01-01 to 2024-01-03. Pick an --as-of after the first order.",
+    ),
+    (["--seed", "-1"], "Error: --seed must be from 0 to 4,294,967,295. Got -1."),
+    (
+        ["--segments-config", "missing.toml"],
+        "Error: Cannot use --segments-config: Segments config missing.toml not found.",
+    ),
+    (
+        ["--segments-config", "{bad}"],
+        "Error: Cannot use --segments-config: Segments config {bad} is not valid TOML:",
+    ),
+]
+
+
+@pytest.mark.parametrize(("flags", "message"), _BAD_FLAGS, ids=lambda v: str(v)[:24])
+def test_a_bad_flag_is_one_line_and_leaves_no_run(orders_db, tmp_path, flags, message):
+    if flags[-1] == "{bad}":
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[[segment]]\nname = "Champions\n')
+        flags = [flags[0], str(bad)]
+        message = message.replace("{bad}", str(bad))
+    done = _cli("run", "--db", str(orders_db), *flags)
+    assert done.returncode == 1
+    assert done.stderr.startswith(message), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    with Store(orders_db, read_only=True) as store:
+        assert store.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_a_grid_that_does_not_cover_the_cells_is_refused_before_the_run(filled, tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[[segment]]\nname = "All"\nr = [1, 2, 3, 4, 5]\nf = [1, 2, 3, 4]\n')
+    with pytest.raises(InputError, match=re.escape("Cannot use --segments-config: ")):
+        run(filled, segments_config=grid)
+    assert filled.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("seed", [1.5, "3", True])
+def test_a_seed_that_is_not_a_whole_number(filled, seed):
+    with pytest.raises(
+        InputError, match=re.escape(f"--seed must be a whole number. Got {seed!r}.")
+    ):
+        run(filled, random_state=seed)
+
+
+def test_as_of_with_an_offset_is_read_as_utc(filled):
+    result = run(filled, as_of="2024-01-04T02:00+02:00")
+    assert result.as_of == datetime(2024, 1, 4)
+
+
+# -- a run that fails is marked failed at once and leaves the previous run intact ----------
+_DERIVED = ("customer_features", "customer_scores", "segments", "model_fits")
+
+
+def _rows_per_run(store: Store) -> dict[str, list[tuple[int, int]]]:
+    return {
+        t: store.con.execute(f"SELECT run_id, count(*) FROM {t} GROUP BY 1 ORDER BY 1").fetchall()
+        for t in _DERIVED
+    }
+
+
+def _planted(*_args, **_kwargs):
+    raise ZeroDivisionError("planted failure")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "valueseg.features.compute.compute_features",
+        "valueseg.pipeline._value_models",
+        "valueseg.pipeline._segments",
+        "valueseg.pipeline.write_fits",
+        "valueseg.pipeline.finish_run",
+    ],
+)
+def test_a_failure_in_any_stage_marks_the_run_failed_at_once(filled, monkeypatch, target):
+    run(filled)
+    before = _rows_per_run(filled)
+    assert all(before[t] and before[t][0][0] == 1 for t in _DERIVED)
+    monkeypatch.setattr(target, _planted)
+    with pytest.raises(ZeroDivisionError, match="planted failure"):
+        run(filled)
+    runs = filled.con.execute("SELECT run_id, status, message FROM runs ORDER BY 1").fetchall()
+    assert runs == [
+        (1, "succeeded", None),
+        (2, "failed", "ZeroDivisionError: planted failure"),
+    ]
+    assert _rows_per_run(filled) == before  # nothing of run 2, all of run 1
+
+
+def test_a_library_error_is_kept_as_its_message(filled, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise InputError("No customer has two orders.")
+
+    monkeypatch.setattr("valueseg.pipeline._segments", refuse)
+    with pytest.raises(InputError):
+        run(filled)
+    row = filled.con.execute("SELECT status, message, finished_at IS NOT NULL FROM runs")
+    assert row.fetchone() == ("failed", "No customer has two orders.", True)
+
+
+def test_info_lists_runs_with_status_and_message(orders_db):
+    assert _cli("run", "--db", str(orders_db)).returncode == 0
+    with Store(orders_db) as store:
+        store.con.execute(
+            "INSERT INTO runs (run_id, started_at, status) VALUES (2, now(), 'running')"
+        )
+    assert _cli("run", "--db", str(orders_db), "--as-of", "2024-01-03").returncode == 0
+    info = _cli("info", "--db", str(orders_db))
+    assert info.returncode == 0, info.stderr
+    runs = info.stdout[info.stdout.index("Runs") :].splitlines()
+    lines = [line for line in runs if line.strip("│ ").startswith(("1 ", "2 ", "3 "))]
+    assert "succeeded" in lines[-3]
+    assert "failed" in lines[-2] and "interrupted before it finished" in lines[-2]
+    assert "succeeded" in lines[-1] and "2024-01-03" in lines[-1]

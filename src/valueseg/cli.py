@@ -174,6 +174,28 @@ def _print_info(s: dict[str, Any]) -> None:
                 f"{row[6]:%Y-%m-%d %H:%M}",
             )
         console.print(loads)
+    if len(s["runs"]):
+        _print_runs(s["runs"])
+
+
+def _print_runs(runs: Any) -> None:
+    """One line per run: when, its status, how long, and the message of a failed one."""
+    import pandas as pd
+
+    table = Table(title="Runs")
+    for col in ("run", "as of", "status", "started", "seconds", "message"):
+        table.add_column(col, justify="right" if col in ("run", "seconds") else "left")
+    for r in runs.itertuples(index=False):
+        table.add_row(
+            str(r.run_id),
+            "–" if pd.isna(r.as_of) else f"{r.as_of:%Y-%m-%d}",
+            r.status,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            "–" if pd.isna(r.seconds) else f"{r.seconds:.1f}",
+            "" if pd.isna(r.message) else str(r.message),
+            style="red" if r.status == "failed" else None,
+        )
+    console.print(table)
 
 
 @app.command("run")

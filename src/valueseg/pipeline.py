@@ -1,27 +1,39 @@
-"""One run: features (and, as later capabilities land, models and segments) into the store.
+"""One run: features → value models → segments → store, read top to bottom as its stages.
 
-A run is a row of ``runs``. Everything it derives is written in one transaction with its
-``run_id``: a run killed half way leaves the previous runs intact, and the next run marks
-it ``failed``.
+A run checks its parameters before it leaves a trace; then it is a row of ``runs``.
+Everything it derives is written in one transaction with its ``run_id``. A run that fails
+is marked ``failed`` with the error's message at once and leaves the previous runs' rows
+intact; a process killed outright is marked ``failed`` by the next run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pandas as pd
 
-from valueseg.errors import InputError
+from valueseg.errors import InputError, ValuesegError
+from valueseg.params import RunParams, check_run_params
 from valueseg.store import DEFAULT_DB, Store
+from valueseg.store.derived import write_features, write_fits, write_frame
+from valueseg.store.orders import last_line_time, purchase_span, spend_between
+from valueseg.store.runs import fail_run, finish_run, start_run
 
-ENGINES = ("duckdb", "spark")
+if TYPE_CHECKING:
+    from valueseg.models.selection import ValueModels
+    from valueseg.segment.lenses import SegmentResult
+
+__all__ = ["RunResult", "default_as_of", "run"]
+
+#: The summary columns the value models take from the features.
+_SUMMARY = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 
 
 @dataclass
@@ -34,54 +46,19 @@ class RunResult:
     customers: int
     feature_columns: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
-    values: Any = None  # valueseg.models.selection.ValueModels
-    segments: Any = None  # valueseg.segment.lenses.SegmentResult
+    values: ValueModels | None = None
+    segments: SegmentResult | None = None
 
 
 def default_as_of(store: Store) -> datetime:
     """Midnight after the day of the last order: the last day counts in full."""
-    row = store.con.execute('SELECT max("timestamp") FROM transactions').fetchone()
-    if row is None or row[0] is None:
+    last = last_line_time(store)
+    if last is None:
         raise InputError(
             f"Store {store.path} holds no transactions. Load orders first: "
             f"valueseg ingest FILE --db {store.path}"
         )
-    last: datetime = row[0]
     return datetime(last.year, last.month, last.day) + timedelta(days=1)
-
-
-def _input_fingerprint(store: Store) -> str:
-    rows = store.con.execute("SELECT kind, fingerprint FROM loads ORDER BY load_id").fetchall()
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:32]
-
-
-def _start(store: Store, as_of: datetime, params: dict[str, Any]) -> int:
-    con = store.con
-    con.execute(
-        "UPDATE runs SET status = 'failed', message = 'interrupted before it finished' "
-        "WHERE status = 'running'"
-    )
-    row = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()
-    run_id = int(row[0]) if row else 1
-    con.execute(
-        "INSERT INTO runs (run_id, as_of, started_at, status, parameters, input_fingerprint) "
-        "VALUES (?, ?, now()::TIMESTAMP, 'running', ?, ?)",
-        [run_id, as_of, json.dumps(params), _input_fingerprint(store)],
-    )
-    return run_id
-
-
-def _check_as_of(store: Store, as_of: datetime) -> None:
-    row = store.con.execute(
-        'SELECT min("timestamp"), max("timestamp"), count(*) FROM transactions WHERE NOT is_return'
-    ).fetchone()
-    assert row is not None
-    if row[0] is None or as_of <= row[0]:
-        span = f"{row[0]:%Y-%m-%d} to {row[1]:%Y-%m-%d}" if row[0] is not None else "none"
-        raise InputError(
-            f"No orders before --as-of {as_of:%Y-%m-%d}: the store holds {row[2]:,} purchase "
-            f"lines from {span}. Pick an --as-of after the first order."
-        )
 
 
 def run(
@@ -95,111 +72,107 @@ def run(
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Compute this run's customer features into the store.
+    """Features, back-tested value models, scores and segments of every customer, stored.
+
+    Every parameter is checked before the run's row is written; a bad one raises
+    :class:`~valueseg.errors.InputError` naming the CLI flag (``--freq``, ``--engine`` …)
+    and what it accepts, and the store is left untouched.
 
     Parameters
     ----------
     db : path or Store
-    as_of : date, optional
-        Observation end. Default: midnight after the last order.
-    engine : {"duckdb", "spark"}
+    as_of : date, optional (``--as-of``)
+        Observation end, an ISO date or date-time. Default: midnight after the last order.
+    engine : {"duckdb", "spark"} (``--engine``)
         Where the features are computed; both give the same numbers.
-    freq : {"D", "W", "h", "M"}
+    freq : {"D", "W", "M", "h"} (``--freq``)
         Period of the RFM summary.
-    spark_master : str
+    spark_master : str (``--spark-master``)
         ``spark.master`` for ``engine="spark"`` (``local[2]`` here; a cluster URL there).
-    segments_config : path, optional
+    segments_config : path, optional (``--segments-config``)
         TOML file with an R×F grid replacing the packaged one.
-    random_state : int
-        Seed of the clustering.
+    random_state : int (``--seed``)
+        Seed of the clustering, from 0 to 2**32 - 1.
+    progress : callable, optional
+        Called with a short message as each stage starts.
     """
-    if engine not in ENGINES:
-        raise InputError(f"Unknown engine {engine!r}. Expected one of: {', '.join(ENGINES)}.")
-    own = not isinstance(db, Store)
-    store = Store(db) if not isinstance(db, Store) else db
-    say = progress or (lambda _msg: None)
-    try:
-        when = default_as_of(store) if as_of is None else pd.Timestamp(as_of).to_pydatetime()
+    params = check_run_params(
+        as_of=as_of,
+        engine=engine,
+        freq=freq,
+        spark_master=spark_master,
+        segments_config=segments_config,
+        random_state=random_state,
+    )
+    with _opened(db) as store:
+        when = default_as_of(store) if params.as_of is None else params.as_of
         _check_as_of(store, when)
-        params = {"as_of": when.isoformat(), "engine": engine, "freq": freq}
-        run_id = _start(store, when, params)
-        seconds: dict[str, float] = {}
-        started = time.perf_counter()
-        say(f"computing features on {engine}")
+        run_id = start_run(store, when, params.record(when))
+        try:
+            return _stages(store, run_id, when, params, progress or (lambda _msg: None))
+        except BaseException as exc:
+            with contextlib.suppress(duckdb.Error):  # the run's own error is the one to see
+                fail_run(store, run_id, _describe(exc))
+            raise
+
+
+def _stages(
+    store: Store, run_id: int, when: datetime, params: RunParams, say: Callable[[str], None]
+) -> RunResult:
+    """The run's stages in order; each one's wall time goes into ``RunResult.seconds``."""
+    seconds: dict[str, float] = {}
+    with _timed(seconds, "features", say, f"computing features on {params.engine}"):
         from valueseg.features.compute import compute_features
 
         features = compute_features(
-            store, when, engine=engine, freq=freq, spark_master=spark_master
+            store, when, engine=params.engine, freq=params.freq, spark_master=params.spark_master
         )
-        seconds["features"] = time.perf_counter() - started
-        started = time.perf_counter()
-        say("back-testing and fitting value models")
         table = features.to_pandas()
-        values = _value_models(store, when, table, freq)
-        seconds["models"] = time.perf_counter() - started
-        started = time.perf_counter()
-        say("segmenting customers")
-        segments = _segments(store, table, values.scores, segments_config, random_state)
-        seconds["segments"] = time.perf_counter() - started
-        say("writing")
-        started = time.perf_counter()
+    with _timed(seconds, "models", say, "back-testing and fitting value models"):
+        values = _value_models(store, when, table, params.freq)
+    with _timed(seconds, "segments", say, "segmenting customers"):
+        segments = _segments(store, table, values.scores, params)
+    with _timed(seconds, "write", say, "writing"):
         scores = values.scores.merge(segments.customers, on="customer_id", how="outer")
         with store.transaction():
-            _write_features(store, run_id, features)
-            _write_frame(store, "customer_scores", run_id, scores)
-            _write_frame(store, "segments", run_id, segments.segments)
-            _write_fits(store, run_id, values.fits())
-            store.con.execute(
-                "UPDATE runs SET status = 'succeeded', finished_at = now()::TIMESTAMP "
-                "WHERE run_id = ?",
-                [run_id],
-            )
-        seconds["write"] = time.perf_counter() - started
-        columns = [c for c in features.column_names if c != "customer_id"]
-        return RunResult(
-            run_id,
-            when,
-            engine,
-            features.num_rows,
-            columns,
-            seconds,
-            values=values,
-            segments=segments,
+            write_features(store, run_id, features)
+            write_frame(store, "customer_scores", run_id, scores)
+            write_frame(store, "segments", run_id, segments.segments)
+            write_fits(store, run_id, values.fits())
+            finish_run(store, run_id)
+    columns = [c for c in features.column_names if c != "customer_id"]
+    return RunResult(
+        run_id,
+        when,
+        params.engine,
+        features.num_rows,
+        columns,
+        seconds,
+        values=values,
+        segments=segments,
+    )
+
+
+def _check_as_of(store: Store, as_of: datetime) -> None:
+    span = purchase_span(store)
+    if span.first is None or as_of <= span.first:
+        raise InputError(
+            f"No orders before --as-of {as_of:%Y-%m-%d}: the store holds {span.lines:,} "
+            f"purchase lines from {span.describe()}. Pick an --as-of after the first order."
         )
-    finally:
-        if own:
-            store.close()
 
 
-def _write_features(store: Store, run_id: int, features: Any) -> None:
-    """Add columns the table lacks, then insert this run's rows by column name."""
-    con = store.con
-    existing = set(store.columns("customer_features"))
-    con.register("_vs_features", features)
-    try:
-        for name, dtype, *_ in con.execute("DESCRIBE _vs_features").fetchall():
-            if name not in existing:
-                con.execute(f'ALTER TABLE customer_features ADD COLUMN "{name}" {dtype}')
-    finally:
-        con.unregister("_vs_features")
-    _write_frame(store, "customer_features", run_id, features)
-
-
-def _value_models(store: Store, as_of: datetime, features: pd.DataFrame, freq: str) -> Any:
+def _value_models(store: Store, as_of: datetime, features: pd.DataFrame, freq: str) -> ValueModels:
     """Back-test the purchase models on a holdout before ``as_of``, choose one, score all."""
     from valueseg.features import calibration_holdout
     from valueseg.models.selection import holdout_start, value_models
 
-    summary = features[["customer_id", "frequency", "recency", "T", "monetary_value"]]
-    row = store.con.execute(
-        'SELECT min("timestamp") FROM transactions WHERE NOT is_return AND "timestamp" <= ?',
-        [as_of],
-    ).fetchone()
-    assert row is not None and row[0] is not None  # _check_as_of saw orders
-    cal_end = holdout_start(row[0], as_of)
+    first = purchase_span(store).first
+    assert first is not None  # _check_as_of saw orders
+    cal_end = holdout_start(first, as_of)
     cal, why = None, ""
-    if (as_of - cal_end).days < 1 or cal_end <= row[0]:
-        why = f"history from {row[0]:%Y-%m-%d} to {as_of:%Y-%m-%d} is too short for a holdout"
+    if (as_of - cal_end).days < 1 or cal_end <= first:
+        why = f"history from {first:%Y-%m-%d} to {as_of:%Y-%m-%d} is too short for a holdout"
     else:
         try:
             cal = calibration_holdout(
@@ -208,55 +181,51 @@ def _value_models(store: Store, as_of: datetime, features: pd.DataFrame, freq: s
         except InputError as exc:
             why = str(exc)
     if cal is not None:
-        spend = store.con.execute(
-            "SELECT customer_id, sum(amount) AS spend_holdout FROM transactions "
-            'WHERE NOT is_return AND "timestamp" > ? AND "timestamp" <= ? GROUP BY customer_id',
-            [cal_end, as_of],
-        ).df()
+        spend = spend_between(store, cal_end, as_of).rename(columns={"spend": "spend_holdout"})
         cal = cal.merge(spend, on="customer_id", how="left").fillna({"spend_holdout": 0.0})
-    return value_models(cal, summary, freq=freq, why_no_cal=why)
+    return value_models(cal, features[_SUMMARY], freq=freq, why_no_cal=why)
 
 
 def _segments(
-    store: Store,
-    features: pd.DataFrame,
-    scores: pd.DataFrame,
-    grid: str | Path | None,
-    random_state: int,
-) -> Any:
+    store: Store, features: pd.DataFrame, scores: pd.DataFrame, params: RunParams
+) -> SegmentResult:
     """RFM segments, value tiers and clusters; cluster names carried from the last run."""
     from valueseg.segment.lenses import segment_customers
     from valueseg.segment.stored import previous_segments
 
     return segment_customers(
-        features, scores, grid=grid, previous=previous_segments(store), random_state=random_state
+        features,
+        scores,
+        grid=params.grid,
+        previous=previous_segments(store),
+        random_state=params.random_state,
     )
 
 
-def _write_frame(store: Store, table: str, run_id: int, frame: Any) -> None:
-    """Insert ``frame``'s rows (pandas or Arrow) into ``table`` by name, with ``run_id``."""
-    con = store.con
-    con.register("_vs_frame", frame)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT {run_id} AS run_id, * FROM _vs_frame")
-    finally:
-        con.unregister("_vs_frame")
+@contextlib.contextmanager
+def _opened(db: str | Path | Store) -> Iterator[Store]:
+    """The store ``db`` names, closed afterwards only if this run opened it."""
+    if isinstance(db, Store):
+        yield db
+        return
+    with Store(db) as store:
+        yield store
 
 
-def _write_fits(store: Store, run_id: int, fits: list[dict[str, Any]]) -> None:
-    for fit in fits:
-        store.con.execute(
-            "INSERT INTO model_fits (run_id, model, params, loglik, aic, bic, converged, "
-            "chosen, backtest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                fit["model"],
-                json.dumps(fit["params"]),
-                fit["loglik"],
-                fit["aic"],
-                fit["bic"],
-                fit["converged"],
-                fit["chosen"],
-                json.dumps(fit["backtest"]),
-            ],
-        )
+@contextlib.contextmanager
+def _timed(
+    seconds: dict[str, float], stage: str, say: Callable[[str], None], message: str
+) -> Iterator[None]:
+    say(message)
+    started = time.perf_counter()
+    yield
+    seconds[stage] = time.perf_counter() - started
+
+
+def _describe(exc: BaseException) -> str:
+    """The message a failed run's row keeps: a user's error as written, else its type too."""
+    if isinstance(exc, ValuesegError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}"

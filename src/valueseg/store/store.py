@@ -153,7 +153,10 @@ class Store:
         return [r[0] for r in rows]
 
     def summary(self) -> dict[str, Any]:
-        """What the store holds: counts, date range, customers, orders, revenue, loads, runs."""
+        """What the store holds: counts, date range, customers, orders, revenue, loads, runs.
+
+        ``runs`` is :func:`valueseg.store.runs.list_runs`'s frame.
+        """
         con = self.con
         tx = con.execute(
             'SELECT min("timestamp"), max("timestamp"), count(DISTINCT customer_id), '
@@ -167,9 +170,9 @@ class Store:
             "SELECT load_id, source, kind, rows_read, accepted, rejected, loaded_at "
             "FROM loads ORDER BY load_id"
         ).fetchall()
-        runs = con.execute(
-            "SELECT run_id, as_of, status, started_at, finished_at FROM runs ORDER BY run_id"
-        ).fetchall()
+        from valueseg.store.runs import list_runs
+
+        runs = list_runs(self)
         return {
             "path": self.path,
             "schema_version": self.schema_version,

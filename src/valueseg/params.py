@@ -1,0 +1,140 @@
+"""A run's parameters, checked before the run leaves a trace in the store.
+
+Every message names the command-line flag a user typed and what it accepts, because the
+CLI passes its flags straight through; a notebook user reads the same flag names in the
+docstring of :func:`valueseg.pipeline.run`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+from valueseg.errors import InputError, ValuesegError
+from valueseg.features.rfm import FREQS as _RFM_FREQS
+from valueseg.segment.grid import RfmGrid, load_rfm_grid
+
+#: Engines a run computes its features on.
+ENGINES: Final = ("duckdb", "spark")
+#: Periods of the RFM summary (the features' own list), most used first.
+FREQS: Final = tuple(sorted(_RFM_FREQS, key=("D", "W", "M", "h").index))
+#: Seeds numpy's generators take.
+MAX_SEED: Final = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The checked parameters of one run (``as_of`` None: the day after the last order)."""
+
+    as_of: datetime | None
+    engine: str
+    freq: str
+    spark_master: str
+    grid: RfmGrid
+    segments_config: str | None
+    random_state: int
+
+    def record(self, as_of: datetime) -> dict[str, Any]:
+        """The parameters as ``runs.parameters`` keeps them (JSON-ready)."""
+        return {
+            "as_of": as_of.isoformat(),
+            "engine": self.engine,
+            "freq": self.freq,
+            "segments_config": self.segments_config,
+            "seed": self.random_state,
+        }
+
+
+def check_run_params(
+    *,
+    as_of: Any = None,
+    engine: str = "duckdb",
+    freq: str = "D",
+    spark_master: str = "local[2]",
+    segments_config: str | Path | None = None,
+    random_state: Any = 0,
+) -> RunParams:
+    """Check every parameter of a run; the first bad one raises :class:`InputError`.
+
+    Examples
+    --------
+    >>> check_run_params(freq="W", as_of="2024-06-30").as_of
+    datetime.datetime(2024, 6, 30, 0, 0)
+    >>> check_run_params(freq="X")
+    Traceback (most recent call last):
+    ...
+    valueseg.errors.InputError: Unknown --freq 'X'. Expected one of: D, W, M, h.
+    """
+    if engine not in ENGINES:
+        raise InputError(f"Unknown --engine {engine!r}. Expected one of: {', '.join(ENGINES)}.")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise InputError(
+            "--engine spark needs PySpark, which is not installed. "
+            "Install the extra: pip install 'valueseg[spark]'."
+        )
+    if freq not in FREQS:
+        raise InputError(f"Unknown --freq {freq!r}. Expected one of: {', '.join(FREQS)}.")
+    if not isinstance(spark_master, str) or not spark_master.strip():
+        raise InputError(
+            f"--spark-master must be a Spark master URL such as local[2]. Got {spark_master!r}."
+        )
+    if isinstance(random_state, bool) or not isinstance(random_state, int):
+        raise InputError(f"--seed must be a whole number. Got {random_state!r}.")
+    if not 0 <= random_state <= MAX_SEED:
+        raise InputError(f"--seed must be from 0 to {MAX_SEED:,}. Got {random_state:,}.")
+    return RunParams(
+        as_of=parse_as_of(as_of),
+        engine=engine,
+        freq=freq,
+        spark_master=spark_master,
+        grid=_grid(segments_config),
+        segments_config=None if segments_config is None else str(segments_config),
+        random_state=random_state,
+    )
+
+
+def parse_as_of(value: Any) -> datetime | None:
+    """An ``--as-of`` as a naive UTC datetime (None stays None: the default).
+
+    Text must be an ISO 8601 date or date-time (``2024-06-30``, ``2024-06-30T12:00+02:00``);
+    a day-first or month-first date such as ``05/01/2024`` is refused as ambiguous.
+    """
+    if value is None:
+        return None
+    stamp = _timestamp(value)
+    if stamp is None:
+        raise InputError(
+            f"--as-of {value!r} is not a date. Expected an ISO date or date-time, "
+            "e.g. --as-of 2024-06-30 or --as-of '2024-06-30 18:00'."
+        )
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    result: datetime = stamp.to_pydatetime()
+    return result
+
+
+def _timestamp(value: Any) -> pd.Timestamp | None:
+    try:
+        if isinstance(value, str):
+            stamp = pd.to_datetime(value.strip(), format="ISO8601")
+        elif isinstance(value, datetime | date | pd.Timestamp):
+            stamp = pd.Timestamp(value)
+        else:
+            return None
+    except (ValueError, TypeError):
+        return None
+    return None if pd.isna(stamp) else stamp
+
+
+def _grid(path: str | Path | None) -> RfmGrid:
+    try:
+        return load_rfm_grid(path)
+    except ValuesegError as exc:
+        one_line = re.sub(r"\s+", " ", str(exc)).strip()
+        raise InputError(f"Cannot use --segments-config: {one_line}") from None

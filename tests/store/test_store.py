@@ -59,3 +59,20 @@ def test_summary_of_an_empty_store(store):
     assert summary["customers"] == 0
     assert summary["first_order"] is None
     assert summary["tables"]["transactions"] == 0
+
+
+def test_the_declared_input_columns_are_the_store_s_columns(store):
+    # One home per fact: ingest maps, parses, de-duplicates and inserts by INPUT_COLUMNS;
+    # a migration that adds a column the declaration lacks (or the reverse) fails here.
+    from valueseg.store.schema import INPUT_COLUMNS
+
+    added_by_ingest = {"is_return", "load_id", "line"}
+    for kind, declared in INPUT_COLUMNS.items():
+        rows = store.con.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [kind],
+        ).fetchall()
+        stored = [r for r in rows if r[0] not in added_by_ingest]
+        expected = [(c.name, c.sql_type, "NO" if c.not_null else "YES") for c in declared]
+        assert stored == expected, kind

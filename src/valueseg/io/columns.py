@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from valueseg.errors import InputError, did_you_mean
+from valueseg.store.schema import INPUT_COLUMNS, column_names
 
-KINDS: Final = ("transactions", "events", "customers")
+KINDS: Final = tuple(INPUT_COLUMNS)
 
 #: canonical column -> aliases, in order of preference (UCI Online Retail I/II, Olist,
 #: Shopify orders export, CDNOW, REES46-style event logs, and plain English).
-ALIASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+_SPELLINGS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "transactions": {
         "customer_id": (
             "customer_unique_id",
@@ -131,6 +132,16 @@ ALIASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "id",
         ),
     },
+}
+
+_unknown = [f"{k}.{n}" for k, cols in _SPELLINGS.items() for n in cols if n not in column_names(k)]
+if _unknown:  # a spelling for a column the store does not have: a bug, not input
+    raise RuntimeError(f"Aliases for columns the schema lacks: {', '.join(_unknown)}")
+
+#: kind -> canonical column (in the store's order) -> its aliases, its own name at least.
+ALIASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    kind: {name: _SPELLINGS[kind].get(name, (name,)) for name in column_names(kind)}
+    for kind in KINDS
 }
 
 REQUIRED: Final[dict[str, tuple[str, ...]]] = {

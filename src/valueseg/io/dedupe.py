@@ -12,31 +12,12 @@ from __future__ import annotations
 
 import duckdb
 
-from valueseg.io.rules import ParsePlan, column_type
+from valueseg.io.rules import ParsePlan
 from valueseg.store import Store
+from valueseg.store.schema import INPUT_COLUMNS, column_type
 
 #: Columns that make an order line (or event) the same line: loaded once.
-DEDUP_KEYS = {
-    "transactions": (
-        "customer_id",
-        "order_id",
-        "timestamp",
-        "product_id",
-        "quantity",
-        "unit_price",
-        "amount",
-    ),
-    "events": (
-        "customer_id",
-        "timestamp",
-        "event_type",
-        "product_id",
-        "session_id",
-        "duration_s",
-        "rating",
-    ),
-    "customers": ("customer_id",),
-}
+DEDUP_KEYS = {kind: tuple(c.name for c in cols if c.key) for kind, cols in INPUT_COLUMNS.items()}
 DUP_REASON = {
     "transactions": "duplicate order line",
     "events": "duplicate event",

@@ -26,30 +26,7 @@ from valueseg.io.report import IngestReport
 from valueseg.io.rules import ParsePlan, care_checks, plan_parse
 from valueseg.io.sources import OpenedSource, drop_temp_objects, open_source
 from valueseg.store import DEFAULT_DB, Store
-
-_STORE_COLUMNS = {
-    "transactions": (
-        "customer_id",
-        "order_id",
-        "timestamp",
-        "amount",
-        "product_id",
-        "category",
-        "quantity",
-        "unit_price",
-        "discount",
-        "channel",
-    ),
-    "events": (
-        "customer_id",
-        "timestamp",
-        "event_type",
-        "product_id",
-        "session_id",
-        "duration_s",
-        "rating",
-    ),
-}
+from valueseg.store.schema import column_names
 
 
 def ingest(
@@ -216,7 +193,7 @@ def _write(
     if kind == "customers":
         write_customers(con, store, load_id, accepted_rows(plan))
     else:
-        names = ", ".join(f'"{c}"' for c in _STORE_COLUMNS[kind] if c in plan.columns)
+        names = ", ".join(f'"{c}"' for c in column_names(kind) if c in plan.columns)
         if kind == "transactions":
             names_out, values = f"{names}, is_return", f"{names}, {_is_return(plan)}"
         else:

@@ -25,32 +25,16 @@ from valueseg.io.parse import (
     timestamp_expr,
 )
 from valueseg.io.sources import OpenedSource, _ident
+from valueseg.store.schema import INPUT_COLUMNS, column_names, column_type
 
 #: Canonical columns parsed as numbers, per kind.
 NUMERIC = {
-    "transactions": ("amount", "quantity", "unit_price", "discount"),
-    "events": ("duration_s", "rating"),
-    "customers": (),
+    k: tuple(c.name for c in cols if c.sql_type == "DOUBLE") for k, cols in INPUT_COLUMNS.items()
 }
 #: Canonical columns kept as text, per kind.
 TEXT = {
-    "transactions": ("customer_id", "order_id", "product_id", "category", "channel"),
-    "events": ("customer_id", "event_type", "product_id", "session_id"),
-    "customers": ("customer_id",),
+    k: tuple(c.name for c in cols if c.sql_type == "VARCHAR") for k, cols in INPUT_COLUMNS.items()
 }
-
-
-_ALL_COLUMNS = {
-    kind: (*TEXT[kind], *(("timestamp",) if kind != "customers" else ()), *NUMERIC[kind])
-    for kind in TEXT
-}
-
-
-def column_type(name: str) -> str:
-    """The SQL type of canonical column ``name``."""
-    if name == "timestamp":
-        return "TIMESTAMP"
-    return "DOUBLE" if any(name in names for names in NUMERIC.values()) else "VARCHAR"
 
 
 @dataclass
@@ -216,7 +200,7 @@ def _select(plan: _Plan, kind: str) -> ParsePlan:
         added = ", ".join(f"{expr} AS {_ident(n)}" for n, expr in plan.computed.items())
         layers.append((f"SELECT *, {added} FROM (", ") AS v"))
     columns = [*plan.values, *plan.computed]
-    missing = [n for n in _ALL_COLUMNS[kind] if n not in columns]
+    missing = [n for n in column_names(kind) if n not in columns]
     if missing:  # NULL, as the rules may name them
         nulls = ", ".join(f"CAST(NULL AS {column_type(n)}) AS {_ident(n)}" for n in missing)
         layers.append((f"SELECT *, {nulls} FROM (", ") AS c"))

@@ -7,9 +7,98 @@ than misread. Add a migration by appending to :data:`MIGRATIONS`; never edit a r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
-_V1: Final = """
+
+@dataclass(frozen=True)
+class Column:
+    """A canonical column of an input table: what ingest maps a source column onto.
+
+    ``key``: part of what makes two rows the same row (a duplicate is loaded once).
+    ``since``: the schema version that added it; a later column gets a migration of its
+    own (``ALTER TABLE … ADD COLUMN``) and joins :data:`INPUT_COLUMNS` with its version.
+    """
+
+    name: str
+    sql_type: str  # VARCHAR | DOUBLE | TIMESTAMP
+    not_null: bool = False
+    key: bool = True
+    comment: str = ""
+    since: int = 1
+
+
+#: The one declaration of the input tables' canonical columns, in table order. Ingest's
+#: column mapping, parsing, de-duplication and inserts all read it.
+INPUT_COLUMNS: Final[dict[str, tuple[Column, ...]]] = {
+    "transactions": (
+        Column("customer_id", "VARCHAR", not_null=True),
+        Column("order_id", "VARCHAR", not_null=True),
+        Column(
+            "timestamp",
+            "TIMESTAMP",
+            not_null=True,
+            comment="naive UTC (offsets in the input are converted)",
+        ),
+        Column("amount", "DOUBLE", not_null=True, comment="line amount; negative for returns"),
+        Column("product_id", "VARCHAR"),
+        Column("category", "VARCHAR", key=False),
+        Column("quantity", "DOUBLE"),
+        Column("unit_price", "DOUBLE"),
+        Column("discount", "DOUBLE", key=False),
+        Column("channel", "VARCHAR", key=False),
+    ),
+    "events": (
+        Column("customer_id", "VARCHAR", not_null=True),
+        Column("timestamp", "TIMESTAMP", not_null=True),
+        Column("event_type", "VARCHAR", not_null=True),
+        Column("product_id", "VARCHAR"),
+        Column("session_id", "VARCHAR"),
+        Column("duration_s", "DOUBLE"),
+        Column("rating", "DOUBLE"),
+    ),
+    "customers": (Column("customer_id", "VARCHAR", not_null=True),),
+}
+
+
+def column_names(kind: str) -> tuple[str, ...]:
+    """The canonical columns of input table ``kind``, in table order.
+
+    Examples
+    --------
+    >>> column_names("events")[:3]
+    ('customer_id', 'timestamp', 'event_type')
+    """
+    return tuple(c.name for c in INPUT_COLUMNS[kind])
+
+
+def column_type(name: str) -> str:
+    """The SQL type of canonical column ``name`` (the same in every input table).
+
+    Examples
+    --------
+    >>> column_type("amount"), column_type("timestamp"), column_type("session_id")
+    ('DOUBLE', 'TIMESTAMP', 'VARCHAR')
+    """
+    return _TYPES[name]
+
+
+_TYPES: Final = {c.name: c.sql_type for cols in INPUT_COLUMNS.values() for c in cols}
+
+
+def _ddl(kind: str, version: int) -> str:
+    """The column lines of ``kind``'s CREATE TABLE as of schema ``version``."""
+    lines = []
+    for c in INPUT_COLUMNS[kind]:
+        if c.since > version:
+            continue
+        name = f'"{c.name}"' if c.name == "timestamp" else c.name
+        line = f"    {name:<12} {c.sql_type}{' NOT NULL' if c.not_null else ''},"
+        lines.append(f"{line:<40}-- {c.comment}" if c.comment else line)
+    return "\n".join(lines)
+
+
+_V1: Final = f"""
 CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1;
 CREATE SEQUENCE IF NOT EXISTS run_id_seq START 1;
 
@@ -26,29 +115,14 @@ CREATE TABLE loads (
 );
 
 CREATE TABLE transactions (
-    customer_id  VARCHAR NOT NULL,
-    order_id     VARCHAR NOT NULL,
-    "timestamp"  TIMESTAMP NOT NULL,  -- naive UTC (offsets in the input are converted)
-    amount       DOUBLE NOT NULL,     -- line amount; negative for returns
-    product_id   VARCHAR,
-    category     VARCHAR,
-    quantity     DOUBLE,
-    unit_price   DOUBLE,
-    discount     DOUBLE,
-    channel      VARCHAR,
+{_ddl("transactions", 1)}
     is_return    BOOLEAN NOT NULL,
     load_id      INTEGER NOT NULL,
     line         BIGINT NOT NULL      -- line in the source file (1 = header)
 );
 
 CREATE TABLE events (
-    customer_id  VARCHAR NOT NULL,
-    "timestamp"  TIMESTAMP NOT NULL,
-    event_type   VARCHAR NOT NULL,
-    product_id   VARCHAR,
-    session_id   VARCHAR,
-    duration_s   DOUBLE,
-    rating       DOUBLE,
+{_ddl("events", 1)}
     load_id      INTEGER NOT NULL,
     line         BIGINT NOT NULL
 );

@@ -30,3 +30,23 @@ def test_the_ibis_duckdb_features_we_rely_on_work():
     assert sum(b.num_rows for b in batches) == 3
     assert u.b.sum().execute() == 12
     assert u.count().execute() == 3
+
+
+def test_the_typed_names_of_the_package_are_its_lazy_exports():
+    # valueseg/__init__.py lists its exports twice (lazily for import time, and under
+    # TYPE_CHECKING for type checkers): the two lists must name the same objects.
+    import ast
+    from pathlib import Path
+
+    import valueseg
+
+    tree = ast.parse(Path(valueseg.__file__).read_text("utf-8"))
+    typed = {
+        alias.asname or alias.name: node.module
+        for block in tree.body
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == valueseg._EXPORTS

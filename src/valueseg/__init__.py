@@ -14,7 +14,26 @@ Examples
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy exports are, for type checkers (keep in step with _EXPORTS)
+    from valueseg.errors import InputError as InputError
+    from valueseg.errors import ValuesegError as ValuesegError
+    from valueseg.features import calibration_holdout as calibration_holdout
+    from valueseg.features import rfm_summary as rfm_summary
+    from valueseg.io import IngestReport as IngestReport
+    from valueseg.io import ingest as ingest
+    from valueseg.models import BetaGeo as BetaGeo
+    from valueseg.models import BetaGeoBetaBinom as BetaGeoBetaBinom
+    from valueseg.models import GammaGamma as GammaGamma
+    from valueseg.models import ModifiedBetaGeo as ModifiedBetaGeo
+    from valueseg.models import ParetoNBD as ParetoNBD
+    from valueseg.pipeline import run as run
+    from valueseg.segment import Segmenter as Segmenter
+    from valueseg.segment import rfm_segments as rfm_segments
+    from valueseg.segment import value_tiers as value_tiers
+    from valueseg.store import Store as Store
+    from valueseg.synth import make_shop as make_shop
 
 __version__ = "0.1.0"
 
@@ -41,7 +60,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'valueseg' has no attribute {name!r}")

@@ -14,7 +14,7 @@ import pytest
 from valueseg.errors import InputError
 from valueseg.features import calibration_holdout, rfm_summary
 from valueseg.models import BetaGeo, BetaGeoBetaBinom, ParetoNBD
-from valueseg.models.selection import by_frequency
+from valueseg.models.metrics import by_frequency
 from valueseg.report import (
     CalibrationDisplay,
     ClvDistributionDisplay,
@@ -510,3 +510,17 @@ def test_every_display_writes_a_png_without_touching_the_backend(model, orders, 
         _assert_png(path)
         assert disp.figure_ is disp.ax_.figure
     assert matplotlib.get_backend() == backend
+
+
+def test_to_png_refuses_a_subfigure(tmp_path):
+    from matplotlib.figure import Figure
+
+    ax = Figure().subfigures(1, 2)[0].add_subplot()
+    disp = ClvDistributionDisplay.from_values([1.0, 2.0, 2.5, 9.0]).plot(ax)
+    msg = (
+        "ClvDistributionDisplay.to_png writes a whole figure, and this one was drawn on a "
+        "subfigure. Save the figure it belongs to with figure.savefig(path) instead."
+    )
+    with pytest.raises(InputError, match=re.escape(msg)):
+        disp.to_png(tmp_path / "clv.png")
+    assert not (tmp_path / "clv.png").exists()

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -15,15 +15,30 @@ import numpy as np
 
 from valueseg.errors import InputError
 
+if TYPE_CHECKING:
+    import datetime
 
-def duckdb_memory() -> Any:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+    from ibis.backends.duckdb import Backend as DuckDBBackend
+
+    from valueseg.store import Store
+
+    #: What the summaries read: a pandas or polars frame, a Parquet file, or a store.
+    OrdersInput: TypeAlias = pd.DataFrame | pl.DataFrame | str | Path | Store
+    #: A date or moment as the summaries and reports take it (read by ``pandas.Timestamp``).
+    DateLike: TypeAlias = str | datetime.date | np.datetime64
+
+
+def duckdb_memory() -> DuckDBBackend:
     """An in-memory DuckDB for Ibis, without DuckDB's own progress bar on the terminal."""
     con = ibis.duckdb.connect()
     con.raw_sql("SET enable_progress_bar = false")
     return con
 
 
-_shared: list[Any] = []  # the process's in-memory DuckDB, once opened
+_shared: list[duckdb.DuckDBPyConnection] = []  # the process's in-memory DuckDB, once opened
 _shared_lock = threading.Lock()
 
 
@@ -40,7 +55,7 @@ os.register_at_fork(before=_close_shared)
 
 
 @contextmanager
-def duckdb_session() -> Iterator[Any]:
+def duckdb_session() -> Iterator[DuckDBBackend]:
     """A connection (for Ibis) to this process's in-memory DuckDB, closed on exit.
 
     Every summary of a frame or file gets its own connection, so what it registers is
@@ -66,7 +81,7 @@ def duckdb_session() -> Iterator[Any]:
 _BATCH_ROWS = 122_880
 
 
-def _frame_columns(frame: Any) -> list[str]:
+def _frame_columns(frame: pd.DataFrame | pl.DataFrame) -> list[str]:
     return [str(c) for c in frame.columns]
 
 
@@ -89,7 +104,9 @@ ROW = "_vs_row"
 
 
 @contextmanager
-def orders_table(transactions: Any, needed: Sequence[str], datetime_col: str) -> Iterator[ir.Table]:
+def orders_table(
+    transactions: OrdersInput, needed: Sequence[str], datetime_col: str
+) -> Iterator[ir.Table]:
     """The table of purchase lines (DuckDB, for Ibis) of any supported input, while open.
 
     pandas and polars frames are scanned in place by DuckDB (no copy); a Store gives its
@@ -110,7 +127,9 @@ def orders_table(transactions: Any, needed: Sequence[str], datetime_col: str) ->
         yield _input_table(con, transactions, needed, datetime_col)
 
 
-def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_col: str) -> Any:
+def _input_table(
+    con: DuckDBBackend, transactions: OrdersInput, needed: Sequence[str], datetime_col: str
+) -> ir.Table:
     if isinstance(transactions, (str, Path)):
         path = Path(transactions)
         if not path.exists():
@@ -121,22 +140,24 @@ def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_co
         return table.rename({ROW: "file_row_number"})
     module = type(transactions).__module__.split(".")[0]
     if module in ("pandas", "polars") and type(transactions).__name__ == "DataFrame":
-        frame = transactions
+        # (checked by name: importing polars to ask isinstance would cost every caller)
+        frame = cast("pd.DataFrame | pl.DataFrame", transactions)
         _check_columns(_frame_columns(frame), needed, "the DataFrame")
         if module == "pandas":
             # As Arrow: pandas' Arrow-backed strings pass without a copy, while DuckDB's
             # pandas scan would turn each into a Python object first.
             import pyarrow as pa
 
-            frame = _naive_utc(frame, datetime_col)  # copies only a column it converts
-            frame = pa.Table.from_pandas(frame, columns=list(needed), preserve_index=False)
-            rows = np.arange(len(frame), dtype=np.int32 if len(frame) < 2**31 else np.int64)
-            frame = frame.append_column(ROW, pa.array(rows))
+            # (a time column it converts is the only one copied)
+            naive = _naive_utc(cast("pd.DataFrame", frame), datetime_col)
+            arrow = pa.Table.from_pandas(naive, columns=list(needed), preserve_index=False)
+            rows = np.arange(len(arrow), dtype=np.int32 if len(arrow) < 2**31 else np.int64)
+            arrow = arrow.append_column(ROW, pa.array(rows))
             # in DuckDB-sized batches: one big chunk would be scanned by one thread
-            frame = pa.Table.from_batches(frame.to_batches(max_chunksize=_BATCH_ROWS))
+            scanned = pa.Table.from_batches(arrow.to_batches(max_chunksize=_BATCH_ROWS))
         else:
-            frame = frame.select(list(needed)).with_row_index(ROW)
-        con.con.register("_vs_orders", frame)
+            scanned = cast("pl.DataFrame", frame).select(list(needed)).with_row_index(ROW)
+        con.con.register("_vs_orders", scanned)
         table = con.table("_vs_orders")
         _check_text_values(table, needed, datetime_col, "the DataFrame")
         return table
@@ -146,7 +167,9 @@ def _input_table(con: Any, transactions: Any, needed: Sequence[str], datetime_co
     )
 
 
-def _check_text_values(table: Any, needed: Sequence[str], datetime_col: str, what: str) -> None:
+def _check_text_values(
+    table: ir.Table, needed: Sequence[str], datetime_col: str, what: str
+) -> None:
     """A time or amount column stored as text must read as one, or the error says where.
 
     (The engine would stop at the first bad value with a message about casting.)
@@ -173,7 +196,7 @@ def _check_text_values(table: Any, needed: Sequence[str], datetime_col: str, wha
             )
 
 
-def _naive_utc(frame: Any, col: str) -> Any:
+def _naive_utc(frame: pd.DataFrame, col: str) -> pd.DataFrame:
     """A time-zone aware, text or mixed timestamp column becomes naive UTC, as in ingest."""
     import pandas as pd
 

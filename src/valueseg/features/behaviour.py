@@ -10,18 +10,20 @@ NULL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TypeAlias
 
 import ibis
 import ibis.expr.types as ir
 
 DAY = 86400.0
 WINDOWS = (30, 90, 180)
+#: A level of a text or boolean customer attribute, one-hot in the features.
+Level: TypeAlias = str | bool
 
 
-def _days(later: Any, earlier: Any) -> Any:
+def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
     # whole seconds on every engine (Spark's epoch has no fraction; DuckDB's does)
     # (and float division: Spark divides integers by a literal in DECIMAL, rounding it)
     seconds = later.epoch_seconds().floor() - earlier.epoch_seconds().floor()
@@ -34,7 +36,7 @@ def lines(
     columns: Sequence[str],
     *,
     returns: bool = False,
-    where: Callable[[ir.Table], Any] | None = None,
+    where: Callable[[ir.Table], ir.BooleanValue] | None = None,
 ) -> ir.Table:
     """The purchase lines (``returns=True``: the return lines) up to ``as_of``, with only
     ``columns``, and only those where ``where(table)`` holds when given.
@@ -73,7 +75,7 @@ def order_features(
     w = ibis.window(group_by=orders.customer_id, order_by=orders.ts)
     orders = orders.mutate(gap=_days(orders.ts, orders.ts.lag().over(w)))
     age = _days(end, orders.ts)
-    aggs: dict[str, Any] = {
+    aggs: dict[str, ir.Scalar] = {
         "first_order": orders.ts.min(),
         "last_order": orders.ts.max(),
         "orders_total": orders.count(),
@@ -111,11 +113,11 @@ def order_features(
     return out.select(*_order_columns(out, end), *shares)
 
 
-def _order_columns(t: ir.Table, end: Any) -> list[Any]:
+def _order_columns(t: ir.Table, end: ir.TimestampScalar) -> list[ir.Column]:
     prev = t.spend_prev_90d.fill_null(0)
     last = t.spend_90d.fill_null(0)
     trend = ibis.ifelse(last + prev > 0, (last - prev) / (last + prev), 0.0)
-    cols: list[Any] = [
+    cols: list[ir.Column] = [
         t.customer_id,
         _days(end, t.first_order).name("tenure_days"),
         _days(end, t.last_order).name("days_since_last_order"),
@@ -140,7 +142,7 @@ def _order_columns(t: ir.Table, end: Any) -> list[Any]:
     return cols
 
 
-def spend_share(spend: Any, total: Any) -> Any:
+def spend_share(spend: ir.NumericValue, total: ir.NumericValue) -> ir.FloatingValue:
     """``spend / total`` in [0, 1]; 0 when the total is not positive, and a NULL spend is 0.
 
     At most 1: a total is summed in another order than its parts (and, by the engine's
@@ -166,7 +168,7 @@ def category_features(
     """
     # (columns in another order than the pass below: two different scans, see lines())
     buys = lines(transactions, as_of, ["customer_id", "amount", "category"])
-    aggs: dict[str, Any] = {"total": buys.amount.sum()}
+    aggs: dict[str, ir.Scalar] = {"total": buys.amount.sum()}
     for i, cat in enumerate(categories):
         aggs[f"cat_spend_{i:02d}"] = buys.amount.sum(where=buys.category == cat)
     main = buys.group_by("customer_id").aggregate(**aggs)
@@ -266,7 +268,9 @@ def event_features(events: ir.Table, as_of: datetime) -> ir.Table:
     )
 
 
-def view_to_purchase(purchase_lines: Any, views_total: Any) -> Any:
+def view_to_purchase(
+    purchase_lines: ir.IntegerValue, views_total: ir.IntegerValue
+) -> ir.FloatingValue:
     """Purchased lines per product view (0 without views)."""
     views = views_total.fill_null(0)
     return ibis.ifelse(views > 0, purchase_lines / views, 0.0).cast("float64")
@@ -282,10 +286,10 @@ EVENT_ZERO = (
 
 
 def attribute_features(
-    customers: ir.Table, categorical: dict[str, Sequence[Any]], numeric: Sequence[str]
+    customers: ir.Table, categorical: Mapping[str, Sequence[Level]], numeric: Sequence[str]
 ) -> ir.Table:
     """Numeric attributes as they are; categoricals one-hot on the given levels."""
-    cols: list[Any] = [customers.customer_id]
+    cols: list[ir.Column] = [customers.customer_id]
     cols += [customers[c].cast("float64").name(f"attr_{c}") for c in numeric]
     for col, levels in categorical.items():
         for level in levels:
@@ -294,7 +298,7 @@ def attribute_features(
     return customers.select(*cols)
 
 
-def _slug(value: Any) -> str:
+def _slug(value: Level) -> str:
     import re
 
     return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "blank"

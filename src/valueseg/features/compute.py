@@ -5,13 +5,18 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.types as ir
 
 from valueseg.features._input import duckdb_memory
 from valueseg.features.table import feature_expr
 from valueseg.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
 
 _INPUTS = ("transactions", "events", "customers")
 
@@ -21,7 +26,7 @@ def _present(store: Store) -> list[str]:
     return [t for t in _INPUTS if counts.get(t, 0) > 0]
 
 
-def _expr(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
+def _expr(tables: dict[str, ir.Table], as_of: datetime, freq: str) -> ir.Table:
     """The feature expression over ``tables`` (by input name)."""
     return feature_expr(
         tables["transactions"],
@@ -32,7 +37,7 @@ def _expr(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
     )
 
 
-def _run(tables: dict[str, Any], as_of: datetime, freq: str) -> Any:
+def _run(tables: dict[str, ir.Table], as_of: datetime, freq: str) -> pa.Table:
     """Build the feature expression over ``tables`` and execute it into Arrow."""
     return _expr(tables, as_of, freq).to_pyarrow()
 
@@ -44,7 +49,7 @@ def compute_features(
     engine: str = "duckdb",
     freq: str = "D",
     spark_master: str = "local[2]",
-) -> Any:
+) -> pa.Table:
     """The feature table of ``store`` at ``as_of`` as a pyarrow Table."""
     if engine == "spark":
         return _on_spark(store, as_of, freq, spark_master)
@@ -60,7 +65,7 @@ def features_from_parquet(
     freq: str = "D",
     memory_limit: str | None = None,
     out: str | Path | None = None,
-) -> Any:
+) -> pa.Table | Path:
     """Features straight from Parquet files (``{"transactions": path, ...}``) on DuckDB.
 
     DuckDB streams the files and spills to a temporary folder past ``memory_limit`` (e.g.
@@ -85,7 +90,7 @@ def features_from_parquet(
         return Path(out)
 
 
-def spark_session(master: str = "local[2]") -> Any:
+def spark_session(master: str = "local[2]") -> SparkSession:
     """A SparkSession for valueseg: UTC, no UI, modest shuffle partitions for local runs."""
     from pyspark.sql import SparkSession
 
@@ -101,7 +106,7 @@ def spark_session(master: str = "local[2]") -> Any:
     )
 
 
-def _on_spark(store: Store, as_of: datetime, freq: str, master: str) -> Any:
+def _on_spark(store: Store, as_of: datetime, freq: str, master: str) -> pa.Table:
     with tempfile.TemporaryDirectory(prefix="valueseg-spark-") as tmp:
         paths = {}
         for name in _present(store):
@@ -114,7 +119,7 @@ def _on_spark(store: Store, as_of: datetime, freq: str, master: str) -> Any:
 
 def features_on_spark(
     paths: dict[str, str], as_of: datetime, *, freq: str = "D", master: str = "local[2]"
-) -> Any:
+) -> pa.Table:
     """The same feature expression, run by Spark over Parquet files (one per input)."""
     session = spark_session(master)
     session.sparkContext.setLogLevel("ERROR")

@@ -16,7 +16,7 @@ their sum. Orders after the observation end are ignored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import ibis
 import ibis.expr.types as ir
@@ -46,7 +46,9 @@ def check_freq(freq: str, freq_multiplier: float = 1) -> None:
         )
 
 
-def periods_between(later: ir.TimestampValue, earlier: ir.TimestampValue, freq: str) -> Any:
+def periods_between(
+    later: ir.TimestampValue, earlier: ir.TimestampValue, freq: str
+) -> ir.NumericValue:
     """Whole periods from ``earlier`` to ``later`` (both already floored to their period)."""
     _, seconds = FREQS[freq]
     if seconds is None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from valueseg.errors import InputError
 from valueseg.features._input import ROW, orders_table
 from valueseg.features.rfm import check_freq, period_start, periods_between, rfm_expr
 
+if TYPE_CHECKING:
+    from valueseg.features._input import DateLike, OrdersInput
+
 _COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value"]
 
 
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
+def _timestamp(value: DateLike, name: str) -> pd.Timestamp:
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
@@ -24,7 +28,7 @@ def _timestamp(value: Any, name: str) -> pd.Timestamp:
     return ts
 
 
-def to_pandas(expr: Any) -> pd.DataFrame:
+def to_pandas(expr: ir.Table) -> pd.DataFrame:
     """Run ``expr`` and return pandas through Arrow.
 
     Twice as fast as ibis' own ``to_pandas`` on a million customers: Arrow strings become
@@ -33,7 +37,8 @@ def to_pandas(expr: Any) -> pd.DataFrame:
     return expr.to_pyarrow().to_pandas()
 
 
-def _date_range(table: Any, col: str) -> tuple[Any, Any, int]:
+def _date_range(table: ir.Table, col: str) -> tuple[DateLike, DateLike, int]:
+    """The first and last value of ``col`` (times, or text that reads as times) and the rows."""
     row = (
         table.aggregate(lo=table[col].min(), hi=table[col].max(), n=table.count())
         .to_pandas()
@@ -43,12 +48,12 @@ def _date_range(table: Any, col: str) -> tuple[Any, Any, int]:
 
 
 def rfm_summary(
-    transactions: Any,
+    transactions: OrdersInput,
     *,
     customer_id_col: str = "customer_id",
     datetime_col: str = "timestamp",
     monetary_value_col: str | None = "amount",
-    observation_end: Any = None,
+    observation_end: DateLike | None = None,
     freq: str = "D",
     freq_multiplier: float = 1,
     include_first_transaction: bool = False,
@@ -139,10 +144,10 @@ def rfm_summary(
 
 
 def calibration_holdout(
-    transactions: Any,
+    transactions: OrdersInput,
     *,
-    calibration_end: Any,
-    observation_end: Any,
+    calibration_end: DateLike,
+    observation_end: DateLike,
     customer_id_col: str = "customer_id",
     datetime_col: str = "timestamp",
     monetary_value_col: str | None = "amount",

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
 from valueseg.features.behaviour import (
     EVENT_ZERO,
+    Level,
     attribute_features,
     category_features,
     event_features,
@@ -50,7 +50,7 @@ def top_categories(transactions: ir.Table, as_of: datetime, k: int = TOP_CATEGOR
     return top_values(transactions, as_of, "category", k)
 
 
-def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]]:
+def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Level]], list[str]]:
     """Which attributes are one-hot (and on which levels) and which are numeric.
 
     A text attribute is one-hot on its ``MAX_LEVELS`` most common levels when they hold at
@@ -58,7 +58,7 @@ def attribute_plan(customers: ir.Table) -> tuple[dict[str, list[Any]], list[str]
     addresses, names or other near-unique text (every level a customer or two) is left
     out, as its columns would be all but empty.
     """
-    categorical: dict[str, list[Any]] = {}
+    categorical: dict[str, list[Level]] = {}
     numeric: list[str] = []
     for name, dtype in customers.schema().items():
         if name in _NOT_ATTRIBUTES:

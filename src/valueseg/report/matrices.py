@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from valueseg.errors import InputError
-from valueseg.report.plots import _check_int, _Display, _need_columns, _new_axes
+from valueseg.report.plots import (
+    AxesLike,
+    FloatArray,
+    PurchaseCurves,
+    _check_int,
+    _Display,
+    _need_columns,
+    _new_axes,
+)
 
 __all__ = ["ExpectedPurchasesMatrixDisplay", "ProbabilityAliveMatrixDisplay"]
 
@@ -18,17 +27,25 @@ class _MatrixDisplay(_Display):
 
     _title: ClassVar[str] = ""
     _label: ClassVar[str] = ""
+    matrix_: pd.DataFrame
+    T_: float
 
     @classmethod
-    def _grid(cls, max_frequency: Any, max_recency: Any, T: Any, summary: Any) -> tuple:
+    def _grid(
+        cls,
+        max_frequency: int | None,
+        max_recency: int | None,
+        T: float | None,
+        summary: pd.DataFrame | None,
+    ) -> tuple[FloatArray, FloatArray, float]:
         name = cls.__name__
         if summary is not None and (max_frequency is None or max_recency is None):
-            age = "T" if "T" in getattr(summary, "columns", ()) else "n_periods"
-            _need_columns(summary, ["frequency", age], "the summary", "Pass rfm_summary's.")
+            age_col = "T" if "T" in getattr(summary, "columns", ()) else "n_periods"
+            _need_columns(summary, ["frequency", age_col], "the summary", "Pass rfm_summary's.")
             max_frequency = (
                 int(summary["frequency"].max()) if max_frequency is None else max_frequency
             )
-            max_recency = int(summary[age].max()) if max_recency is None else max_recency
+            max_recency = int(summary[age_col].max()) if max_recency is None else max_recency
         if max_frequency is None or max_recency is None:
             raise InputError(
                 f"{name} needs max_frequency and max_recency, or the summary the model was "
@@ -47,23 +64,25 @@ class _MatrixDisplay(_Display):
         return freq, rec, age
 
     @staticmethod
-    def _frame(values: Any, freq: np.ndarray, rec: np.ndarray) -> pd.DataFrame:
+    def _frame(values: ArrayLike, freq: FloatArray, rec: FloatArray) -> pd.DataFrame:
         return pd.DataFrame(
             np.asarray(values, dtype=np.float64),
             index=pd.Index(freq[:, 0].astype(np.int64), name="frequency"),
             columns=pd.Index(rec[0].astype(np.int64), name="recency"),
         )
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: AxesLike = None) -> Self:
         """Draw the heat map (frequency across, recency up); return ``self``."""
         self.figure_, (self.ax_,) = _new_axes(ax)
         m = self.matrix_
-        extent = (-0.5, m.index[-1] + 0.5, -0.5, m.columns[-1] + 0.5)
+        extent = (-0.5, float(m.index[-1]) + 0.5, -0.5, float(m.columns[-1]) + 0.5)
         image = self.ax_.imshow(
             m.to_numpy().T, origin="lower", aspect="auto", interpolation="none", extent=extent
         )
         self.figure_.colorbar(image, ax=self.ax_, label=self._label)
-        self.ax_.xaxis.get_major_locator().set_params(integer=True)
+        # (matplotlib's stubs give Locator.set_params no arguments, though its subclasses
+        # take them; the locator here is an AutoLocator, whose set_params takes integer=)
+        self.ax_.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
         self.ax_.set_xlabel("Frequency (repeat purchases)")
         self.ax_.set_ylabel("Recency (age at last purchase)")
         self.ax_.set_title(self._title.format(self=self))
@@ -104,7 +123,7 @@ class ProbabilityAliveMatrixDisplay(_MatrixDisplay):
     @classmethod
     def from_model(
         cls,
-        model: Any,
+        model: PurchaseCurves,
         max_frequency: int | None = None,
         max_recency: int | None = None,
         T: float | None = None,
@@ -156,11 +175,12 @@ class ExpectedPurchasesMatrixDisplay(_MatrixDisplay):
 
     _title = "Expected purchases in the next {self.t_:g} (age {self.T_:g})"
     _label = "Expected purchases"
+    t_: float
 
     @classmethod
     def from_model(
         cls,
-        model: Any,
+        model: PurchaseCurves,
         t: float = 1.0,
         max_frequency: int | None = None,
         max_recency: int | None = None,

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeAlias
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from valueseg.errors import InputError, did_you_mean
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from valueseg.features._input import DateLike
 
 __all__ = [
     "CalibrationDisplay",
@@ -31,33 +38,65 @@ _TOP_BIN = 7  # calibration frequency 0..6 and 7+
 _BACKTEST_KEYS = ["frequency", "customers", "predicted", "actual"]
 _CAL_COLUMNS = ["frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout"]
 
+FloatArray: TypeAlias = NDArray[np.float64]
+#: Where to draw: an Axes, or as many as the plot draws (a list, or an array of subplots).
+AxesLike: TypeAlias = "Axes | list[Axes] | tuple[Axes, ...] | NDArray[np.object_] | None"
+#: A back-test's rows by calibration frequency, or the back-test (a dict) holding them.
+BacktestRows: TypeAlias = "pd.DataFrame | Sequence[dict[str, object]] | dict[str, Any]"
+
+
+class PurchaseCurves(Protocol):
+    """What the displays ask of a fitted purchase model (any of :mod:`valueseg.models`)."""
+
+    def probability_alive(
+        self, frequency: FloatArray, recency: FloatArray, T: float | FloatArray, /
+    ) -> ArrayLike: ...
+
+    def expected_purchases(
+        self,
+        t: float | FloatArray,
+        frequency: FloatArray,
+        recency: FloatArray,
+        T: float | FloatArray,
+        /,
+    ) -> ArrayLike: ...
+
+    def expected_purchases_new_customer(self, t: FloatArray, /) -> ArrayLike: ...
+
 
 class _Display:
     """Keeps the numbers (keyword ``name`` becomes attribute ``name_``) and writes PNGs."""
 
-    figure_: Any
-    ax_: Any
+    figure_: Figure | SubFigure
+    ax_: Axes
 
-    def __init__(self, **numbers: Any) -> None:
+    def __init__(self, **numbers: object) -> None:
         for name, value in numbers.items():
             setattr(self, f"{name}_", value)
 
-    def plot(self, ax: Any = None) -> Any:  # pragma: no cover - every display overrides it
+    def plot(self, ax: AxesLike = None) -> Self:  # pragma: no cover - every display overrides it
         raise NotImplementedError
 
     def to_png(self, path: str | Path, *, dpi: int = 100) -> Path:
         """Write the plot (drawn now if ``plot`` was not called) as a PNG file; return its path."""
+        from matplotlib.figure import Figure
+
         if not hasattr(self, "figure_"):
             self.plot()
+        if not isinstance(self.figure_, Figure):  # a subfigure cannot be saved on its own
+            raise InputError(
+                f"{type(self).__name__}.to_png writes a whole figure, and this one was drawn on "
+                "a subfigure. Save the figure it belongs to with figure.savefig(path) instead."
+            )
         path = Path(path)
         self.figure_.savefig(path, format="png", dpi=dpi)
         return path
 
 
-def _new_axes(ax: Any, n: int = 1) -> tuple[Any, list[Any]]:
+def _new_axes(ax: AxesLike, n: int = 1) -> tuple[Figure | SubFigure, list[Axes]]:
     """The figure and ``n`` axes to draw on: those given, or a new Agg figure (no pyplot)."""
     if ax is not None:
-        axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+        axes = list(np.asarray(ax).ravel()) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
         if len(axes) != n:
             raise InputError(f"This plot draws on {n} axes. Got {len(axes)}.")
         return axes[0].figure, axes
@@ -69,7 +108,7 @@ def _new_axes(ax: Any, n: int = 1) -> tuple[Any, list[Any]]:
     return figure, [figure.add_subplot(n, 1, i + 1) for i in range(n)]
 
 
-def _need_columns(frame: Any, needed: Sequence[str], where: str, how: str) -> None:
+def _need_columns(frame: object, needed: Sequence[str], where: str, how: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"Expected {where} as a pandas DataFrame. Got {type(frame).__name__}.")
     for name in needed:
@@ -83,14 +122,14 @@ def _need_columns(frame: Any, needed: Sequence[str], where: str, how: str) -> No
             )
 
 
-def _timestamp(value: Any, name: str) -> pd.Timestamp:
+def _timestamp(value: DateLike, name: str) -> pd.Timestamp:
     ts = pd.to_datetime(value, errors="coerce", utc=True)
     if not isinstance(ts, pd.Timestamp) or ts is pd.NaT:
         raise InputError(f"The '{name}' parameter must be a date. Got {value!r}.")
     return ts.tz_localize(None)
 
 
-def _check_int(value: Any, name: str, owner: str) -> int:
+def _check_int(value: object, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"The '{name}' parameter of {owner} must be an int >= 1. Got {value!r}.")
     return int(value)
@@ -122,8 +161,10 @@ class CalibrationDisplay(_Display):
     1         1         40       0.62    0.70
     """
 
+    table_: pd.DataFrame
+
     @classmethod
-    def from_backtest(cls, rows: Any) -> CalibrationDisplay:
+    def from_backtest(cls, rows: BacktestRows) -> CalibrationDisplay:
         """From a back-test's rows (:func:`valueseg.models.selection.by_frequency`).
 
         ``rows``: a list of dicts or a DataFrame with ``frequency, customers, predicted,
@@ -137,11 +178,13 @@ class CalibrationDisplay(_Display):
                 "(valueseg.models.selection.by_frequency makes them)."
             )
         _need_columns(table, _BACKTEST_KEYS, "the back-test rows", "Pass by_frequency's rows.")
-        types = {"frequency": str, "customers": "int64", "predicted": float, "actual": float}
-        return cls(table=table[_BACKTEST_KEYS].astype(types).reset_index(drop=True))
+        table = table[_BACKTEST_KEYS].astype(
+            {"frequency": str, "customers": "int64", "predicted": float, "actual": float}
+        )
+        return cls(table=table.reset_index(drop=True))
 
     @classmethod
-    def from_model(cls, model: Any, cal_frame: pd.DataFrame) -> CalibrationDisplay:
+    def from_model(cls, model: PurchaseCurves, cal_frame: pd.DataFrame) -> CalibrationDisplay:
         """Predict each customer's holdout purchases with ``model`` and group them.
 
         ``model`` is fitted on the calibration columns of ``cal_frame``, the output of
@@ -173,7 +216,7 @@ class CalibrationDisplay(_Display):
         labels = [f"{b}+" if b == _TOP_BIN else str(b) for b in table.index]
         return cls(table=table.reset_index(drop=True).assign(frequency=labels)[_BACKTEST_KEYS])
 
-    def plot(self, ax: Any = None) -> CalibrationDisplay:
+    def plot(self, ax: AxesLike = None) -> Self:
         """Draw actual and predicted means per frequency group; return ``self``."""
         self.figure_, (self.ax_,) = _new_axes(ax)
         t, x = self.table_, np.arange(len(self.table_))
@@ -188,7 +231,9 @@ class CalibrationDisplay(_Display):
         return self
 
 
-def _orders(transactions: Any, cid: str, dt: str) -> tuple[np.ndarray, pd.Series]:
+def _orders(
+    transactions: pd.DataFrame, cid: str, dt: str
+) -> tuple[NDArray[np.intp], pd.Series[pd.Timestamp]]:
     """Customer codes and naive UTC timestamps of the orders, validated."""
     how = "Name the columns with customer_id_col= and datetime_col=."
     _need_columns(transactions, [cid, dt], "the transactions", how)
@@ -268,14 +313,20 @@ class RepeatTransactionsDisplay(_Display):
     3 2024-01-22       1     0.090                  2                0.392
     """
 
+    table_: pd.DataFrame
+    calibration_end_: pd.Timestamp
+    observation_end_: pd.Timestamp
+    n_customers_: int
+    axes_: list[Axes]
+
     @classmethod
     def from_transactions(
         cls,
-        model: Any,
+        model: PurchaseCurves,
         transactions: pd.DataFrame,
         *,
-        calibration_end: Any,
-        observation_end: Any,
+        calibration_end: DateLike,
+        observation_end: DateLike,
         freq: str = "D",
         freq_multiplier: float = 1,
         customer_id_col: str = "customer_id",
@@ -348,7 +399,7 @@ class RepeatTransactionsDisplay(_Display):
             table=table, calibration_end=cal_end, observation_end=obs_end, n_customers=len(birth)
         )
 
-    def plot(self, ax: Any = None, *, kind: str = "both") -> RepeatTransactionsDisplay:
+    def plot(self, ax: AxesLike = None, *, kind: str = "both") -> Self:
         """Draw the curves, ``kind`` "cumulative", "incremental" or "both" (two axes)."""
         if kind not in _KINDS:
             raise InputError(
@@ -361,7 +412,9 @@ class RepeatTransactionsDisplay(_Display):
             prefix = "cumulative_" if which == "cumulative" else ""
             axis.plot(t["period"], t[prefix + "actual"], label="actual")
             axis.plot(t["period"], t[prefix + "expected"], linestyle="--", label="expected")
-            axis.axvline(self.calibration_end_, color="grey", linestyle=":", label="calib. end")
+            # (the stubs take x as a float only; matplotlib converts dates by their units)
+            end = self.calibration_end_
+            axis.axvline(end, color="grey", linestyle=":", label="calib. end")  # type: ignore[arg-type]
             axis.set_ylabel(f"Repeat transactions ({which})")
             axis.legend()
         self.ax_.set_title("Repeat transactions: actual vs expected")
@@ -398,10 +451,16 @@ class ClvDistributionDisplay(_Display):
     [10.0, 29.0, 34.4]
     """
 
+    bins_: pd.DataFrame
+    quantiles_: pd.Series[float]
+    log_x_: bool
+    n_zero_: int
+    n_missing_: int
+
     @classmethod
     def from_values(
         cls,
-        clv: Any,
+        clv: ArrayLike,
         *,
         bins: int = 40,
         quantiles: Sequence[float] = (0.5, 0.9, 0.99),
@@ -451,7 +510,7 @@ class ClvDistributionDisplay(_Display):
             n_missing=int(values.size - finite.size),
         )
 
-    def plot(self, ax: Any = None) -> ClvDistributionDisplay:
+    def plot(self, ax: AxesLike = None) -> Self:
         """Draw the histogram and the quantile lines; return ``self``."""
         self.figure_, (self.ax_,) = _new_axes(ax)
         b = self.bins_

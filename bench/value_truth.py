@@ -37,14 +37,9 @@ from scipy.special import betaln, gammaln, logsumexp
 from valueseg.features import calibration_holdout, rfm_summary
 from valueseg.io import ingest
 from valueseg.models import BetaGeo
-from valueseg.models.selection import (
-    PURCHASE_MODELS,
-    auc,
-    backtest,
-    candidates,
-    choose,
-    holdout_start,
-)
+from valueseg.models.backtest import PURCHASE_MODELS, backtest, candidates, holdout_start
+from valueseg.models.choice import choose
+from valueseg.models.metrics import auc
 from valueseg.store import Store
 from valueseg.synth import make_shop
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a throw-away store, a file writer, a CLI runner, the reference data."""
+"""Shared fixtures: a throw-away store, a file writer, the CDNOW sample (valueseg.datasets)."""
 
 from __future__ import annotations
 
@@ -8,34 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from valueseg.datasets import load_cdnow
 from valueseg.store import Store
-
-#: The project's shared reference data (CDNOW, donations), next to the checkout.
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """Folder of the reference data sets (see its README)."""
-    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
 def cdnow_orders() -> pd.DataFrame:
     """The CDNOW sample's order lines: customer_id (str), timestamp, amount (read-only)."""
-    raw = pd.read_csv(
-        SHARED_DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master", "customer_id", "date", "cds", "amount"],
-    )
-    return pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"].astype(str),
-            "timestamp": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
-            "amount": raw["amount"],
-        }
-    )
+    return load_cdnow("sample")[["customer_id", "timestamp", "amount"]]
 
 
 @pytest.fixture

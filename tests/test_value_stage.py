@@ -9,13 +9,10 @@ import pandas as pd
 import pytest
 
 from valueseg.io import ingest
-from valueseg.models.selection import (
-    by_frequency,
-    candidates,
-    choose,
-    holdout_start,
-    top_decile_capture,
-)
+from valueseg.models import GammaGamma, ParetoNBD
+from valueseg.models.backtest import candidates, holdout_start
+from valueseg.models.choice import choose
+from valueseg.models.metrics import by_frequency, top_decile_capture
 from valueseg.pipeline import run
 from valueseg.store import Store
 from valueseg.synth import make_shop
@@ -175,17 +172,17 @@ def test_a_shop_whose_customers_never_stop_buying_still_gets_scores_said_to_be_r
     """No dropout and no difference between customers: no model converges (the dropout
     parameter runs to zero), yet every customer gets scores, and the run says they come
     from a fit that did not converge. Each model is fitted on the calibration span once."""
-    from valueseg.models import selection
+    from valueseg.models import backtest
 
     fitted: list[str] = []
-    fit_one = selection._fit_one
+    fit_one = backtest.fit_one
 
     def counted(name, summary, *, strict=True):
         if "customer_id" not in summary.columns:  # the back-test's fit, not the refit
             fitted.append(name)
         return fit_one(name, summary, strict=strict)
 
-    monkeypatch.setattr(selection, "_fit_one", counted)
+    monkeypatch.setattr(backtest, "fit_one", counted)
     rng = np.random.default_rng(3)
     rows = []
     for c in range(400):
@@ -224,7 +221,7 @@ def test_a_shop_whose_customers_never_stop_buying_still_gets_scores_said_to_be_r
 def test_spend_that_does_not_differ_between_customers_is_predicted_at_the_shop_mean():
     """Gamma-Gamma's q runs to its edge when every customer's orders come from the same
     spend distribution; the fit there is kept (with the reason) and predicts the mean."""
-    from valueseg.models.selection import fit_spend
+    from valueseg.models.backtest import fit_spend
 
     rng = np.random.default_rng(11)
     x = rng.integers(1, 12, 3_000)
@@ -243,7 +240,7 @@ def test_spend_that_does_not_differ_between_customers_is_predicted_at_the_shop_m
 def test_when_the_chosen_model_cannot_be_refitted_the_next_best_scores(monkeypatch, store):
     """The back-test's choice is refitted on all of history; if that fit fails, the next
     best model of the back-test is refitted instead, and the notes say why."""
-    from valueseg.models import selection
+    from valueseg.models import backtest
 
     shop = make_shop(3_000, random_state=5)
     ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
@@ -252,14 +249,14 @@ def test_when_the_chosen_model_cannot_be_refitted_the_next_best_scores(monkeypat
         (r for r in first.results if r.ok and r.backtest), key=lambda r: r.backtest["rmse"]
     )
     refused = first.chosen.name
-    fit_one = selection._fit_one
+    fit_one = backtest.fit_one
 
     def refuse_on_all_history(name, summary, *, strict=True):
         if name == refused and "customer_id" in summary.columns:  # the refit, not the back-test
             return None, "refused by the test"
         return fit_one(name, summary, strict=strict)
 
-    monkeypatch.setattr(selection, "_fit_one", refuse_on_all_history)
+    monkeypatch.setattr(backtest, "fit_one", refuse_on_all_history)
     result = run(store, as_of="2025-01-01")
     values = result.values
     expected = next(r.name for r in ranked if r.name != refused)
@@ -301,13 +298,14 @@ def test_without_a_back_test_another_model_scores_when_bg_nbd_cannot_be_fitted(m
     """Too little history for a holdout: BG/NBD is fitted on all of it; should that fail,
     the other models are tried in their usual order (before: no scores)."""
     from valueseg.features import rfm_summary
-    from valueseg.models import selection
+    from valueseg.models import backtest
+    from valueseg.models.choice import value_models
 
     shop = make_shop(2_000, random_state=4)
     summary = rfm_summary(
         shop.transactions[shop.transactions.amount > 0], observation_end="2025-01-01"
     )
-    fit_one = selection._fit_one
+    fit_one = backtest.fit_one
 
     def refuse_bg_nbd(name, data, *, strict=True):
         return (
@@ -316,8 +314,8 @@ def test_without_a_back_test_another_model_scores_when_bg_nbd_cannot_be_fitted(m
             else fit_one(name, data, strict=strict)
         )
 
-    monkeypatch.setattr(selection, "_fit_one", refuse_bg_nbd)
-    values = selection.value_models(None, summary, freq="D", why_no_cal="history too short")
+    monkeypatch.setattr(backtest, "fit_one", refuse_bg_nbd)
+    values = value_models(None, summary, freq="D", why_no_cal="history too short")
     assert values.chosen is not None and values.chosen.name == "pareto_nbd"
     assert any("not back-tested: history too short" in n for n in values.notes)
     assert any("bg_nbd could not be fitted" in n and "refused" in n for n in values.notes)
@@ -327,11 +325,11 @@ def test_without_a_back_test_another_model_scores_when_bg_nbd_cannot_be_fitted(m
 def test_when_no_converged_model_can_be_refitted_a_back_tested_rough_fit_scores(monkeypatch, store):
     """The back-test's converged models all fail on all of history; the back-tested fit
     that did not converge is refitted instead, its back-test kept, and said to be rough."""
-    from valueseg.models import selection
+    from valueseg.models import backtest
 
     shop = make_shop(3_000, random_state=5)
     ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
-    fit_one = selection._fit_one
+    fit_one = backtest.fit_one
 
     def pareto_rough_others_refused(name, summary, *, strict=True):
         refit = "customer_id" in summary.columns
@@ -342,7 +340,7 @@ def test_when_no_converged_model_can_be_refitted_a_back_tested_rough_fit_scores(
             return None, "refused by the test"
         return fit_one(name, summary, strict=strict)
 
-    monkeypatch.setattr(selection, "_fit_one", pareto_rough_others_refused)
+    monkeypatch.setattr(backtest, "fit_one", pareto_rough_others_refused)
     result = run(store, as_of="2025-01-01")
     values = result.values
     assert values.chosen.name == "pareto_nbd"
@@ -357,3 +355,56 @@ def test_when_no_converged_model_can_be_refitted_a_back_tested_rough_fit_scores(
     assert store.con.execute(
         "SELECT count(p_alive) FROM customer_scores WHERE run_id = ?", [result.run_id]
     ).fetchone() == (result.customers,)
+
+
+@pytest.fixture(scope="module")
+def split():
+    """A shop's calibration/holdout split and whole-history summary, as a run gives them
+    to value_models."""
+    from datetime import datetime
+
+    from valueseg.features import calibration_holdout, rfm_summary
+
+    tx = make_shop(2_000, random_state=4).transactions
+    tx = tx[tx.amount > 0]
+    as_of = datetime(2025, 1, 1)
+    cal_end = holdout_start(tx.timestamp.min().to_pydatetime(), as_of)
+    cal = calibration_holdout(tx, calibration_end=cal_end, observation_end=as_of)
+    later = tx[(tx.timestamp > cal_end) & (tx.timestamp <= as_of)]
+    spend = later.groupby("customer_id")["amount"].sum().rename("spend_holdout")
+    cal = cal.merge(spend, on="customer_id", how="left").fillna({"spend_holdout": 0.0})
+    return cal, rfm_summary(tx, observation_end=as_of)
+
+
+@pytest.mark.parametrize("exc", [ValueError, ZeroDivisionError, KeyError, TypeError])
+@pytest.mark.parametrize("model", [ParetoNBD, GammaGamma], ids=lambda m: m.__name__)
+def test_a_defect_in_a_model_surfaces_from_the_value_stage(exc, model, monkeypatch, split):
+    """Only the library's own errors are a model's failure; a bug is not recorded as one
+    (a plain ValueError included: it used to be taken for a failed fit)."""
+    from valueseg.models.choice import value_models
+
+    def broken(self, theta, data):
+        raise exc("planted")
+
+    monkeypatch.setattr(model, "_loglik", broken)
+    with pytest.raises(exc, match="planted"):
+        value_models(*split, freq="D")
+
+
+def test_a_numeric_failure_is_recorded_as_that_models_failure(monkeypatch, split):
+    """A fit whose search fails numerically did not converge: the stage goes on without
+    that model, and says why."""
+    from valueseg.models.choice import value_models
+
+    def singular(self, theta, data):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(ParetoNBD, "_loglik", singular)
+    values = value_models(*split, freq="D")
+    pareto = next(r for r in values.results if r.name == "pareto_nbd")
+    assert pareto.model is None
+    assert pareto.error == (
+        "ParetoNBD did not converge: the numerical search failed (LinAlgError: Singular matrix)"
+    )
+    assert values.chosen is not None and values.chosen.name != "pareto_nbd"
+    assert values.scores["p_alive"].notna().all()

@@ -1,14 +1,26 @@
-"""The demo: a generated shop taken through the same public path a user's data takes."""
+"""The demo: a shop taken through the same public path a user's data takes.
+
+Two shops: a generated one (``"synth"``, with events and a customer table) or CDNOW's real
+order log (``"cdnow"``, 23,570 customers, from :mod:`valueseg.datasets`). Either is
+written to files, loaded with :func:`valueseg.ingest` and run with :func:`valueseg.run`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
+from valueseg.errors import InputError
 from valueseg.io import IngestReport, ingest
 from valueseg.pipeline import RunResult, run
 from valueseg.store import Store
+
+#: The demo's shops: a name for ``data=`` (and ``valueseg demo --data``) and what it is.
+DEMO_DATA: Final = {
+    "synth": "a generated shop with known ground truth (--customers sets its size)",
+    "cdnow": "CDNOW's real order log, 23,570 customers (valueseg.datasets.load_cdnow)",
+}
 
 
 @dataclass
@@ -22,24 +34,78 @@ class DemoResult:
 
 
 def run_demo(
-    customers: int = 20_000, out: str | Path = "valueseg-demo", random_state: int | None = 7
+    customers: int = 20_000,
+    out: str | Path = "valueseg-demo",
+    random_state: int | None = 7,
+    data: str = "synth",
 ) -> DemoResult:
-    """Generate a shop, write it as Parquet, ingest it into ``out/valueseg.duckdb``, run.
+    """Write a shop's files, ingest them into ``out/valueseg.duckdb``, and run.
 
     The store is made anew each time, so the demo always shows one clean load.
-    """
-    from valueseg.synth import make_shop
 
+    Parameters
+    ----------
+    customers : int, default 20_000
+        Customers of the generated shop (``data="synth"`` only).
+    out : path, default "valueseg-demo"
+        Folder for the shop's files (``out/data``) and the store.
+    random_state : int or None, default 7
+        Seed of the generated shop (``data="synth"`` only).
+    data : {"synth", "cdnow"}, default "synth"
+        ``"synth"``: :func:`valueseg.make_shop` writes transactions, events and customers
+        as Parquet. ``"cdnow"``: :func:`valueseg.datasets.load_cdnow` ``("master")`` is
+        written to ``out/data/cdnow_master.parquet``: a real shop's transactions only.
+
+    Returns
+    -------
+    DemoResult
+
+    Raises
+    ------
+    InputError
+        ``data`` is not one of the demo's shops.
+
+    Examples
+    --------
+    >>> run_demo(data="shopify")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    valueseg.errors.InputError: The 'data' parameter of run_demo must be ... Got 'shopify'.
+    """
+    if data not in DEMO_DATA:
+        raise InputError(
+            f"The 'data' parameter of run_demo must be 'synth' or 'cdnow'. Got {data!r}."
+        )
     out = Path(out)
-    shop = make_shop(customers, random_state=random_state)
-    files = shop.write(out / "data", format="parquet")
+    files = (
+        _write_cdnow(out / "data")
+        if data == "cdnow"
+        else _write_synth(out, customers, random_state)
+    )
     db = out / "valueseg.duckdb"
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
     reports = []
     with Store(db) as store:
-        for kind in ("transactions", "events", "customers"):
-            reports.append(ingest(files[kind], kind=kind, db=store))
+        for kind, path in files.items():
+            reports.append(ingest(path, kind=kind, db=store))
         result = run(store)
         summary = store.summary()
     return DemoResult(reports, result, summary, db)
+
+
+def _write_synth(out: Path, customers: int, random_state: int | None) -> dict[str, Path]:
+    from valueseg.synth import make_shop
+
+    shop = make_shop(customers, random_state=random_state)
+    files = shop.write(out / "data", format="parquet")
+    return {kind: files[kind] for kind in ("transactions", "events", "customers")}
+
+
+def _write_cdnow(folder: Path) -> dict[str, Path]:
+    from valueseg.datasets import load_cdnow
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cdnow_master.parquet"
+    load_cdnow("master").to_parquet(path, index=False)
+    return {"transactions": path}

@@ -27,7 +27,7 @@ from valueseg.store.orders import last_line_time, purchase_span, spend_between
 from valueseg.store.runs import fail_run, finish_run, start_run
 
 if TYPE_CHECKING:
-    from valueseg.models.selection import ValueModels
+    from valueseg.models.choice import ValueModels
     from valueseg.segment.lenses import SegmentResult
 
 __all__ = ["RunResult", "default_as_of", "run"]
@@ -165,7 +165,8 @@ def _check_as_of(store: Store, as_of: datetime) -> None:
 def _value_models(store: Store, as_of: datetime, features: pd.DataFrame, freq: str) -> ValueModels:
     """Back-test the purchase models on a holdout before ``as_of``, choose one, score all."""
     from valueseg.features import calibration_holdout
-    from valueseg.models.selection import holdout_start, value_models
+    from valueseg.models.backtest import holdout_start
+    from valueseg.models.choice import value_models
 
     first = purchase_span(store).first
     assert first is not None  # _check_as_of saw orders

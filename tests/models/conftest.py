@@ -8,20 +8,19 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from valueseg.datasets import load_cdnow_summary, load_donations
+
 
 @pytest.fixture(scope="session")
-def cdnow(shared_data) -> pd.DataFrame:
+def cdnow() -> pd.DataFrame:
     """CDNOW sample, 39-week calibration: frequency, recency, T (weeks), monetary_value."""
-    frame = pd.read_csv(shared_data / "cdnow_customers_summary_with_transactions.csv")
-    return frame.rename(
-        columns={"ID": "customer_id", "x": "frequency", "t_x": "recency", "zbar": "monetary_value"}
-    )
+    return load_cdnow_summary()
 
 
 @pytest.fixture(scope="session")
-def donations(shared_data) -> pd.DataFrame:
+def donations() -> pd.DataFrame:
     """Donation patterns over 6 yearly opportunities, with the number of donors (weights)."""
-    return pd.read_csv(shared_data / "donations.csv").rename(columns={"periods": "n_periods"})
+    return load_donations()
 
 
 @pytest.fixture(scope="session")

@@ -151,7 +151,7 @@ def test_calibration_on_a_synthetic_shop(seed, model):
 def test_calibration_errors(cdnow_cal, model):
     msg = (
         "The back-test has no rows by calibration frequency. CalibrationDisplay needs rows with "
-        "frequency, customers, predicted, actual (valueseg.models.selection.by_frequency makes "
+        "frequency, customers, predicted, actual (valueseg.models.metrics.by_frequency makes "
         "them)."
     )
     with pytest.raises(InputError, match=re.escape(msg)):

@@ -16,19 +16,18 @@ from valueseg.segment import Segmenter, clustering_columns
 from valueseg.segment import cluster as cluster_mod
 from valueseg.segment._ksel import choose_k, knee
 
-# scikit-learn's checks fit one sample or one feature with n_clusters = 1; Segmenter
-# refuses one cluster by design (a one-segment segmentation says nothing).
-_ONE_CLUSTER = "sets n_clusters=1, which Segmenter refuses by design"
-_EXPECTED = dict.fromkeys(
-    [
-        "check_dont_overwrite_parameters",
-        "check_methods_subset_invariance",
-        "check_fit2d_1sample",
-        "check_fit2d_1feature",
-        "check_fit2d_predict1d",
-    ],
-    _ONE_CLUSTER,
-)
+# Five of scikit-learn's checks set ``n_clusters = 1`` on any estimator that has the
+# parameter (and HDBSCAN's configuration has it too); Segmenter refuses one cluster by
+# design (a one-segment segmentation says nothing), so on Segmenter itself they fail
+# before they check anything. They run in full on _KeepsItsK below.
+_ONE_CLUSTER = "the check sets n_clusters=1, which Segmenter refuses by design"
+_SETS_ONE_CLUSTER = [
+    "check_dont_overwrite_parameters",
+    "check_methods_subset_invariance",
+    "check_fit2d_1sample",
+    "check_fit2d_1feature",
+    "check_fit2d_predict1d",
+]
 
 
 @parametrize_with_checks(
@@ -37,10 +36,42 @@ _EXPECTED = dict.fromkeys(
         Segmenter(algorithm="agglomerative", k_range=(2, 4), random_state=0),
         Segmenter(algorithm="hdbscan", random_state=0),
     ],
-    expected_failed_checks=lambda _est: _EXPECTED,
+    expected_failed_checks=lambda _est: dict.fromkeys(_SETS_ONE_CLUSTER, _ONE_CLUSTER),
 )
 def test_sklearn_contract(estimator, check):
     check(estimator)
+
+
+class _KeepsItsK(Segmenter):
+    """Segmenter, except that setting ``n_clusters = 1`` keeps the configured value, so
+    the checks above that set it check the configuration instead (what Segmenter does
+    with the one sample, one feature, 1-d input or subsets they then give it)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "n_clusters" and isinstance(value, int) and value == 1 and hasattr(self, name):
+            return
+        super().__setattr__(name, value)
+
+
+@parametrize_with_checks(
+    [
+        _KeepsItsK(n_clusters=2, random_state=0),
+        _KeepsItsK(k_range=(2, 4), random_state=0),
+        _KeepsItsK(algorithm="gmm", n_clusters=2, random_state=0),
+        _KeepsItsK(algorithm="agglomerative", n_clusters=2, random_state=0),
+        _KeepsItsK(algorithm="hdbscan", random_state=0),
+    ],
+)
+def test_sklearn_contract_where_n_clusters_stays(estimator, check):
+    check(estimator)
+
+
+def test_the_checks_that_set_one_cluster_run_on_keeps_its_k():
+    seg = _KeepsItsK(n_clusters=2)
+    seg.n_clusters = 1
+    assert seg.n_clusters == 2
+    seg.n_clusters = 3
+    assert seg.get_params()["n_clusters"] == 3
 
 
 @pytest.fixture(scope="module")
@@ -428,3 +459,59 @@ def test_return_rate_is_shrunk_over_purchase_lines():
     # without purchase_lines the rate is left as it is
     alone = Preprocessor(["orders_total", "n", "return_rate", "x"], random_state=0).fit(x)
     np.testing.assert_array_equal(alone._shrink(x)[:, 2], x[:, 2])
+
+
+# ---- a fit that raises leaves the Segmenter as it was; Pipeline
+
+
+def _fitted_state(seg: Segmenter) -> dict:
+    return {k: v for k, v in vars(seg).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def test_a_failed_fit_keeps_the_previous_fit(blobs):
+    """The fit fails half way (the columns are read, every one is then dropped): nothing
+    of it is kept."""
+    X, _ = blobs
+    seg = Segmenter(n_clusters=4, random_state=0).fit(pd.DataFrame(X, columns=["a", "b", "c"]))
+    before = _fitted_state(seg)
+    labels = seg.predict(pd.DataFrame(X, columns=["a", "b", "c"]))
+    with pytest.raises(InputError, match=r"^Every column was dropped before clustering"):
+        seg.fit(np.ones((50, 2)))
+    after = _fitted_state(seg)
+    assert after.keys() == before.keys()
+    assert all(after[k] is before[k] for k in before)
+    assert list(seg.feature_names_in_) == ["a", "b", "c"] and seg.n_features_in_ == 3
+    np.testing.assert_array_equal(seg.predict(pd.DataFrame(X, columns=["a", "b", "c"])), labels)
+
+
+def test_a_failed_fit_leaves_a_new_segmenter_unfitted(blobs):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    seg = Segmenter(random_state=0)
+    with pytest.raises(InputError, match=r"^Every column was dropped before clustering"):
+        seg.fit(np.ones((50, 2)))
+    assert _fitted_state(seg) == {}
+    with pytest.raises(NotFittedError):
+        check_is_fitted(seg)
+    with pytest.raises(NotFittedError):
+        seg.predict(blobs[0])
+
+
+def test_segmenter_in_a_pipeline(blobs):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, _ = blobs
+    shifted = X - X.min(axis=0)
+    direct = Segmenter(n_clusters=4, random_state=0).fit(np.log1p(shifted))
+    pipe = Pipeline(
+        [("log", FunctionTransformer(np.log1p)), ("seg", Segmenter(n_clusters=4, random_state=0))]
+    )
+    np.testing.assert_array_equal(pipe.fit_predict(shifted), direct.labels_)
+    np.testing.assert_array_equal(pipe.fit(shifted).predict(shifted), direct.labels_)
+    # a step before another: fit(X, y=None) then transform
+    first = Pipeline([("seg", Segmenter(n_clusters=4, random_state=0)), ("id", "passthrough")])
+    np.testing.assert_allclose(
+        first.fit_transform(X), Segmenter(n_clusters=4, random_state=0).fit(X).transform(X)
+    )

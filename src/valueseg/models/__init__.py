@@ -18,6 +18,11 @@ lifetimes'; on data where many repeat orders share a day it biases the purchase 
 (``alpha`` up). Summarising with a finer period (``freq="h"``, ``freq_multiplier=24``: time
 still in days, orders in different hours counted apart) is the alternative.
 
+A run's value stage compares them on its own shop: :mod:`valueseg.models.backtest` fits
+each on a calibration span and scores it on the holdout (:mod:`valueseg.models.metrics`),
+and :mod:`valueseg.models.choice` chooses one, refits it and scores every customer
+(:func:`valueseg.models.choice.value_models`).
+
 Examples
 --------
 >>> from valueseg.models import BetaGeo

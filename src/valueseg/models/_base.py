@@ -7,15 +7,18 @@ exploration runs on a thinned sample (50k customers), whose optimum and curvatur
 the full data to its optimum in a few gradient steps. Newton steps on a Hessian from finite
 differences of the gradient polish the optimum, and the same Hessian (in the natural
 parameters) gives the standard errors. A fit whose gradient is not zero, whose Hessian is not
-positive definite or whose parameter ran to its bound raises :class:`ConvergenceError`.
+positive definite or whose parameter ran to its bound raises :class:`ConvergenceError`, as
+does a search that fails numerically (a singular matrix, a floating-point error, a start
+the optimiser refuses). The fitted attributes are set only once a fit has succeeded, so a
+fit that raises leaves the model as it was.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,6 +27,10 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from valueseg.errors import InputError, ValuesegError
+from valueseg.models._search import Bounds, Objective, Optimum, one_blas_thread
+from valueseg.models._search import chord as _chord
+from valueseg.models._search import hessian as _hessian
+from valueseg.models._search import is_pd as _is_pd
 from valueseg.models._util import as_frame, read_column
 
 __all__ = [
@@ -63,75 +70,38 @@ class ConvergenceWarning(UserWarning):
         self.reason = reason or message
 
 
-# --------------------------------------------------------------------------------------
-# optimisation
+class FitData(Protocol):
+    """What the fitting machinery needs of a model's validated, collapsed data."""
+
+    n: float  # customers (summed weights)
+    n_rows: int  # distinct rows
+    time_scale: float  # the longest T (1 where no parameter is in time units)
+
+    def thin(self, fraction: float, rng: np.random.Generator) -> Self: ...
+
+
+DataT = TypeVar("DataT", bound=FitData)
 
 
 @dataclass
-class _Optimum:
-    log_theta: np.ndarray
-    value: float
-    grad: np.ndarray
-    n_iter: int
-    success: bool
-    message: str
+class _Fit:
+    """A finished search: the fitted attributes, set on the model only when it is kept."""
+
+    attributes: dict[str, Any]
+    opt: Optimum
+    theta: np.ndarray
+    at_bound: list[str]
+    pd_ok: bool
 
 
-def _hessian(
-    grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, g0: np.ndarray, central: bool
-) -> np.ndarray:
-    """Finite differences of an analytic gradient (forward, or central when it is noisy)."""
-    k = len(x)
-    hess = np.empty((k, k))
-    for j in range(k):
-        h = (1e-4 if central else 1e-6) * max(1.0, abs(x[j]))
-        up = x.copy()
-        up[j] += h
-        if central:
-            down = x.copy()
-            down[j] -= h
-            hess[:, j] = (grad(up) - grad(down)) / (2 * h)
-        else:
-            hess[:, j] = (grad(up) - g0) / h
-    return (hess + hess.T) / 2
-
-
-def _chord(
-    fun: Callable, x: np.ndarray, hess: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> _Optimum | None:
-    """Newton's iteration with a fixed Hessian (the sample's) on the full data: one gradient
-    per step, converging at the rate the two Hessians differ (a few per cent). None when a
-    step fails to improve, for L-BFGS-B to take over."""
-    if not _is_pd(hess):
-        return None
-    value, grad = fun(x)
-    for i in range(1, 30):
-        step = -np.linalg.solve(hess, grad)
-        x_new = np.clip(x + step, lo, hi)
-        new_value, new_grad = fun(x_new)
-        if not new_value <= value + 1e-14 * abs(value):
-            return None
-        x, value, grad = x_new, new_value, new_grad
-        if np.max(np.abs(step)) < 1e-7:
-            return _Optimum(x, value, grad, i, True, "converged with the sample's curvature")
-    return None
-
-
-def _is_pd(matrix: np.ndarray) -> bool:
-    try:
-        np.linalg.cholesky(matrix)
-    except np.linalg.LinAlgError:
-        return False
-    return bool(np.all(np.isfinite(matrix)))
-
-
-class LikelihoodModel(BaseEstimator):
+class LikelihoodModel(BaseEstimator, Generic[DataT]):
     """Base of the models: hyperparameters, ``fit``, ``score`` and the fitted attributes.
 
-    Subclasses declare ``_param_names``, ``_time_params`` (parameters measured in the
-    summary's time unit), ``_columns`` and implement ``_prepare`` (validated, collapsed data),
-    ``_loglik`` (total log-likelihood and its gradient in the natural parameters) and
-    ``_starts`` (candidate starting points).
+    Generic in the model's data (``DataT``, see :class:`FitData`). Subclasses declare
+    ``_param_names``, ``_time_params`` (parameters measured in the summary's time unit),
+    ``_columns`` and implement ``_prepare`` (validated, collapsed data), ``_loglik`` (total
+    log-likelihood and its gradient in the natural parameters) and ``_starts`` (candidate
+    starting points).
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ()
@@ -140,6 +110,18 @@ class LikelihoodModel(BaseEstimator):
     _alternatives: ClassVar[str] = ""
     #: the gradient holds finite differences: take central differences for the Hessian
     _noisy_gradient: ClassVar[bool] = False
+
+    # fitted attributes: set together by a fit that succeeds (params_ also by from_params)
+    params_: dict[str, float]
+    loglik_: float
+    n_customers_: float
+    n_rows_: int
+    n_iter_: int
+    aic_: float
+    bic_: float
+    covariance_: pd.DataFrame
+    standard_errors_: dict[str, float]
+    converged_: bool
 
     def __init__(
         self,
@@ -160,22 +142,22 @@ class LikelihoodModel(BaseEstimator):
 
     # ---- the pieces a model provides
 
-    def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> Any:
+    def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> DataT:
         raise NotImplementedError
 
-    def _loglik(self, theta: np.ndarray, data: Any) -> tuple[float, np.ndarray]:
+    def _loglik(self, theta: np.ndarray, data: DataT) -> tuple[float, np.ndarray]:
         raise NotImplementedError
 
-    def _starts(self, data: Any) -> list[np.ndarray]:
+    def _starts(self, data: DataT) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def _check_identifiable(self, data: Any) -> None:
+    def _check_identifiable(self, data: DataT) -> None:
         """Refuse (InputError) data that cannot identify the model; checked by fit only."""
 
     # ---- public
 
     @classmethod
-    def from_params(cls, **params: float) -> Any:
+    def from_params(cls, **params: float) -> Self:
         """A model with known parameters, ready to predict and simulate without fitting.
 
         Examples
@@ -200,35 +182,60 @@ class LikelihoodModel(BaseEstimator):
         model.params_ = {k: float(params[k]) for k in names}
         return model
 
-    def fit(self, summary: Any) -> Any:
-        """Fit by maximum likelihood; see the class docstring for the columns."""
+    def fit(self, X: pd.DataFrame, y: object = None) -> Self:
+        """Fit by maximum likelihood.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The customer summary (e.g. from :func:`valueseg.features.rfm_summary`), one row
+            per customer, or per pattern with a ``weights`` column counting its customers.
+            Columns: ``frequency, recency, T`` (BetaGeo, ModifiedBetaGeo, ParetoNBD),
+            ``frequency, recency, n_periods`` (BetaGeoBetaBinom) or ``frequency,
+            monetary_value`` (GammaGamma).
+        y : None
+            Ignored: there so that a model can end a scikit-learn ``Pipeline``.
+
+        Returns
+        -------
+        self
+            The fitted model. A fit that raises (:class:`ConvergenceError`, an input
+            error) leaves the model as it was: unfitted, or with its previous fit.
+        """
         self._check_hyperparameters()
-        name = type(self).__name__
-        frame = as_frame(summary, name)
-        weights = None
-        if "weights" in frame.columns:
-            weights = read_column(frame, "weights", name, [*self._columns, "weights"])
-        data = self._prepare(frame, weights)
+        data = self._read(X)
         self._check_identifiable(data)
-        with _one_blas_thread():
-            self._run_fit(data)
+        try:
+            with one_blas_thread():
+                fit = self._run_fit(data)
+        except (FloatingPointError, np.linalg.LinAlgError) as exc:
+            raise self._numeric_failure(exc) from exc
+        if not fit.attributes["converged_"]:
+            self._fail(fit)
+        for name, value in fit.attributes.items():
+            setattr(self, name, value)
         return self
 
-    def score(self, summary: Any) -> float:
-        """Mean log-likelihood per customer of ``summary`` at the fitted parameters.
+    def score(self, X: pd.DataFrame, y: object = None) -> float:
+        """Mean log-likelihood per customer of ``X`` at the fitted parameters.
 
         Higher is better (scikit-learn's convention); comparable across models fitted on the
-        same summary, e.g. on a holdout. Same columns and checks as ``fit``.
+        same summary, e.g. on a holdout. Same columns and checks as ``fit``; ``y`` is
+        ignored.
         """
         self._check_fitted()
+        data = self._read(X)
+        ll, _ = self._loglik(self._theta(), data)
+        return float(ll) / data.n
+
+    def _read(self, summary: Any) -> DataT:
+        """The summary checked and collapsed into the model's data."""
         name = type(self).__name__
         frame = as_frame(summary, name)
         weights = None
         if "weights" in frame.columns:
             weights = read_column(frame, "weights", name, [*self._columns, "weights"])
-        data = self._prepare(frame, weights)
-        ll, _ = self._loglik(self._theta(), data)
-        return float(ll) / data.n
+        return self._prepare(frame, weights)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "params_")
@@ -266,24 +273,24 @@ class LikelihoodModel(BaseEstimator):
                 f"Got {self.on_failure!r}."
             )
 
-    def _penalty_scale(self, data: Any) -> np.ndarray:
+    def _penalty_scale(self, data: DataT) -> np.ndarray:
         """Divide time parameters by the longest T, as lifetimes' penalizer does."""
         return np.array(
             [1.0 / data.time_scale if k in self._time_params else 1.0 for k in self._param_names]
         )
 
-    def _natural_scale(self, data: Any) -> np.ndarray:
+    def _natural_scale(self, data: DataT) -> np.ndarray:
         """The scale each parameter lives on (time parameters: the longest T)."""
         return np.array(
             [data.time_scale if k in self._time_params else 1.0 for k in self._param_names]
         )
 
-    def _bounds(self, data: Any) -> list[tuple[float, float]]:
+    def _bounds(self, data: DataT) -> Bounds:
         """Log-parameters stay within six orders of magnitude of their natural scale."""
         width = math.log(1e6)
         return [(c - width, c + width) for c in np.log(self._natural_scale(data))]
 
-    def _objective(self, data: Any) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    def _objective(self, data: DataT) -> Objective:
         n = data.n
         scale = self._penalty_scale(data)
         coef = float(self.penalizer_coef)
@@ -302,22 +309,36 @@ class LikelihoodModel(BaseEstimator):
         return fun
 
     def _optimise(
-        self, fun: Callable, start: np.ndarray, bounds: list, rough: bool = False
-    ) -> _Optimum:
+        self, fun: Objective, start: np.ndarray, bounds: Bounds, rough: bool = False
+    ) -> Optimum:
         gtol, ftol = (max(self.tol, 1e-5), 1e-10) if rough else (self.tol, 1e-13)
-        res = minimize(
-            fun,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": self.max_iter, "ftol": ftol, "gtol": gtol, "maxcor": 20},
-        )
-        return _Optimum(
+        own: list[BaseException] = []  # raised by the objective itself: passed on as it is
+
+        def objective(log_theta: np.ndarray) -> tuple[float, np.ndarray]:
+            try:
+                return fun(log_theta)
+            except BaseException as exc:
+                own.append(exc)
+                raise
+
+        try:
+            res = minimize(
+                objective,
+                start,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": self.max_iter, "ftol": ftol, "gtol": gtol, "maxcor": 20},
+            )
+        except ValueError as exc:
+            if any(exc is e for e in own):
+                raise
+            raise self._numeric_failure(exc) from exc  # SciPy refused the problem it was given
+        return Optimum(
             res.x, float(res.fun), res.jac, int(res.nit), bool(res.success), str(res.message)
         )
 
-    def _newton(self, fun: Callable, opt: _Optimum, bounds: list) -> tuple[_Optimum, np.ndarray]:
+    def _newton(self, fun: Objective, opt: Optimum, bounds: Bounds) -> tuple[Optimum, np.ndarray]:
         """Polish with Newton steps; return the optimum and the log-scale Hessian there.
 
         A step below 1e-4 (log scale) leaves an error of about its square, so it is the last,
@@ -325,7 +346,7 @@ class LikelihoodModel(BaseEstimator):
         """
         central = self._noisy_gradient
 
-        def hessian(o: _Optimum) -> np.ndarray:
+        def hessian(o: Optimum) -> np.ndarray:
             return _hessian(lambda x: fun(x)[1], o.log_theta, o.grad, central)
 
         lo, hi = np.array(bounds).T
@@ -341,13 +362,13 @@ class LikelihoodModel(BaseEstimator):
             value, g = fun(x_new)
             if not value <= opt.value + 1e-14 * abs(opt.value):
                 break
-            opt = _Optimum(x_new, value, g, opt.n_iter + 1, opt.success, opt.message)
+            opt = Optimum(x_new, value, g, opt.n_iter + 1, opt.success, opt.message)
             if size < 1e-4:
                 break
             hess = hessian(opt)
         return opt, hess
 
-    def _run_fit(self, data: Any) -> None:
+    def _run_fit(self, data: DataT) -> _Fit:
         fun = self._objective(data)
         bounds = self._bounds(data)
         lo, hi = np.array(bounds).T
@@ -361,7 +382,7 @@ class LikelihoodModel(BaseEstimator):
         fun_small = fun if small is data else self._objective(small)
         starts = [np.clip(np.log(s), lo + 0.5, hi - 0.5) for s in self._starts(small)]
         scored = sorted(starts, key=lambda s: fun_small(s)[0])
-        best: _Optimum | None = None
+        best: Optimum | None = None
         for start in scored[: self.n_starts]:
             opt = self._optimise(fun_small, start, bounds, rough=small is not data)
             if best is None or opt.value < best.value:
@@ -377,11 +398,12 @@ class LikelihoodModel(BaseEstimator):
             best = chord or self._optimise(fun, best.log_theta, bounds)
             best.n_iter += n_iter
         best, hess_log = self._newton(fun, best, bounds)
-        self._set_fitted(data, best, hess_log, lo, hi)
+        return self._fitted(data, best, hess_log, lo, hi)
 
-    def _set_fitted(
-        self, data: Any, opt: _Optimum, hess_log: np.ndarray, lo: np.ndarray, hi: np.ndarray
-    ) -> None:
+    def _fitted(
+        self, data: DataT, opt: Optimum, hess_log: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    ) -> _Fit:
+        """The fitted attributes at the optimum found, and whether it converged."""
         names = self._param_names
         theta = np.exp(opt.log_theta)
         k = len(names)
@@ -395,28 +417,32 @@ class LikelihoodModel(BaseEstimator):
         ]
         pd_ok = _is_pd(hess_log)
         grad_ok = bool(np.max(np.abs(opt.grad)) < 1e-5)
-        self.params_ = dict(zip(names, map(float, theta), strict=True))
-        self.loglik_ = float(ll)
-        self.n_customers_ = float(data.n)
-        self.n_rows_ = int(data.n_rows)
-        self.n_iter_ = opt.n_iter
-        self.aic_ = 2 * k - 2 * self.loglik_
-        self.bic_ = k * math.log(data.n) - 2 * self.loglik_
+        loglik = float(ll)
         if pd_ok:
             cov = np.linalg.inv(hess_nat)
             se = np.sqrt(np.clip(np.diag(cov), 0, None))
         else:
             cov = np.full((k, k), np.nan)
             se = np.full(k, np.nan)
-        self.covariance_ = pd.DataFrame(cov, index=list(names), columns=list(names))
-        self.standard_errors_ = dict(zip(names, map(float, se), strict=True))
-        self.converged_ = bool(pd_ok and grad_ok and not at_bound)
-        if not self.converged_:
-            self._fail(opt, theta, at_bound, pd_ok)
+        attributes = {
+            "params_": dict(zip(names, map(float, theta), strict=True)),
+            "loglik_": loglik,
+            "n_customers_": float(data.n),
+            "n_rows_": int(data.n_rows),
+            "n_iter_": opt.n_iter,
+            "aic_": 2 * k - 2 * loglik,
+            "bic_": k * math.log(data.n) - 2 * loglik,
+            "covariance_": pd.DataFrame(cov, index=list(names), columns=list(names)),
+            "standard_errors_": dict(zip(names, map(float, se), strict=True)),
+            "converged_": bool(pd_ok and grad_ok and not at_bound),
+        }
+        return _Fit(attributes, opt, theta, at_bound, pd_ok)
 
-    def _fail(self, opt: _Optimum, theta: np.ndarray, at_bound: list[str], pd_ok: bool) -> None:
+    def _fail(self, fit: _Fit) -> None:
+        """Raise :class:`ConvergenceError`, or warn (``on_failure="warn"``), with the reason."""
         name = type(self).__name__
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(self._param_names, theta, strict=True))
+        opt, at_bound = fit.opt, fit.at_bound
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(self._param_names, fit.theta, strict=True))
         if at_bound:
             which = ", ".join(repr(b) for b in at_bound)
             what = (
@@ -426,7 +452,7 @@ class LikelihoodModel(BaseEstimator):
                 else f"{name} did not converge: parameters {which} ran to the edges of their "
                 f"ranges ({shown})."
             )
-        elif not pd_ok:
+        elif not fit.pd_ok:
             what = (
                 f"{name} did not converge: the likelihood is flat or not concave at the "
                 f"optimum found ({shown}), so the parameters are not identified."
@@ -436,22 +462,43 @@ class LikelihoodModel(BaseEstimator):
                 f"{name} did not converge after {opt.n_iter} iterations ({opt.message}; "
                 f"largest gradient {np.max(np.abs(opt.grad)):.2g}; {shown})."
             )
-        advice = (
+        if self.on_failure == "raise":
+            raise ConvergenceError(what + self._advice(), reason=what)
+        warnings.warn(ConvergenceWarning(what + self._advice(), reason=what), stacklevel=3)
+
+    def _numeric_failure(self, exc: Exception) -> ConvergenceError:
+        """A search that failed numerically, as the :class:`ConvergenceError` it is (raised
+        with either ``on_failure``: there are no parameters to keep)."""
+        what = (
+            f"{type(self).__name__} did not converge: the numerical search failed "
+            f"({type(exc).__name__}: {exc})."
+        )
+        return ConvergenceError(what + self._advice(), reason=what)
+
+    def _advice(self) -> str:
+        return (
             " The data may not identify this model (too few repeat purchases, no sign of "
             "dropout, or no difference between customers). "
             "Try penalizer_coef=0.001 (or larger), a longer observation period"
             + (f", or {self._alternatives}" if self._alternatives else "")
             + "."
         )
-        if self.on_failure == "raise":
-            raise ConvergenceError(what + advice, reason=what)
-        import warnings
-
-        warnings.warn(ConvergenceWarning(what + advice, reason=what), stacklevel=4)
 
 
-class PurchaseModel(LikelihoodModel):
-    """A model of purchase counts: adds ``customer_lifetime_value`` with a spend model."""
+class PurchaseModel(LikelihoodModel[DataT]):
+    """A model of purchase counts: adds ``customer_lifetime_value`` with a spend model.
+
+    Every purchase model predicts ``expected_purchases(t, frequency, recency, T)`` and
+    ``probability_alive(frequency, recency, T)``; BG/BB's third column is ``n_periods``.
+    """
+
+    def expected_purchases(self, t: Any, frequency: Any, recency: Any, T: Any) -> Any:
+        """Expected number of purchases in the next ``t`` time units, given the history."""
+        raise NotImplementedError
+
+    def probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
+        """Probability that a customer with this history is still alive."""
+        raise NotImplementedError
 
     def customer_lifetime_value(
         self,
@@ -473,20 +520,6 @@ class PurchaseModel(LikelihoodModel):
         )
 
 
-_CONTROLLER: list[Any] = []
-
-
-def _one_blas_thread() -> Any:
-    """Keep BLAS on one thread while optimising: the matrices are tiny (4 x 4 to 40 x 40),
-    and a threaded BLAS spinning up for each of L-BFGS-B's calls costs more than the
-    likelihood itself on a busy machine (as scikit-learn does for k-means)."""
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
-
-
 def _nonneg_float(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
@@ -496,4 +529,4 @@ def _positive_float(value: Any) -> bool:
 
 
 def _positive_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and bool(value >= 1)

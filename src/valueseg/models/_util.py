@@ -200,11 +200,11 @@ def collapse_rows(
     """
     spans = _integer_spans(columns)
     if spans is not None:  # small whole numbers (daily summaries): one arithmetic key
-        key = np.zeros(len(columns[0]), dtype=np.int64)
+        packed = np.zeros(len(columns[0]), dtype=np.int64)
         for col, span in zip(columns, spans, strict=True):
-            key *= span
-            key += col.astype(np.int64)
-        groups, kept = pd.factorize(key, sort=False)
+            packed *= span
+            packed += col.astype(np.int64)
+        groups, kept = pd.factorize(packed, sort=False)
         summed = np.bincount(groups, weights=weights, minlength=len(kept)).astype(np.float64)
         out = []
         for span in spans[::-1]:

@@ -42,7 +42,7 @@ from valueseg.models._util import (
 __all__ = ["BetaGeo"]
 
 
-class BetaGeo(PurchaseModel):
+class BetaGeo(PurchaseModel[RFTData]):
     """BG/NBD model of repeat purchases and dropout, fitted by maximum likelihood.
 
     Parameters
@@ -62,7 +62,9 @@ class BetaGeo(PurchaseModel):
         is the same, only faster.
     on_failure : {"raise", "warn"}, default "raise"
         What to do when the fit does not converge or lands on a parameter boundary:
-        raise :class:`ConvergenceError` or warn and keep the parameters.
+        raise :class:`ConvergenceError` or warn and keep the parameters. A search that
+        fails numerically has no parameters to keep and raises either way. A fit that
+        raises leaves the model as it was (unfitted, or with its previous fit).
 
     Attributes
     ----------
@@ -107,21 +109,6 @@ class BetaGeo(PurchaseModel):
     _alternatives: ClassVar[str] = "ParetoNBD or ModifiedBetaGeo"
     #: 1 for MBG/NBD, where a customer may also leave right after the first purchase.
     _shift: ClassVar[float] = 0.0
-
-    def fit(self, summary: Any) -> BetaGeo:
-        """Fit on a summary with columns ``frequency, recency, T`` (optional ``weights``).
-
-        Parameters
-        ----------
-        summary : pandas.DataFrame
-            One row per customer (e.g. from :func:`valueseg.features.rfm_summary`), or per
-            pattern with a ``weights`` column counting its customers.
-
-        Returns
-        -------
-        self
-        """
-        return super().fit(summary)
 
     # ---- likelihood
 

@@ -59,11 +59,17 @@ class _BBData:
 
     @classmethod
     def build(cls, x: np.ndarray, tx: np.ndarray, n_per: np.ndarray, w: np.ndarray) -> _BBData:
-        ints = [a.astype(np.int64) for a in (x, tx, n_per)]
-        return cls(*ints, w=w, n=float(w.sum()), n_rows=len(x))
+        return cls(
+            x.astype(np.int64),
+            tx.astype(np.int64),
+            n_per.astype(np.int64),
+            w=w,
+            n=float(w.sum()),
+            n_rows=len(x),
+        )
 
 
-class BetaGeoBetaBinom(PurchaseModel):
+class BetaGeoBetaBinom(PurchaseModel[_BBData]):
     """BG/BB model of transactions at discrete opportunities, with dropout.
 
     Parameters
@@ -98,20 +104,6 @@ class BetaGeoBetaBinom(PurchaseModel):
 
     _param_names: ClassVar[tuple[str, ...]] = ("alpha", "beta", "gamma", "delta")
     _columns: ClassVar[tuple[str, ...]] = _COLUMNS
-
-    def fit(self, summary: Any) -> BetaGeoBetaBinom:
-        """Fit on columns ``frequency, recency, n_periods`` (optional ``weights``).
-
-        Parameters
-        ----------
-        summary : pandas.DataFrame
-            One row per customer, or per pattern with a ``weights`` column.
-
-        Returns
-        -------
-        self
-        """
-        return super().fit(summary)
 
     # ---- likelihood
 

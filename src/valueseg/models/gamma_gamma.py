@@ -65,7 +65,7 @@ class _SpendData:
         return _SpendData(self.x[keep], self.m[keep], w[keep], float(w.sum()), int(keep.sum()))
 
 
-class GammaGamma(LikelihoodModel):
+class GammaGamma(LikelihoodModel[_SpendData]):
     """Gamma-Gamma model of the mean spend per purchase, and discounted CLV.
 
     Parameters
@@ -105,20 +105,6 @@ class GammaGamma(LikelihoodModel):
 
     _param_names: ClassVar[tuple[str, ...]] = ("p", "q", "v")
     _columns: ClassVar[tuple[str, ...]] = _COLUMNS
-
-    def fit(self, summary: Any) -> GammaGamma:
-        """Fit on columns ``frequency, monetary_value`` (optional ``weights``).
-
-        Parameters
-        ----------
-        summary : pandas.DataFrame
-            One row per customer; rows with frequency 0 are left out.
-
-        Returns
-        -------
-        self
-        """
-        return super().fit(summary)
 
     def _prepare(self, frame: pd.DataFrame, weights: np.ndarray | None) -> _SpendData:
         name = type(self).__name__

@@ -17,7 +17,7 @@ Research in Marketing 25(3), 225-226.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from valueseg.models.beta_geo import BetaGeo
 
@@ -49,17 +49,3 @@ class ModifiedBetaGeo(BetaGeo):
 
     _alternatives: ClassVar[str] = "BetaGeo or ParetoNBD"
     _shift: ClassVar[float] = 1.0
-
-    def fit(self, summary: Any) -> ModifiedBetaGeo:
-        """Fit on a summary with columns ``frequency, recency, T`` (optional ``weights``).
-
-        Parameters
-        ----------
-        summary : pandas.DataFrame
-            One row per customer, or per pattern with a ``weights`` column.
-
-        Returns
-        -------
-        self
-        """
-        return super().fit(summary)

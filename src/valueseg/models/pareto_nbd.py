@@ -48,7 +48,7 @@ from valueseg.models._util import (
 __all__ = ["ParetoNBD"]
 
 
-class ParetoNBD(PurchaseModel):
+class ParetoNBD(PurchaseModel[RFTData]):
     """Pareto/NBD model of repeat purchases and unobserved lifetimes.
 
     Parameters
@@ -85,20 +85,6 @@ class ParetoNBD(PurchaseModel):
     _columns: ClassVar[tuple[str, ...]] = RFT_COLUMNS
     _alternatives: ClassVar[str] = "BetaGeo"
     _noisy_gradient: ClassVar[bool] = True
-
-    def fit(self, summary: Any) -> ParetoNBD:
-        """Fit on a summary with columns ``frequency, recency, T`` (optional ``weights``).
-
-        Parameters
-        ----------
-        summary : pandas.DataFrame
-            One row per customer, or per pattern with a ``weights`` column.
-
-        Returns
-        -------
-        self
-        """
-        return super().fit(summary)
 
     # ---- likelihood
 

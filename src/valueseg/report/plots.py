@@ -165,7 +165,7 @@ class CalibrationDisplay(_Display):
 
     @classmethod
     def from_backtest(cls, rows: BacktestRows) -> CalibrationDisplay:
-        """From a back-test's rows (:func:`valueseg.models.selection.by_frequency`).
+        """From a back-test's rows (:func:`valueseg.models.metrics.by_frequency`).
 
         ``rows``: a list of dicts or a DataFrame with ``frequency, customers, predicted,
         actual``, or a back-test dict holding them under ``by_frequency``.
@@ -175,7 +175,7 @@ class CalibrationDisplay(_Display):
             raise InputError(
                 "The back-test has no rows by calibration frequency. CalibrationDisplay needs "
                 "rows with frequency, customers, predicted, actual "
-                "(valueseg.models.selection.by_frequency makes them)."
+                "(valueseg.models.metrics.by_frequency makes them)."
             )
         _need_columns(table, _BACKTEST_KEYS, "the back-test rows", "Pass by_frequency's rows.")
         table = table[_BACKTEST_KEYS].astype(

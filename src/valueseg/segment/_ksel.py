@@ -180,7 +180,8 @@ def _best(series: pd.Series, lowest: bool = False) -> int | None:
     clean = series.dropna()
     if clean.empty:
         return None
-    return int(clean.idxmin() if lowest else clean.idxmax())
+    values = clean.to_numpy(dtype=float)
+    return int(clean.index[int(np.argmin(values) if lowest else np.argmax(values))])
 
 
 def choose_k(scores: pd.DataFrame) -> tuple[int, dict[str, int | None]]:
@@ -209,4 +210,6 @@ def choose_k(scores: pd.DataFrame) -> tuple[int, dict[str, int | None]]:
     if len(tied) == 1:
         return tied[0], votes
     sil = scores.loc[tied, "silhouette"]
-    return (int(sil.idxmax()) if sil.notna().any() else min(tied)), votes
+    if sil.notna().any():
+        return tied[int(np.nanargmax(sil.to_numpy(dtype=float)))], votes
+    return min(tied), votes

@@ -154,8 +154,8 @@ class Preprocessor:
         lo, hi = np.percentile(sub, [1, 99], axis=0)
         scale = np.clip(sub, lo, hi).std(axis=0)
         scale = np.where(scale > 0, scale, sub.std(axis=0))
-        for i in np.flatnonzero(scale <= 0):
-            self.dropped[self.correlation.kept[i]] = "no spread after the log transform"
+        for flat in np.flatnonzero(scale <= 0):
+            self.dropped[self.correlation.kept[flat]] = "no spread after the log transform"
         usable = scale > 0
         self.columns_ = np.array(cols)[usable]
         self.median_, self.log_ = self.median_[usable], self.log_[usable]

@@ -8,7 +8,8 @@ one of five algorithms, and keep everything the report needs.
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, Self, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -31,12 +32,21 @@ WARD_ROWS = 5_000
 HDBSCAN_ROWS = 20_000
 K_MAX = 30
 
+#: ``cluster(z, k) -> labels``: one candidate clustering while k is chosen.
+ClusterFit = Callable[[np.ndarray, int], np.ndarray]
+
+
+class _Predictor(Protocol):
+    """The fitted model a Segmenter keeps: labels for points of the transformed space."""
+
+    def predict(self, z: np.ndarray) -> np.ndarray: ...
+
 
 def _param_error(name: str, expected: str, got: Any) -> InputError:
     return InputError(f"The '{name}' parameter of Segmenter must be {expected}. Got {got!r}.")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -152,7 +162,23 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
     ['calinski_harabasz', 'davies_bouldin', 'elbow', 'gap', 'silhouette']
     >>> bool((seg.predict(X) == seg.labels_).all())
     True
+
+    A fit that raises leaves the Segmenter as it was (unfitted, or with its previous fit);
+    ``fit(X, y=None)`` lets it stand in a scikit-learn ``Pipeline``.
     """
+
+    labels_: np.ndarray
+    n_clusters_: int
+    algorithm_: str
+    k_scores_: pd.DataFrame | None
+    k_votes_: dict[str, int | None] | None
+    cluster_centers_: np.ndarray
+    centroids_: pd.DataFrame
+    columns_: list[str]
+    dropped_columns_: dict[str, str]
+    dendrogram_: np.ndarray | None
+    model_: _Predictor
+    preprocessor_: Preprocessor
 
     def __init__(
         self,
@@ -258,7 +284,7 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> Segmenter:
+    def fit(self, X: Any, y: object = None) -> Self:
         """Choose columns, preprocess, choose k and cluster.
 
         Parameters
@@ -270,8 +296,19 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         Segmenter
-            The fitted estimator.
+            The fitted estimator. A fit that raises leaves it as it was: unfitted, or with
+            its previous fit.
         """
+        before = dict(self.__dict__)
+        try:
+            self._fit(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _fit(self, X: Any) -> None:
         self._check_params()
         x = self._input(X, reset=True)
         n = len(x)
@@ -305,14 +342,13 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
             self._fit_k(z, min(k, n - 1), rng)
         self.labels_ = np.asarray(self.labels_, dtype=np.int64)
         self._summarise(x, z)
-        return self
 
     def _resolve_algorithm(self, n: int) -> str:
         if self.algorithm != "auto":
             return str(self.algorithm)
         return "minibatch" if n > MINIBATCH_ABOVE else "kmeans"
 
-    def _candidate(self, seed: int) -> Any:
+    def _candidate(self, seed: int) -> ClusterFit:
         """``cluster(z, k) -> labels`` used while choosing k."""
         from sklearn.cluster import KMeans, MiniBatchKMeans
         from sklearn.mixture import GaussianMixture
@@ -341,11 +377,12 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
             # small fits: one thread each is fastest, and threads fight on a busy machine
             with threadpool_limits(limits=1):
                 tables.append(_ksel.score_ks(sample, ks, self._selection_fit(sample, rng), rng))
-        self.k_scores_ = _ksel.mean_scores(tables)
-        k, self.k_votes_ = _ksel.choose_k(self.k_scores_)
+        scores = _ksel.mean_scores(tables)
+        k, votes = _ksel.choose_k(scores)
+        self.k_scores_, self.k_votes_ = scores, votes
         return k
 
-    def _selection_fit(self, sample: np.ndarray, rng: np.random.Generator) -> Any:
+    def _selection_fit(self, sample: np.ndarray, rng: np.random.Generator) -> ClusterFit:
         """``cluster(sample, k) -> labels`` for the candidates of one selection sample."""
         if self.algorithm_ != "agglomerative":
             return self._candidate(int(rng.integers(0, 2**31 - 1)))
@@ -364,8 +401,8 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
 
         seed = int(rng.integers(0, 2**31 - 1))
         if self.algorithm_ == "kmeans":
-            self.model_ = KMeans(k, n_init=self.n_init, random_state=seed).fit(z)
-            self.labels_ = self.model_.labels_
+            kmeans = KMeans(k, n_init=self.n_init, random_state=seed).fit(z)
+            self.model_, self.labels_ = kmeans, kmeans.labels_
         elif self.algorithm_ == "minibatch":
             self.model_ = MiniBatchKMeans(
                 k, n_init=self.n_init, batch_size=4096, random_state=seed

@@ -261,16 +261,17 @@ def plot_rfm_grid(
     fig = Figure(figsize=(8, 6.5))
     ax = fig.add_subplot()
     colours = {n: matplotlib.colormaps["tab10"](i % 10) for i, n in enumerate(grid.names)}
-    for row in cells.itertuples():
+    for cell in cells.to_dict("records"):
+        f, r, segment = float(cell["f"]), float(cell["r"]), str(cell["segment"])
         ax.add_patch(
             matplotlib.patches.Rectangle(
-                (row.f - 0.5, row.r - 0.5), 1, 1, color=colours[row.segment], alpha=0.55
+                (f - 0.5, r - 0.5), 1, 1, color=colours[segment], alpha=0.55
             )
         )
-        text = row.segment.replace(" ", "\n", 1)
+        text = segment.replace(" ", "\n", 1)
         if scores is not None:
-            text += f"\n{row.share:.1%}"
-        ax.text(row.f, row.r, text, ha="center", va="center", fontsize=7.5)
+            text += f"\n{cell['share']:.1%}"
+        ax.text(f, r, text, ha="center", va="center", fontsize=7.5)
     ax.set(xlim=(0.5, 5.5), ylim=(0.5, 5.5), xticks=SCORES, yticks=SCORES)
     ax.set_xlabel("F: frequency score (5 = most orders)")
     ax.set_ylabel("R: recency score (5 = most recent)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valueseg.errors import ValuesegError
 from valueseg.segment.cluster import Segmenter
+from valueseg.segment.grid import RfmGrid
 from valueseg.segment.migration import carry_names, match_clusters
-from valueseg.segment.profile import profile_clusters
+from valueseg.segment.profile import ClusterProfiles, profile_clusters
 from valueseg.segment.rfm import rfm_segments
-from valueseg.segment.rules import cluster_rules
-from valueseg.segment.stability import UnstableClustersWarning, cluster_stability
+from valueseg.segment.rules import ClusterRules, cluster_rules
+from valueseg.segment.stability import (
+    StabilityResult,
+    UnstableClustersWarning,
+    cluster_stability,
+)
 from valueseg.segment.tiers import value_tiers
 
 #: Fewer customers than this are not clustered (the other lenses still apply).
@@ -38,7 +45,7 @@ class SegmentResult:
     segments: pd.DataFrame  # lens, segment, size, revenue_share, profile (JSON), rules
     segmenter: Segmenter | None = None
     notes: list[str] = field(default_factory=list)
-    stability: Any = None
+    stability: StabilityResult | None = None
     fidelity: float | None = None
 
 
@@ -84,7 +91,7 @@ def _clusters(
     previous: pd.DataFrame | None,
     random_state: int,
     notes: list[str],
-) -> tuple[np.ndarray, dict[int, str], pd.DataFrame, Segmenter, Any, float]:
+) -> tuple[np.ndarray, dict[int, str], pd.DataFrame, Segmenter, StabilityResult, float]:
     seg = Segmenter(random_state=random_state).fit(features)
     labels = np.asarray(seg.labels_)
     profiles = profile_clusters(features, labels)
@@ -103,31 +110,52 @@ def _clusters(
     names = {mapping.get(c, c): name for c, name in own_names.items()}  # by identity
     summary = profiles.summary
     rows = []
-    for cluster, info in summary.iterrows():
-        ident = mapping.get(int(cluster), int(cluster))
-        centroid = seg.centroids_.loc[cluster] if cluster in seg.centroids_.index else None
-        profile = {
-            "cluster": ident,
-            "share": float(info["share"]),
-            "top_features": list(info["top_features"]),
-            "lift": _clean(profiles.lift.loc[cluster]),
-            "median": _clean(profiles.median.loc[cluster]),
-            "centroid": _clean(centroid) if centroid is not None else {},
-            "rule_precision": _clean(rules.per_cluster.loc[cluster])
-            if cluster in rules.per_cluster.index
-            else {},
-        }
-        rows.append(
-            {
-                "lens": "cluster",
-                "segment": names.get(ident, str(info["name"])),
-                "size": int(info["size"]),
-                "revenue_share": float(info["revenue_share"]),
-                "profile": json.dumps(profile),
-                "rules": rules.rules.get(int(cluster), ""),
-            }
-        )
+    for cluster, info in zip(
+        summary.index.to_numpy(np.int64).tolist(), summary.to_dict("records"), strict=True
+    ):
+        ident = mapping.get(cluster, cluster)
+        name = names.get(ident, str(info["name"]))
+        rows.append(_cluster_row(cluster, ident, name, info, seg, profiles, rules))
     return labels, names, pd.DataFrame(rows), seg, stability, float(rules.fidelity)
+
+
+def _cluster_row(
+    cluster: int,
+    ident: int,
+    name: str,
+    info: dict[Hashable, Any],
+    seg: Segmenter,
+    profiles: ClusterProfiles,
+    rules: ClusterRules,
+) -> dict[str, Any]:
+    """The ``segments`` row of one cluster: this fit's ``cluster``, stored as ``ident``."""
+    centroids = seg.centroids_
+    profile = {
+        "cluster": ident,
+        "share": float(info["share"]),
+        "top_features": list(info["top_features"]),
+        "lift": _clean_row(profiles.lift, cluster),
+        "median": _clean_row(profiles.median, cluster),
+        "centroid": _clean_row(centroids, cluster) if cluster in centroids.index else {},
+        "rule_precision": _clean_row(rules.per_cluster, cluster)
+        if cluster in rules.per_cluster.index
+        else {},
+    }
+    return {
+        "lens": "cluster",
+        "segment": name,
+        "size": int(info["size"]),
+        "revenue_share": float(info["revenue_share"]),
+        "profile": json.dumps(profile),
+        "rules": rules.rules.get(cluster, ""),
+    }
+
+
+def _clean_row(frame: pd.DataFrame, key: int) -> dict[str, float | None]:
+    """Row ``key`` of ``frame`` (indexed by cluster, unique) as JSON-ready numbers."""
+    row = frame.loc[key]
+    assert isinstance(row, pd.Series)  # a unique index gives one row
+    return _clean(row)
 
 
 def _clean(series: pd.Series) -> dict[str, float | None]:
@@ -140,7 +168,7 @@ def segment_customers(
     features: pd.DataFrame,
     scores: pd.DataFrame | None = None,
     *,
-    grid: str | Path | None = None,
+    grid: RfmGrid | str | Path | None = None,
     previous: pd.DataFrame | None = None,
     random_state: int = 0,
 ) -> SegmentResult:
@@ -153,8 +181,8 @@ def segment_customers(
     scores : DataFrame, optional
         ``customer_id, predicted_clv_365d``: value tiers rank by predicted CLV when present,
         else by historical spend.
-    grid : path, optional
-        A TOML R×F grid replacing the packaged one (``--segments-config``).
+    grid : RfmGrid or path, optional
+        An R×F grid (or a TOML file of one) replacing the packaged one (``--segments-config``).
     previous : DataFrame, optional
         The previous run's ``segments`` rows: cluster names are carried over.
     random_state : int
@@ -180,7 +208,7 @@ def segment_customers(
     if len(features) >= MIN_CLUSTER_CUSTOMERS:
         try:
             clustered = _clusters(features, previous, random_state, notes)
-        except ValueError as exc:  # InputError included: e.g. no column that varies
+        except ValuesegError as exc:  # the library's own refusal: e.g. no column that varies
             notes.append(f"no behavioural clusters: {exc}")
     elif len(features):
         notes.append(

@@ -101,7 +101,8 @@ class ClusterProfiles:
 
     def names(self) -> dict[int, str]:
         """Cluster number → name."""
-        return {int(c): str(n) for c, n in self.summary["name"].items()}
+        clusters = self.summary.index.to_numpy(np.int64).tolist()
+        return dict(zip(clusters, self.summary["name"].astype(str), strict=True))
 
 
 def _positions(values: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
@@ -138,10 +139,10 @@ def _base_name(position: pd.Series, median: pd.Series) -> str:
     noun = chosen.get("noun", "customers")
     if noun == "big spenders" and chosen.get("value") == "High-value":
         del chosen["value"]
-    words = [chosen[s] for s in _SLOTS[:3] if s in chosen] + [noun]
+    parts = [chosen[s] for s in _SLOTS[:3] if s in chosen] + [noun]
     if not chosen:
-        words = ["typical", "customers"]
-    text = " ".join(w.lower() for w in words)
+        parts = ["typical", "customers"]
+    text = " ".join(w.lower() for w in parts)
     return text[0].upper() + text[1:]
 
 
@@ -172,7 +173,7 @@ def name_clusters(position: pd.DataFrame, median: pd.DataFrame, sizes: pd.Series
     'Low-value one-time buyers'
     """
     names: dict[int, str] = {}
-    taken: dict[str, object] = {}
+    taken: dict[str, int] = {}
     for cluster in sizes.sort_values(ascending=False, kind="stable").index:
         if cluster == -1:
             names[-1] = NOISE_NAME
@@ -269,9 +270,10 @@ def profile_clusters(
         revenue_share = pd.Series(np.nan, index=sizes.index)
     names = name_clusters(position, median, sizes)
     distance = (position - 0.5).abs()
+    high = position > 0.5
     tops = {
         c: [
-            f"{f} {'high' if position.at[c, f] > 0.5 else 'low'}"
+            f"{f} {'high' if high.at[c, f] else 'low'}"
             for f in distance.loc[c].sort_values(ascending=False, kind="stable").index[:top]
         ]
         for c in sizes.index

@@ -7,6 +7,12 @@ import pandas as pd
 from valueseg.errors import InputError
 from valueseg.segment.migration import migration_matrix
 from valueseg.store import Store
+from valueseg.store.derived import (
+    customer_column,
+    latest_segmented_run,
+    segment_rows,
+    segmented_runs,
+)
 
 #: Lens name -> the customer_scores column holding each customer's segment in that lens.
 LENS_COLUMNS = {"rfm": "rfm_segment", "value_tier": "value_tier", "cluster": "segment"}
@@ -18,17 +24,9 @@ def _check_lens(lens: str) -> str:
     return LENS_COLUMNS[lens]
 
 
-def _latest(store: Store) -> int | None:
-    row = store.con.execute(
-        "SELECT max(s.run_id) FROM segments s JOIN runs r USING (run_id) "
-        "WHERE r.status = 'succeeded'"
-    ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
-
-
 def latest_run(store: Store) -> int:
     """The newest run that finished and wrote segments."""
-    run_id = _latest(store)
+    run_id = latest_segmented_run(store)
     if run_id is None:
         raise InputError(
             f"Store {store.path} holds no segments yet. Run the pipeline first: "
@@ -39,16 +37,13 @@ def latest_run(store: Store) -> int:
 
 def previous_segments(store: Store) -> pd.DataFrame:
     """``lens, segment, profile`` of the newest finished run's segments (none: no rows)."""
-    return store.con.execute(
-        "SELECT lens, segment, profile FROM segments WHERE run_id = ?", [_latest(store)]
-    ).df()
+    return segment_rows(store, latest_segmented_run(store))[["lens", "segment", "profile"]]
 
 
 def _check_run(store: Store, run_id: int) -> None:
-    row = store.con.execute("SELECT count(*) FROM segments WHERE run_id = ?", [run_id]).fetchone()
-    if row is None or row[0] == 0:
-        runs = store.con.execute("SELECT DISTINCT run_id FROM segments ORDER BY 1").fetchall()
-        have = ", ".join(str(r[0]) for r in runs) or "none"
+    runs = segmented_runs(store)
+    if run_id not in runs:
+        have = ", ".join(str(r) for r in runs) or "none"
         raise InputError(
             f"Run {run_id} has no segments in {store.path}. Runs with segments: {have}."
         )
@@ -60,11 +55,7 @@ def stored_segments(
     """The ``segments`` rows of a run (default: the latest), optionally of one lens."""
     run_id = latest_run(store) if run_id is None else run_id
     _check_run(store, run_id)
-    frame = store.con.execute(
-        "SELECT run_id, lens, segment, size, revenue_share, profile, rules FROM segments "
-        "WHERE run_id = ? ORDER BY lens, size DESC",
-        [run_id],
-    ).df()
+    frame = segment_rows(store, run_id)
     if lens is not None:
         _check_lens(lens)
         frame = frame[frame["lens"] == lens].reset_index(drop=True)
@@ -81,10 +72,6 @@ def run_migration(store: Store, from_run: int, to_run: int, lens: str = "rfm") -
     frames = []
     for run_id in (from_run, to_run):
         _check_run(store, run_id)
-        frames.append(
-            store.con.execute(
-                f'SELECT customer_id, "{column}" AS segment FROM customer_scores WHERE run_id = ?',
-                [run_id],
-            ).df()
-        )
+        frame = customer_column(store, run_id, column)
+        frames.append(frame.rename(columns={column: "segment"}))
     return migration_matrix(frames[0], frames[1], "segment")

@@ -1,7 +1,8 @@
-"""Writes of a run's derived tables: features, scores, segments and model fits.
+"""A run's derived tables: writes of features, scores, segments and model fits, and reads.
 
 Each writer inserts by column name with the run's ``run_id``; the caller wraps a run's
 writes in one :meth:`Store.transaction`, so a run's rows land together or not at all.
+Readers see succeeded runs' rows only where they pick "the latest".
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import pandas as pd
 
 from valueseg.store.store import Store
 
@@ -55,3 +58,44 @@ def write_fits(store: Store, run_id: int, fits: Iterable[Mapping[str, Any]]) -> 
                 json.dumps(fit["backtest"]),
             ],
         )
+
+
+def latest_segmented_run(store: Store) -> int | None:
+    """The newest succeeded run that wrote segments (None: none did).
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     latest_segmented_run(store) is None
+    True
+    """
+    row = store.con.execute(
+        "SELECT max(s.run_id) FROM segments s JOIN runs r USING (run_id) "
+        "WHERE r.status = 'succeeded'"
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def segmented_runs(store: Store) -> list[int]:
+    """Every run id with rows in ``segments``, ascending."""
+    rows = store.con.execute("SELECT DISTINCT run_id FROM segments ORDER BY 1").fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def segment_rows(store: Store, run_id: int | None) -> pd.DataFrame:
+    """``run_id, lens, segment, size, revenue_share, profile, rules`` of a run, largest first
+    within each lens (no rows for None or a run without segments)."""
+    return store.con.execute(
+        "SELECT run_id, lens, segment, size, revenue_share, profile, rules FROM segments "
+        "WHERE run_id = ? ORDER BY lens, size DESC",
+        [run_id],
+    ).df()
+
+
+def customer_column(store: Store, run_id: int, column: str) -> pd.DataFrame:
+    """``customer_id, <column>`` of a run's ``customer_scores`` (e.g. its segment)."""
+    if column not in store.columns("customer_scores"):
+        raise KeyError(column)  # the caller names the lens; a bad column is a bug
+    return store.con.execute(
+        f'SELECT customer_id, "{column}" FROM customer_scores WHERE run_id = ?', [run_id]
+    ).df()

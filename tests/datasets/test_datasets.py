@@ -15,7 +15,7 @@ import pytest
 from valueseg.datasets import load_cdnow, load_cdnow_summary, load_donations
 from valueseg.errors import InputError, ValuesegError
 
-ORDER_COLUMNS = ["customer_id", "timestamp", "amount", "quantity"]
+ORDER_COLUMNS = ["customer_id", "order_id", "timestamp", "amount", "quantity"]
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,7 @@ def test_cdnow_order_log_has_the_published_size_and_the_transactions_contract(
     assert pd.api.types.is_datetime64_dtype(orders["timestamp"])
     assert orders["amount"].dtype == np.float64
     assert orders["quantity"].dtype == np.int64
+    assert orders["order_id"].tolist() == [str(i) for i in range(1, lines + 1)]
     assert not orders.isna().any().any()
     assert orders["timestamp"].min() == pd.Timestamp("1997-01-01")
     assert orders["timestamp"].max() == pd.Timestamp("1998-06-30")

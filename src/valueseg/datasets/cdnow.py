@@ -54,6 +54,10 @@ def load_cdnow(kind: Literal["master", "sample"] = "master") -> pd.DataFrame:
         - ``customer_id`` (str): the customer's number without leading zeros; for the
           sample, the sample's own id (1 to 2,357), which is the ``ID`` of the published
           summary (:func:`load_cdnow_summary`).
+        - ``order_id`` (str): the line's number in the file (1 = first purchase line). The
+          data have no order numbers and each line is one purchase, so without it two
+          purchases of one customer on one day for the same amount would read as one line
+          loaded twice (255 master lines are such pairs).
         - ``timestamp`` (datetime64): the purchase day (the data have no time of day).
         - ``amount`` (float): the line's value in US dollars (80 master lines are 0).
         - ``quantity`` (int): the number of CDs bought.
@@ -84,15 +88,15 @@ def load_cdnow(kind: Literal["master", "sample"] = "master") -> pd.DataFrame:
     >>> len(orders), orders["customer_id"].nunique()
     (69659, 23570)
     >>> list(orders.columns)
-    ['customer_id', 'timestamp', 'amount', 'quantity']
+    ['customer_id', 'order_id', 'timestamp', 'amount', 'quantity']
     >>> str(orders["timestamp"].min().date()), str(orders["timestamp"].max().date())
     ('1997-01-01', '1998-06-30')
     >>> sample = load_cdnow("sample")
     >>> len(sample), sample["customer_id"].nunique()
     (6919, 2357)
     >>> sample.iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'customer_id': '1', 'timestamp': Timestamp('1997-01-01 00:00:00'), 'amount': 29.33,
-     'quantity': 2, 'master_customer_id': '4'}
+    {'customer_id': '1', 'order_id': '1', 'timestamp': Timestamp('1997-01-01 00:00:00'),
+     'amount': 29.33, 'quantity': 2, 'master_customer_id': '4'}
     """
     if kind not in _FILES:
         raise InputError(
@@ -109,6 +113,7 @@ def _orders(kind: str) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "customer_id": raw["customer_id"].astype(str),
+            "order_id": pd.RangeIndex(1, len(raw) + 1).astype(str),
             "timestamp": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
             "amount": raw["amount"].astype(float),
             "quantity": raw["quantity"].astype("int64"),

@@ -86,6 +86,47 @@ def test_demo_loads_the_sample_shop_through_ingest(tmp_path):
     assert counts["transactions"] > 500
 
 
+@pytest.mark.slow
+def test_demo_on_cdnow_loads_the_real_shop_through_ingest(tmp_path):
+    out = tmp_path / "demo"
+    done = run("demo", "--data", "cdnow", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "cdnow_master.parquet" in done.stdout
+    assert "23,570 customers" in done.stdout
+    from datetime import datetime
+
+    from valueseg.store import Store
+
+    assert (out / "data" / "cdnow_master.parquet").exists()
+    with Store(out / "valueseg.duckdb", read_only=True) as store:
+        counts = store.table_counts()
+        summary = store.summary()
+    assert counts["loads"] == 1  # transactions only: CDNOW has no events or customer table
+    assert counts["transactions"] + counts["rejected_rows"] == 69_659  # every line accounted
+    assert counts["rejected_rows"] == 0  # each line is a purchase (order_id = its line)
+    assert summary["revenue"] == pytest.approx(2_500_315.63)
+    assert counts["customer_features"] == summary["customers"] == 23_570
+    assert (summary["first_order"], summary["last_order"]) == (
+        datetime(1997, 1, 1),
+        datetime(1998, 6, 30),
+    )
+
+
+def test_demo_refuses_an_unknown_data_set(tmp_path):
+    done = run("demo", "--data", "shopify", "--out", str(tmp_path / "demo"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: Unknown --data 'shopify'. Expected synth or cdnow."
+    assert not (tmp_path / "demo").exists()
+
+
+def test_demo_help_names_both_shops():
+    done = run("demo", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join("".join(c for c in done.stdout if c not in "│╭╮╰╯─").split())
+    assert "--data <str> synth: a generated shop; cdnow: CDNOW's real order log" in text
+    assert "--customers <int> Customers in the generated shop (--data synth only)." in text
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_synth_writes_every_table(tmp_path, fmt):
     out = tmp_path / "shop"

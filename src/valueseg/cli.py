@@ -78,16 +78,42 @@ def ingest(
         typer.Option("--map", help="Map a column: TARGET=SOURCE (repeatable)."),
     ] = None,
     db: DbOption = Path(DEFAULT_DB),
+    statuses: Annotated[
+        Path | None,
+        typer.Option(
+            "--statuses", help="TOML file of what order statuses mean (like io/statuses.toml)."
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="Classify a status: VALUE=MEANING, MEANING one of purchase, not_purchase, "
+            "refunded, partially_refunded (repeatable).",
+        ),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="The currency to load (others are quarantined)."),
+    ] = None,
+    join: Annotated[
+        list[str] | None,
+        typer.Option("--join", help="A file joined on the columns it shares (repeatable)."),
+    ] = None,
 ) -> None:
     """Load shop data into the store; unusable rows are quarantined with a reason."""
     from valueseg.io import ingest as ingest_source
+    from valueseg.io.status import load_statuses
 
     parsed = _parse_map(mapping or [])
+    options: dict[str, Any] = {"mapping": parsed, "currency": currency, "join": join or ()}
+    if statuses is not None or status:
+        options["statuses"] = load_statuses(statuses, _parse_status(status or []))
     reports = []
     for path in paths:
         bar = _progress_for(path)
         if bar is None:
-            reports.append(ingest_source(path, kind=kind, db=db, mapping=parsed))
+            reports.append(ingest_source(path, kind=kind, db=db, **options))
             continue
         with bar:
             task = bar.add_task(f"{Path(path).name}: reading", total=100)
@@ -97,8 +123,21 @@ def ingest(
             ) -> None:
                 _bar.update(_task, description=f"{Path(_name).name}: {stage}", completed=pct)
 
-            reports.append(ingest_source(path, kind=kind, db=db, mapping=parsed, progress=update))
+            reports.append(ingest_source(path, kind=kind, db=db, progress=update, **options))
     _print_ingest(reports)
+
+
+def _parse_status(items: list[str]) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for item in items:
+        value, sep, meaning = item.rpartition("=")
+        if not sep or not value.strip() or not meaning.strip():
+            raise InputError(
+                f"Cannot read --status {item!r}. Expected VALUE=MEANING, e.g. "
+                '--status "awaiting shipment=purchase".'
+            )
+        table[value.strip()] = meaning.strip()
+    return table
 
 
 def _print_ingest(reports: list[Any]) -> None:
@@ -123,8 +162,13 @@ def _print_ingest(reports: list[Any]) -> None:
         if r.kind == "transactions" and r.accepted:
             console.print(
                 f"{r.source}: {r.customers:,} customers, {r.orders:,} orders, "
-                f"revenue {r.revenue:,.2f}, {r.returns:,} return lines, {r.seconds:.1f} s"
+                f"revenue {r.money(r.revenue)}, {r.returns:,} return lines, {r.seconds:.1f} s"
             )
+            for line in r.status_lines()[1:]:
+                console.print(f"  {line}", highlight=False, markup=False)
+        if r.already_loaded is None and r.normalised_lines():
+            normalised = "; ".join(r.normalised_lines())
+            console.print(f"  normalised: {normalised}", highlight=False, markup=False)
         if r.rejected_by_reason:
             reasons = Table(title=f"Rejected rows of {r.source} (see table rejected_rows)")
             reasons.add_column("reason")
@@ -153,10 +197,11 @@ def _print_info(s: dict[str, Any]) -> None:
         tables.add_row(name, f"{n:,}")
     console.print(tables)
     if s["first_order"] is not None:
+        cur = f" {s['currency']}" if s.get("currency") else ""
         console.print(
             f"Orders {s['first_order']:%Y-%m-%d} → {s['last_order']:%Y-%m-%d}: "
             f"{s['customers']:,} customers, {s['orders']:,} orders, revenue "
-            f"{s['revenue']:,.2f}, returns {s['returns_amount']:,.2f} "
+            f"{s['revenue']:,.2f}{cur}, returns {s['returns_amount']:,.2f}{cur} "
             f"({s['return_lines']:,} lines)"
         )
     if s["loads"]:
@@ -385,18 +430,31 @@ def synth(
 @app.command()
 def demo(
     customers: Annotated[
-        int, typer.Option("--customers", help="Customers in the sample shop.")
+        int,
+        typer.Option("--customers", help="Customers in the generated shop (--data synth only)."),
     ] = 20_000,
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the sample data and store.")
     ] = Path("valueseg-demo"),
-    seed: Annotated[int, typer.Option(help="Random seed of the sample shop.")] = 7,
+    seed: Annotated[
+        int, typer.Option(help="Random seed of the generated shop (--data synth only).")
+    ] = 7,
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="synth: a generated shop; cdnow: CDNOW's real order log (23,570 customers).",
+        ),
+    ] = "synth",
 ) -> None:
-    """Run valueseg end to end on a generated sample shop."""
-    from valueseg.demo import run_demo
+    """Run valueseg end to end on a sample shop: generated, or CDNOW's real one."""
+    from valueseg.demo import DEMO_DATA, run_demo
 
-    with console.status("Running the demo…"):
-        result = run_demo(customers=customers, out=out, random_state=seed)
+    if data not in DEMO_DATA:
+        raise InputError(f"Unknown --data {data!r}. Expected {' or '.join(DEMO_DATA)}.")
+    shop = "CDNOW" if data == "cdnow" else "a generated shop"
+    with console.status(f"Running the demo on {shop}…"):
+        result = run_demo(customers=customers, out=out, random_state=seed, data=data)
     _print_ingest(result.reports)
     _print_run(result.run, result.db)
     _print_info(result.summary)

@@ -89,6 +89,7 @@ CDNOW = ["customer_id", "date", "number_of_cds", "dollar_value"]
                 "amount": "price",
                 "product_id": "product_id",
                 "category": "product_category_name",
+                "line_item": "order_item_id",
             },
         ),
         (
@@ -101,6 +102,7 @@ CDNOW = ["customer_id", "date", "number_of_cds", "dollar_value"]
                 "unit_price": "Lineitem price",
                 "product_id": "Lineitem sku",
                 "discount": "Discount Amount",
+                "status": "Financial Status",
             },
         ),
         (

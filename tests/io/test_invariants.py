@@ -136,3 +136,33 @@ def test_load_killed_at_any_moment_is_all_or_nothing(tmp_path, delay):
     counts = _counts(db)
     assert counts["transactions"] in (0, 300_000)
     assert counts["loads"] == (1 if counts["transactions"] else 0)
+
+
+status = st.sampled_from(["paid", "", "cancelled", "Refunded", "partially_refunded", "odd"])
+order_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["o1", "o2", "o3", ""]),  # order
+        customer,
+        stamp,
+        amount,
+        status,
+        st.sampled_from(["", "5", "x", "-2.5"]),  # refund
+        st.sampled_from(["EUR", "", "eur "]),  # currency
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=order_rows)
+def test_no_row_is_lost_with_statuses_refunds_and_carried_fields(rows):
+    columns = ["order_id", "customer_id", "timestamp", "amount", "status", "refund", "currency"]
+    frame = pd.DataFrame(rows, columns=columns)
+    with Store(":memory:") as store:
+        report = ingest(frame, db=store, now=NOW)
+        counts = store.table_counts()
+    assert report.accepted + report.rejected == report.rows_read == len(rows)
+    assert counts["kept_aside"] == report.kept_aside
+    assert counts["transactions"] == report.accepted - report.kept_aside + report.refunds
+    assert counts["rejected_rows"] == report.rejected

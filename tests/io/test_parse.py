@@ -9,12 +9,15 @@ valueseg wrote them before it had fast paths.
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
 import duckdb
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from valueseg.io import ingest
 from valueseg.io.parse import (
     TIMESTAMP_FORMATS,
     ValueSQL,
@@ -23,13 +26,14 @@ from valueseg.io.parse import (
     number_expr,
     text_expr,
     timestamp_expr,
+    zone_text,
 )
 
 _OFFSET_RE = r"(Z|[+-]\d\d(:?\d\d)?)$"
 
 
 def _reference_timestamp(fmt: str | None) -> str:
-    text = 'trim(CAST("x" AS VARCHAR))'
+    text = zone_text('trim(CAST("x" AS VARCHAR))')  # zones written as the cast reads them
     iso = (
         f"CASE WHEN regexp_matches({text}, '{_OFFSET_RE}') "
         f"THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) "
@@ -170,3 +174,54 @@ def test_no_date_format_reads_text_that_starts_like_an_iso_date():
             f"SELECT count(try_strptime(v, '{fmt}')) FROM unnest(?::VARCHAR[]) AS u(v)", [values]
         ).fetchone()
         assert got == (0,), fmt
+
+
+# The README's table of time formats: (example, UTC time it means). Each is read with no flag.
+TIME_FORMATS = [
+    ("2024-07-23T12:06:00+02:00", datetime(2024, 7, 23, 10, 6)),
+    ("2024-07-23 12:06:00 +0200", datetime(2024, 7, 23, 10, 6)),
+    ("2024-07-23 12:06:00+0200", datetime(2024, 7, 23, 10, 6)),
+    ("2024-07-23 12:06 +02:00", datetime(2024, 7, 23, 10, 6)),
+    ("2024-07-23T10:06:00Z", datetime(2024, 7, 23, 10, 6)),
+    ("2024-07-23T10:06:00.250Z", datetime(2024, 7, 23, 10, 6, 0, 250000)),
+    ("2024-07-23 10:06:00 UTC", datetime(2024, 7, 23, 10, 6)),
+    ("2024-07-23 10:06:00", datetime(2024, 7, 23, 10, 6)),
+    ("7/23/2024 10:06", datetime(2024, 7, 23, 10, 6)),
+    ("23/07/2024 10:06", datetime(2024, 7, 23, 10, 6)),
+    ("23.07.2024 10:06", datetime(2024, 7, 23, 10, 6)),
+    ("Tue, 23 Jul 2024 12:06:00 +0200", datetime(2024, 7, 23, 10, 6)),
+    ("1721729160", datetime(2024, 7, 23, 10, 6)),
+    ("1721729160000", datetime(2024, 7, 23, 10, 6)),
+    ("45496.42083", datetime(2024, 7, 23, 10, 6)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TIME_FORMATS)
+def test_every_listed_time_format_is_read_as_utc(store, write, text, expected):
+    path = write("o.csv", f'customer_id,timestamp,amount\na,"{text}",1\n')
+    report = ingest(path, db=store, now=datetime(2025, 1, 1))
+    assert report.accepted == 1, report.rejected_by_reason
+    got = store.con.execute('SELECT "timestamp" FROM transactions').fetchone()
+    assert got == (expected,)
+
+
+@pytest.mark.parametrize(
+    ("values", "note"),
+    [
+        ([1721729160, 1721815560], "read as Unix epoch seconds"),
+        ([1721729160000, 1721815560000], "read as Unix epoch milliseconds"),
+        ([45496.42083, 45497.42083], "read as Excel serial dates"),
+    ],
+)
+def test_numeric_time_columns_are_read_by_their_range(store, values, note):
+    frame = pd.DataFrame({"customer_id": ["a", "b"], "ts": values, "amount": [1.0, 2.0]})
+    report = ingest(frame, db=store, now=datetime(2025, 1, 1))
+    assert f"timestamps in column 'ts' {note}" in report.notes
+    got = store.con.execute('SELECT "timestamp" FROM transactions ORDER BY line').fetchall()
+    assert got == [(datetime(2024, 7, 23, 10, 6),), (datetime(2024, 7, 24, 10, 6),)]
+
+
+def test_numbers_out_of_the_detected_range_are_unparseable(store, write):
+    path = write("o.csv", "customer_id,timestamp,amount\na,1721729160,1\nb,1721815560,1\nc,45,1\n")
+    report = ingest(path, db=store, now=datetime(2025, 1, 1))
+    assert report.rejected_by_reason == {"unparseable timestamp": 1}

@@ -66,13 +66,53 @@ def test_the_declared_input_columns_are_the_store_s_columns(store):
     # a migration that adds a column the declaration lacks (or the reverse) fails here.
     from valueseg.store.schema import INPUT_COLUMNS
 
-    added_by_ingest = {"is_return", "load_id", "line"}
-    for kind, declared in INPUT_COLUMNS.items():
+    # kept_aside (the orders that are not purchases) has the transactions' columns.
+    added_by_ingest = {"is_return", "load_id", "line", "reason"}
+    tables = [(kind, kind) for kind in INPUT_COLUMNS] + [("kept_aside", "transactions")]
+    for table, kind in tables:
         rows = store.con.execute(
             "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
             "WHERE table_name = ? ORDER BY ordinal_position",
-            [kind],
+            [table],
         ).fetchall()
         stored = [r for r in rows if r[0] not in added_by_ingest]
+        declared = [c for c in INPUT_COLUMNS[kind] if table == "kept_aside" or not c.aside]
         expected = [(c.name, c.sql_type, "NO" if c.not_null else "YES") for c in declared]
-        assert stored == expected, kind
+        assert stored == expected, table
+
+
+def test_kept_aside_has_the_transactions_columns(store):
+    from valueseg.store.schema import column_names
+
+    rows = store.con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'kept_aside' "
+        "ORDER BY ordinal_position"
+    ).fetchall()
+    assert [r[0] for r in rows] == [*column_names("transactions"), "reason", "load_id", "line"]
+    assert "kept_aside" in store.table_counts()
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_rows(tmp_path):
+    db = tmp_path / "v1.duckdb"
+    with duckdb.connect(str(db)) as con:  # a store as valueseg 1 wrote it
+        con.execute(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description VARCHAR, "
+            "applied_at TIMESTAMP)"
+        )
+        con.execute(MIGRATIONS[0][2])
+        con.execute("INSERT INTO schema_version VALUES (1, 'initial', now()::TIMESTAMP)")
+        con.execute(
+            'INSERT INTO transactions (customer_id, order_id, "timestamp", amount, is_return, '
+            "load_id, line) VALUES ('a', 'o1', TIMESTAMP '2024-01-01', 5, false, 1, 2)"
+        )
+    msg = (
+        f"Store {db} has schema version 1; this valueseg needs {SCHEMA_VERSION}. Open it once "
+        "for writing (any valueseg command with --db) to migrate it."
+    )
+    with pytest.raises(StoreError, match=re.escape(msg)):
+        Store(db, read_only=True)
+    with Store(db) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        row = store.con.execute("SELECT customer_id, line_item FROM transactions")
+        assert row.fetchall() == [("a", None)]
+        assert store.table_counts()["kept_aside"] == 0

@@ -18,7 +18,8 @@ from valueseg.store.schema import INPUT_COLUMNS, column_names
 KINDS: Final = tuple(INPUT_COLUMNS)
 
 #: canonical column -> aliases, in order of preference (UCI Online Retail I/II, Olist,
-#: Shopify orders export, CDNOW, REES46-style event logs, and plain English).
+#: Shopify orders export, WooCommerce (and its order-export plugins), Magento, CDNOW,
+#: REES46-style event logs, and plain English).
 _SPELLINGS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "transactions": {
         "customer_id": (
@@ -32,6 +33,8 @@ _SPELLINGS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "shopper_id",
             "customer_email",
             "email",
+            "email_billing",
+            "billing_email",
         ),
         "order_id": (
             "order_id",
@@ -99,9 +102,58 @@ _SPELLINGS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "number_of_cds",
             "units",
         ),
-        "unit_price": ("unit_price", "lineitem_price", "price_each", "item_price", "price"),
-        "discount": ("discount", "discount_amount", "lineitem_discount", "coupon_value"),
+        "unit_price": (
+            "unit_price",
+            "lineitem_price",
+            "price_each",
+            "item_price",
+            "item_cost",
+            "price",
+        ),
+        "discount": (
+            "discount",
+            "discount_amount",
+            "cart_discount_amount",
+            "lineitem_discount",
+            "coupon_value",
+        ),
         "channel": ("channel", "sales_channel", "source_name", "platform"),
+        "line_item": (
+            "line_item",
+            "order_item_id",
+            "line_item_id",
+            "lineitem_id",
+            "line_number",
+            "line_no",
+        ),
+        "status": (
+            "status",
+            "order_status",
+            "financial_status",
+            "payment_status",
+            "order_state",
+        ),
+        "cancelled_at": (
+            "cancelled_at",
+            "canceled_at",
+            "cancelled_date",
+            "cancellation_date",
+            "date_cancelled",
+        ),
+        "refund": (
+            "refund",
+            "refunded_amount",
+            "refund_amount",
+            "order_refund_amount",
+            "total_refunded",
+            "amount_refunded",
+        ),
+        "currency": (
+            "currency",
+            "currency_code",
+            "order_currency",
+            "order_currency_code",
+        ),
     },
     "events": {
         "customer_id": (

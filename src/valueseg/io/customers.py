@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from valueseg.io.columns import ColumnMap
+from valueseg.io.ids import id_modes, normalised_id
 from valueseg.io.parse import is_text, text_expr
 from valueseg.io.rules import ParsePlan
 from valueseg.io.sources import OpenedSource, _ident
@@ -55,7 +56,8 @@ def plan_customers(
     types = dict(zip(opened.columns, opened.types, strict=True))
     existing = _store_types(store)
     src = cmap.fields["customer_id"]
-    exprs = [f"{text_expr(src, types[src])} AS customer_id"]
+    modes = id_modes(con, "_vs_src", src) if is_text(types[src]) else ()
+    exprs = [f"{normalised_id(text_expr(src, types[src]), modes)} AS customer_id"]
     checks = ["WHEN customer_id IS NULL THEN 'missing customer_id'"]
     described: list[str] = []
     for name, col in attribute_names(cmap).items():
@@ -76,7 +78,8 @@ def plan_customers(
     rules = f"SELECT * {drop}, CASE {' '.join(checks)} ELSE NULL END AS _reason FROM ("
     notes = [f"attributes: {', '.join(described)}"] if described else []
     columns = ("customer_id", *attribute_names(cmap))
-    return ParsePlan(f"SELECT _line, {', '.join(exprs)}", ((rules, ") AS p"),), notes, columns)
+    inner = f"SELECT _line, {', '.join(exprs)}"
+    return ParsePlan(inner, ((rules, ") AS p"),), notes, columns, id_modes=modes)
 
 
 def write_customers(con: duckdb.DuckDBPyConnection, store: Store, load_id: int, rows: str) -> None:

@@ -51,7 +51,30 @@ TIMESTAMP_FORMATS = (
     "%d-%m-%Y",
     "%d %b %Y",
     "%b %d, %Y",
+    "%a, %d %b %Y %H:%M:%S %z",
 )
+
+#: Numbers a timestamp column may hold, as (name, lowest, highest, SQL of a DOUBLE ``{v}``):
+#: Unix epoch seconds and milliseconds (1973–2286) and Excel serial dates (1954–2119,
+#: days since 1899-12-30, read to the second). The ranges do not overlap each other or a
+#: ``%Y%m%d`` date, so the sample tells them apart.
+NUMBER_FORMATS: tuple[tuple[str, float, float, str], ...] = (
+    ("Unix epoch seconds", 1e8, 1e10, "make_timestamp(CAST(round({v} * 1e6) AS BIGINT))"),
+    ("Unix epoch milliseconds", 1e11, 1e13, "make_timestamp(CAST(round({v} * 1e3) AS BIGINT))"),
+    (
+        "Excel serial dates",
+        2e4,
+        8e4,
+        "make_timestamp(CAST(round(({v} - 25569) * 86400) * 1000000 AS BIGINT))",
+    ),
+)
+_NUMBER_FORMATS = {name: (lo, hi, sql) for name, lo, hi, sql in NUMBER_FORMATS}
+#: An ISO date and time whose zone the plain cast does not read: '+0200' or 'Z' after a
+#: space, an offset after minutes without seconds, ' UTC' or ' GMT'.
+_ISO_TIME = r"^(\d{4}-\d\d-\d\d[T ]\d\d?:\d\d)"
+_ZONE = r"(Z|z|UTC|GMT|[+-]\d\d(?::?\d\d)?)$"
+_ISO_SECONDS = r"^(\d{4}-\d\d-\d\d[T ]\d\d?:\d\d:\d\d(?:\.\d+)?)"
+_OFFSET = r"(Z|z|[+-]\d\d(?::?\d\d)?)$"
 
 
 @dataclass(frozen=True)
@@ -186,6 +209,11 @@ def detect_timestamp_format(
     parts = [
         f"count(*) FILTER (WHERE try_strptime(v, '{fmt}') IS NOT NULL)" for fmt in TIMESTAMP_FORMATS
     ]
+    number = "regexp_full_match(v, '[0-9]+(\\.[0-9]+)?') AND TRY_CAST(v AS DOUBLE)"
+    parts += [
+        f"count(*) FILTER (WHERE {number} >= {lo} AND {number} < {hi})"
+        for lo, hi in ((lo, hi) for _, lo, hi, _ in NUMBER_FORMATS)
+    ]
     row = con.execute(f"SELECT {', '.join(parts)} FROM {sample}").fetchone()
     if row is None:
         return None, False
@@ -193,10 +221,42 @@ def detect_timestamp_format(
     best = max(counts)
     if best == 0:
         return None, False
-    fmt = TIMESTAMP_FORMATS[counts.index(best)]
+    names = [*TIMESTAMP_FORMATS, *(name for name, *_ in NUMBER_FORMATS)]
+    fmt = names[counts.index(best)]
     twin = _day_month_twin(fmt)
     ambiguous = twin is not None and counts[TIMESTAMP_FORMATS.index(twin)] == best
     return fmt, ambiguous
+
+
+def detect_number_format(con: duckdb.DuckDBPyConnection, table: str, col: str) -> str | None:
+    """The :data:`NUMBER_FORMATS` name that reads most of a sample of a numeric column.
+
+    ``None`` when no sampled value is in any of their ranges.
+    """
+    ref = _ident(col)
+    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    stride = max(1, int(count[0] if count else 0) // _SAMPLE_ROWS)
+    sample = (
+        f"(SELECT CAST({ref} AS DOUBLE) AS v FROM {table} "
+        f"WHERE _line % {stride} = 0 LIMIT {2 * _SAMPLE_ROWS})"
+    )
+    parts = [f"count(*) FILTER (WHERE v >= {lo} AND v < {hi})" for _, lo, hi, _ in NUMBER_FORMATS]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {sample} AS s").fetchone()
+    counts = [int(x) for x in row] if row else [0]
+    if max(counts) == 0:
+        return None
+    return NUMBER_FORMATS[counts.index(max(counts))][0]
+
+
+def describe_format(fmt: str) -> str:
+    """How the load report says a timestamp format was read.
+
+    Examples
+    --------
+    >>> describe_format("%d/%m/%Y"), describe_format("Excel serial dates")
+    ('read with format %d/%m/%Y', 'read as Excel serial dates')
+    """
+    return f"read as {fmt}" if fmt in _NUMBER_FORMATS else f"read with format {fmt}"
 
 
 def _day_month_twin(fmt: str) -> str | None:
@@ -224,34 +284,88 @@ def maybe_offset(col: str) -> str:
     )
 
 
-def timestamp_expr(col: str, sql_type: str, fmt: str | None, careful: bool = True) -> ValueSQL:
-    """A timestamp as naive UTC; offsets ('Z', '+02:00') are converted, naive taken as is.
+def zone_text(text: str) -> str:
+    """SQL: ISO text with its zone written the way DuckDB's cast reads it.
 
-    Text is read in full (trimmed, offsets converted, then ``fmt``) only where a plain cast
-    of the untouched text (then ``fmt``) cannot be trusted or reads nothing.
-    ``careful=False`` says no value of the column is :func:`maybe_offset`.
+    Seconds are added where an offset follows the minutes; ' UTC' and ' GMT' become 'Z';
+    the space before an offset ('2024-07-23 12:06:00 +0200', Shopify's export) goes.
+    Other text is returned unchanged.
+
+    Examples
+    --------
+    >>> import duckdb
+    >>> values = ["2024-07-23 12:06:00 +0200", "2024-07-23 12:06 UTC", "23/07/2024 12:06"]
+    >>> duckdb.sql(f"SELECT {zone_text('v')} FROM unnest(?) AS u(v)", params=[values]).fetchall()
+    [('2024-07-23 12:06:00+0200',), ('2024-07-23 12:06:00Z',), ('23/07/2024 12:06',)]
+    """
+    seconds = f"regexp_replace({text}, '{_ISO_TIME}\\s*{_ZONE}', '\\1:00\\2')"
+    utc = f"regexp_replace({seconds}, '{_ISO_SECONDS}\\s*(?:UTC|GMT)$', '\\1Z')"
+    return f"regexp_replace({utc}, '{_ISO_SECONDS}\\s+{_OFFSET}', '\\1\\2')"
+
+
+def _strptime(text: str, fmt: str) -> str:
+    """SQL reading ``text`` with strptime format ``fmt``, as naive UTC."""
+    if "%z" in fmt:
+        return f"timezone('UTC', try_strptime({text}, '{fmt}'))"
+    return f"try_strptime({text}, '{fmt}')"
+
+
+def timestamp_expr(col: str, sql_type: str, fmt: str | None, careful: bool = True) -> ValueSQL:
+    """A timestamp as naive UTC; offsets ('Z', '+02:00', ' +0200') are converted, naive
+    taken as is.
+
+    Text is read in full (trimmed, zone written as the cast reads it (:func:`zone_text`),
+    offsets converted, then ``fmt``) only where a plain cast of the untouched text (then
+    ``fmt``) cannot be trusted or reads nothing. ``fmt`` is a strptime format or one of
+    :data:`NUMBER_FORMATS` (epoch seconds or milliseconds, Excel serial dates), which
+    numeric columns may have too. ``careful=False`` says no value of the column is
+    :func:`maybe_offset`.
     """
     ref = _ident(col)
-    base = sql_type.upper()
+    base = sql_type.upper().split("(")[0]
     if base.startswith("TIMESTAMP WITH TIME ZONE"):
         return ValueSQL(f"timezone('UTC', {ref})")
     if base.startswith(("TIMESTAMP", "DATE")):
         return ValueSQL(f"CAST({ref} AS TIMESTAMP)")
+    numeric = fmt in _NUMBER_FORMATS
+    if numeric and (base in _NUMERIC or base in _INTEGER):
+        assert fmt is not None
+        return ValueSQL(_number_ts(f"CAST({ref} AS DOUBLE)", fmt))
     iso = (
         f"CASE WHEN regexp_matches({{p}}, '{_OFFSET_RE}') "
         f"THEN timezone('UTC', TRY_CAST({{p}} AS TIMESTAMPTZ)) "
         f"ELSE TRY_CAST({{p}} AS TIMESTAMP) END"
     )
     fast = f"TRY_CAST({ref} AS TIMESTAMP)"
-    if fmt is not None:
-        iso = f"coalesce({iso}, try_strptime({{p}}, '{fmt}'))"
-        fast = f"coalesce({fast}, try_strptime({ref}, '{fmt}'))"
+    if fmt is not None and numeric:
+        iso = f"coalesce({iso}, {_number_ts('TRY_CAST({p} AS DOUBLE)', fmt)})"
+        fast = f"coalesce({fast}, {_number_ts(f'TRY_CAST({ref} AS DOUBLE)', fmt)})"
+    elif fmt is not None:
+        iso = f"coalesce({iso}, {_strptime('{p}', fmt)})"
+        fast = f"coalesce({fast}, {_strptime(ref, fmt)})"
     if not is_text(sql_type):
-        return ValueSQL("CAST(NULL AS TIMESTAMP)", f"trim(CAST({ref} AS VARCHAR))", iso)
+        prep = zone_text(f"trim(CAST({ref} AS VARCHAR))")
+        return ValueSQL("CAST(NULL AS TIMESTAMP)", prep, iso)
     if careful:
         fast = f"CASE WHEN NOT {maybe_offset(col)} THEN {fast} END"
     return ValueSQL(
         fast=fast,
-        prep=f"trim({ref})",
+        prep=zone_text(f"trim({ref})"),
         slow=iso,
     )
+
+
+def _number_ts(number: str, fmt: str) -> str:
+    """SQL: the DOUBLE ``number`` read as :data:`NUMBER_FORMATS` ``fmt``; NULL out of range."""
+    lo, hi, sql = _NUMBER_FORMATS[fmt]
+    return f"CASE WHEN {number} >= {lo} AND {number} < {hi} THEN {sql.replace('{v}', number)} END"
+
+
+def count_offsets(con: duckdb.DuckDBPyConnection, table: str, col: str) -> int:
+    """How many times of text column ``col`` are written with a zone (converted to UTC)."""
+    ref = _ident(col)
+    zoned = r":\d\d(:\d\d(\.\d+)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(:?\d\d)?)$"
+    row = con.execute(
+        f"SELECT count(*) FROM {table} WHERE regexp_matches(trim({ref}), '{zoned}')"
+    ).fetchone()
+    return int(row[0]) if row else 0

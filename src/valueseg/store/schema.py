@@ -18,6 +18,10 @@ class Column:
     ``key``: part of what makes two rows the same row (a duplicate is loaded once).
     ``since``: the schema version that added it; a later column gets a migration of its
     own (``ALTER TABLE … ADD COLUMN``) and joins :data:`INPUT_COLUMNS` with its version.
+    ``aside``: a transactions column ingest reads to decide what an order is (its status,
+    cancel time, refund, currency) and keeps only with the orders it keeps aside (table
+    ``kept_aside``): every row of ``transactions`` is a purchase or a return, and a column
+    all NULL there would cost every load time for nothing.
     """
 
     name: str
@@ -26,6 +30,7 @@ class Column:
     key: bool = True
     comment: str = ""
     since: int = 1
+    aside: bool = False
 
 
 #: The one declaration of the input tables' canonical columns, in table order. Ingest's
@@ -47,6 +52,16 @@ INPUT_COLUMNS: Final[dict[str, tuple[Column, ...]]] = {
         Column("unit_price", "DOUBLE"),
         Column("discount", "DOUBLE", key=False),
         Column("channel", "VARCHAR", key=False),
+        Column(
+            "line_item",
+            "VARCHAR",
+            comment="the line in its order (Olist order_item_id); 'refund': a refund's row",
+            since=2,
+        ),
+        Column("status", "VARCHAR", key=False, comment="as written", since=2, aside=True),
+        Column("cancelled_at", "TIMESTAMP", key=False, since=2, aside=True),
+        Column("refund", "DOUBLE", key=False, comment="the order's", since=2, aside=True),
+        Column("currency", "VARCHAR", key=False, since=2, aside=True),
     ),
     "events": (
         Column("customer_id", "VARCHAR", not_null=True),
@@ -72,6 +87,17 @@ def column_names(kind: str) -> tuple[str, ...]:
     return tuple(c.name for c in INPUT_COLUMNS[kind])
 
 
+def stored_columns(kind: str) -> tuple[str, ...]:
+    """The canonical columns of input table ``kind`` (not the ones kept aside only).
+
+    Examples
+    --------
+    >>> stored_columns("transactions")[-2:]
+    ('channel', 'line_item')
+    """
+    return tuple(c.name for c in INPUT_COLUMNS[kind] if not c.aside)
+
+
 def column_type(name: str) -> str:
     """The SQL type of canonical column ``name`` (the same in every input table).
 
@@ -86,16 +112,26 @@ def column_type(name: str) -> str:
 _TYPES: Final = {c.name: c.sql_type for cols in INPUT_COLUMNS.values() for c in cols}
 
 
-def _ddl(kind: str, version: int) -> str:
-    """The column lines of ``kind``'s CREATE TABLE as of schema ``version``."""
+def _ddl(kind: str, version: int, aside: bool = False) -> str:
+    """The column lines of ``kind``'s CREATE TABLE as of schema ``version``; ``aside``: for
+    table ``kept_aside``, with the columns kept aside only."""
     lines = []
     for c in INPUT_COLUMNS[kind]:
-        if c.since > version:
+        if c.since > version or (c.aside and not aside):
             continue
         name = f'"{c.name}"' if c.name == "timestamp" else c.name
         line = f"    {name:<12} {c.sql_type}{' NOT NULL' if c.not_null else ''},"
         lines.append(f"{line:<40}-- {c.comment}" if c.comment else line)
     return "\n".join(lines)
+
+
+def _added(kind: str, version: int, table: str | None = None) -> str:
+    """``ALTER TABLE … ADD COLUMN`` for each column of ``kind`` added in ``version``."""
+    return "".join(
+        f'ALTER TABLE {table or kind} ADD COLUMN "{c.name}" {c.sql_type};\n'
+        for c in INPUT_COLUMNS[kind]
+        if c.since == version and not c.aside
+    )
 
 
 _V1: Final = f"""
@@ -217,9 +253,26 @@ CREATE TABLE experiments (
 );
 """
 
+# Orders that are not purchases (cancelled, voided, failed, pending payment) are kept,
+# with their status, in a table of their own: every query of ``transactions`` reads
+# purchases and returns only. A column added to transactions later is added here too.
+# A refunded order's refund is one return row in transactions, line_item 'refund'.
+_V2: Final = f"""
+{_added("transactions", 2)}
+ALTER TABLE loads ADD COLUMN currency VARCHAR;   -- the one currency of the load's amounts
+
+CREATE TABLE kept_aside (
+{_ddl("transactions", 2, aside=True)}
+    reason       VARCHAR NOT NULL,    -- why: 'cancelled' (a cancel time) or the status
+    load_id      INTEGER NOT NULL,
+    line         BIGINT NOT NULL
+);
+"""
+
 #: Ordered migrations: (version, description, SQL). Append only.
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial schema: inputs, quarantine, runs and derived tables", _V1),
+    (2, "order status, refunds, currency and line items; orders kept aside", _V2),
 )
 
 #: The schema version this valueseg writes.
@@ -228,6 +281,7 @@ SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 #: Tables a user's data lives in, in the order `valueseg info` shows them.
 DATA_TABLES: Final = (
     "transactions",
+    "kept_aside",
     "events",
     "customers",
     "rejected_rows",

@@ -32,8 +32,8 @@ class Store:
     Examples
     --------
     >>> with Store(":memory:") as store:
-    ...     store.schema_version
-    1
+    ...     store.schema_version == SCHEMA_VERSION
+    True
     """
 
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
@@ -155,7 +155,8 @@ class Store:
     def summary(self) -> dict[str, Any]:
         """What the store holds: counts, date range, customers, orders, revenue, loads, runs.
 
-        ``runs`` is :func:`valueseg.store.runs.list_runs`'s frame.
+        ``runs`` is :func:`valueseg.store.runs.list_runs`'s frame; ``currency`` the loads'
+        currency (None when no load named one).
         """
         con = self.con
         tx = con.execute(
@@ -169,6 +170,10 @@ class Store:
         loads = con.execute(
             "SELECT load_id, source, kind, rows_read, accepted, rejected, loaded_at "
             "FROM loads ORDER BY load_id"
+        ).fetchall()
+        currencies = con.execute(
+            "SELECT DISTINCT currency FROM loads WHERE kind = 'transactions' "
+            "AND currency IS NOT NULL ORDER BY 1"
         ).fetchall()
         from valueseg.store.runs import list_runs
 
@@ -184,6 +189,7 @@ class Store:
             "revenue": float(tx[4]),
             "returns_amount": float(tx[5]),
             "return_lines": int(tx[6]),
+            "currency": ", ".join(str(c[0]) for c in currencies) or None,
             "loads": loads,
             "runs": runs,
         }

@@ -93,7 +93,7 @@ def child_valueseg(path: str) -> dict[str, float]:
     }
 
 
-def pandas_summary(df):  # the obvious pandas way, same definitions as design.md §4
+def pandas_summary(df):  # the obvious pandas way, same definitions as docs/design.md §4
     buys = df[~df["is_return"]]
     day = buys["timestamp"].dt.floor("D")
     per = buys.assign(day=day).groupby(["customer_id", "day"], sort=False)["amount"].sum()

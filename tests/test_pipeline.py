@@ -230,3 +230,36 @@ def test_info_lists_runs_with_status_and_message(orders_db):
     assert "succeeded" in lines[-3]
     assert "failed" in lines[-2] and "interrupted before it finished" in lines[-2]
     assert "succeeded" in lines[-1] and "2024-01-03" in lines[-1]
+
+
+# -- --clusters: how many behavioural clusters to look for -------------------------------
+@pytest.mark.parametrize("clusters", ["9-3", "1-5", "3-31", "three", "3-", "", (2.0, 5), (1, 4)])
+def test_a_clusters_range_that_is_not_low_high_is_refused(filled, clusters):
+    shown = "-".join(map(str, clusters)) if isinstance(clusters, tuple) else repr(clusters)
+    msg = f"--clusters {shown} must be LOW-HIGH with 2 <= LOW <= HIGH <= 30. Got {clusters!r}."
+    with pytest.raises(InputError, match=re.escape(msg)):
+        run(filled, clusters=clusters)
+    assert filled.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("clusters", "expected"),
+    [("3-8", (3, 8)), (" 2 - 12 ", (2, 12)), ("5", (5, 5)), ((4, 6), (4, 6))],
+)
+def test_a_clusters_range_is_read_as_low_high(clusters, expected):
+    from valueseg.params import check_run_params
+
+    params = check_run_params(clusters=clusters)
+    assert params.clusters == expected
+    record = params.record(datetime(2024, 1, 1))
+    assert record["clusters"] == f"{expected[0]}-{expected[1]}"
+
+
+def test_the_cli_refuses_a_bad_clusters_flag_in_one_line(orders_db):
+    done = _cli("run", "--db", str(orders_db), "--clusters", "9-3")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Error: --clusters '9-3' must be LOW-HIGH with 2 <= LOW <= HIGH <= 30. Got '9-3'."
+    )
+    with Store(orders_db, read_only=True) as store:
+        assert store.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)

@@ -94,7 +94,7 @@ def test_cli_segments_and_migration(two_runs):
     runner = CliRunner()
     done = runner.invoke(app, ["segments", "--db", str(path), "--lens", "cluster"])
     assert done.exit_code == 0, done.output
-    assert "Run 3: cluster segments" in done.output
+    assert "Run 3: cluster segments (rules place " in done.output
     done = runner.invoke(app, ["migration", "--db", str(path), "--from", "3", "--to", "1"])
     assert done.exit_code == 0, done.output
     assert "Champions" in done.output and "(new)" in done.output
@@ -145,3 +145,42 @@ def test_a_store_without_runs_says_how_to_get_segments(store):
         ),
     ):
         stored_segments(store)
+
+
+def test_cli_prints_each_clusters_rules_on_one_or_two_lines(two_runs):
+    path, _ = two_runs
+    with Store(path, read_only=True) as store:
+        rows = stored_segments(store, 1, "cluster")
+    done = CliRunner().invoke(
+        app, ["segments", "--db", str(path), "--run", "1", "--lens", "cluster"]
+    )
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    profile = json.loads(rows["profile"].iloc[0])
+    assert f"Why {len(rows)} clusters: {profile['k_reason']}" in lines
+    assert lines.index(
+        "Rules (right: share of those they describe who are in the cluster; "
+        "cover: share of the cluster they describe):"
+    )
+    for row in rows.to_dict("records"):
+        at = lines.index(f"  {row['segment']}")
+        rules = [line.strip() for line in lines[at + 1 : at + 3] if line.startswith("    ")]
+        assert rules == row["rules"].splitlines()
+        assert 1 <= len(rules) <= 2 and not rules[0].startswith("or ")
+        fit = json.loads(row["profile"])["rule_fit"]
+        table_row = next(line for line in lines if line.startswith(f"│ {row['segment']} "))
+        assert f"{100 * fit['precision']:.0f} %" in table_row
+        assert f"{100 * fit['recall']:.0f} %" in table_row
+
+
+def test_clusters_flag_fixes_or_bounds_k(tmp_path):
+    shop = make_shop(800, random_state=2)
+    with Store(tmp_path / "k.duckdb") as store:
+        ingest(shop.transactions, db=store)
+        result = run(store, clusters="4")
+        assert result.segments.segmenter.n_clusters_ == 4
+        assert "behavioural clusters: 4, as asked (--clusters 4)." in result.segments.notes
+        params = store.con.execute("SELECT parameters FROM runs WHERE run_id = 1").fetchone()
+        assert json.loads(params[0])["clusters"] == "4-4"
+        bounded = run(store, clusters=(3, 5))
+        assert 3 <= bounded.segments.segmenter.n_clusters_ <= 5

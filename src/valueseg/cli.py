@@ -259,6 +259,12 @@ def run_command(
         typer.Option("--segments-config", help="TOML file with an R×F grid to use instead."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the clustering.")] = 0,
+    clusters: Annotated[
+        str,
+        typer.Option(
+            "--clusters", help="Behavioural clusters to look for: LOW-HIGH (or one number)."
+        ),
+    ] = "3-8",
 ) -> None:
     """One run: features, back-tested value models, scores and segments into the store."""
     from valueseg.pipeline import run
@@ -272,6 +278,7 @@ def run_command(
             spark_master=spark_master,
             segments_config=segments_config,
             random_state=seed,
+            clusters=clusters,
             progress=lambda msg: status.update(msg),
         )
     _print_run(result, db)
@@ -291,19 +298,48 @@ def segments(
 
     with Store(db, read_only=True) as store:
         frame = stored_segments(store, run_id, lens)
+    import json
+
     run = int(frame["run_id"].iloc[0]) if len(frame) else run_id
     for name, rows in frame.groupby("lens", sort=False):
-        table = Table(title=f"Run {run}: {name} segments", title_justify="left")
+        records = rows.to_dict("records")
+        profiles = [json.loads(r["profile"] or "{}") for r in records] if name == "cluster" else []
+        fits = [p.get("rule_fit") or {} for p in profiles]
+        title = f"Run {run}: {name} segments"
+        placed = [(f.get("placed") or 0) * (f.get("placed_precision") or 0) for f in fits]
+        if fits and all("placed_precision" in f for f in fits):
+            right = sum(placed) / max(sum(int(r["size"]) for r in records), 1)
+            title += f" (rules place {100 * right:.0f} % of customers right)"
+        table = Table(title=title, title_justify="left")
         for col in ("segment", "customers", "share of revenue"):
             table.add_column(col, justify="left" if col == "segment" else "right")
         if name == "cluster":
-            table.add_column("rule", overflow="fold")
-        for r in rows.to_dict("records"):
+            table.add_column("rules right", justify="right")
+            table.add_column("rules cover", justify="right")
+        for i, r in enumerate(records):
             share = float(r["revenue_share"] or 0.0)
             cells = [str(r["segment"]), f"{int(r['size']):,}", f"{100 * share:.1f} %"]
-            rule = [str(r["rules"] or "–")] if name == "cluster" else []
-            table.add_row(*cells, *rule)
+            if name == "cluster":
+                cells += [
+                    "–" if fits[i].get(k) is None else f"{100 * fits[i][k]:.0f} %"
+                    for k in ("precision", "recall")
+                ]
+            table.add_row(*cells)
         console.print(table)
+        if name != "cluster":
+            continue
+        reasons = {p.get("k_reason") for p in profiles} - {None}
+        for reason in sorted(reasons):
+            console.print(f"Why {len(records)} clusters: {reason}", markup=False, soft_wrap=True)
+        console.print(
+            "Rules (right: share of those they describe who are in the cluster; "
+            "cover: share of the cluster they describe):",
+            soft_wrap=True,
+        )
+        for r in records:  # one line per rule: a second one starts "or"
+            console.print(f"  {r['segment']}", markup=False, soft_wrap=True)
+            for line in str(r["rules"] or "–").splitlines():
+                console.print(f"    {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

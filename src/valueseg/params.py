@@ -26,6 +26,9 @@ ENGINES: Final = ("duckdb", "spark")
 FREQS: Final = tuple(sorted(_RFM_FREQS, key=("D", "W", "M", "h").index))
 #: Seeds numpy's generators take.
 MAX_SEED: Final = 2**32 - 1
+#: Behavioural clusters looked for by default, and the most ever (``--clusters``).
+CLUSTERS: Final = (3, 8)
+MAX_CLUSTERS: Final = 30
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class RunParams:
     grid: RfmGrid
     segments_config: str | None
     random_state: int
+    clusters: tuple[int, int] = CLUSTERS
 
     def record(self, as_of: datetime) -> dict[str, Any]:
         """The parameters as ``runs.parameters`` keeps them (JSON-ready)."""
@@ -48,6 +52,7 @@ class RunParams:
             "freq": self.freq,
             "segments_config": self.segments_config,
             "seed": self.random_state,
+            "clusters": f"{self.clusters[0]}-{self.clusters[1]}",
         }
 
 
@@ -59,6 +64,7 @@ def check_run_params(
     spark_master: str = "local[2]",
     segments_config: str | Path | None = None,
     random_state: Any = 0,
+    clusters: Any = CLUSTERS,
 ) -> RunParams:
     """Check every parameter of a run; the first bad one raises :class:`InputError`.
 
@@ -88,6 +94,7 @@ def check_run_params(
         raise InputError(f"--seed must be a whole number. Got {random_state!r}.")
     if not 0 <= random_state <= MAX_SEED:
         raise InputError(f"--seed must be from 0 to {MAX_SEED:,}. Got {random_state:,}.")
+    k_range = parse_clusters(clusters)
     return RunParams(
         as_of=parse_as_of(as_of),
         engine=engine,
@@ -96,7 +103,43 @@ def check_run_params(
         grid=_grid(segments_config),
         segments_config=None if segments_config is None else str(segments_config),
         random_state=random_state,
+        clusters=k_range,
     )
+
+
+def parse_clusters(value: Any) -> tuple[int, int]:
+    """A ``--clusters`` range as ``(low, high)``: text ``LOW-HIGH`` (``3-8``) or one number
+    (``5``: exactly five), or a pair of whole numbers.
+
+    Examples
+    --------
+    >>> parse_clusters("3-8"), parse_clusters("5"), parse_clusters((2, 12))
+    ((3, 8), (5, 5), (2, 12))
+    >>> parse_clusters("9-3")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    valueseg.errors.InputError: --clusters '9-3' must be LOW-HIGH with 2 <= LOW <= HIGH ...
+    """
+    bounds: list[Any] = []
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", value)
+        if match:
+            bounds = [int(match[1]), int(match[2] if match[2] is not None else match[1])]
+    elif isinstance(value, tuple | list) and len(value) == 2:
+        bounds = list(value)
+    whole = len(bounds) == 2 and all(isinstance(b, int) and not isinstance(b, bool) for b in bounds)
+    if not whole or not 2 <= bounds[0] <= bounds[1] <= MAX_CLUSTERS:
+        raise InputError(
+            f"--clusters {_shown(value)} must be LOW-HIGH with 2 <= LOW <= HIGH <= "
+            f"{MAX_CLUSTERS}. Got {value!r}."
+        )
+    return int(bounds[0]), int(bounds[1])
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return "-".join(map(str, value))
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def parse_as_of(value: Any) -> datetime | None:

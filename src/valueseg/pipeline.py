@@ -70,6 +70,7 @@ def run(
     spark_master: str = "local[2]",
     segments_config: str | Path | None = None,
     random_state: int = 0,
+    clusters: str | tuple[int, int] = "3-8",
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Features, back-tested value models, scores and segments of every customer, stored.
@@ -93,6 +94,9 @@ def run(
         TOML file with an R×F grid replacing the packaged one.
     random_state : int (``--seed``)
         Seed of the clustering, from 0 to 2**32 - 1.
+    clusters : str or (int, int) (``--clusters``)
+        Fewest and most behavioural clusters looked for, ``"LOW-HIGH"`` (default
+        ``"3-8"``: the fewest the k criteria cannot tell from their best) or one number.
     progress : callable, optional
         Called with a short message as each stage starts.
     """
@@ -103,6 +107,7 @@ def run(
         spark_master=spark_master,
         segments_config=segments_config,
         random_state=random_state,
+        clusters=clusters,
     )
     with _opened(db) as store:
         when = default_as_of(store) if params.as_of is None else params.as_of
@@ -200,6 +205,7 @@ def _segments(
         grid=params.grid,
         previous=previous_segments(store),
         random_state=params.random_state,
+        clusters=params.clusters,
     )
 
 

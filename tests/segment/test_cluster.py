@@ -97,7 +97,10 @@ def test_each_algorithm_recovers_blobs_and_their_number(blobs, algorithm):
     assert list(seg.k_scores_.columns) == [
         *("inertia", "clusters_found", "silhouette", "davies_bouldin"),
         *("calinski_harabasz", "gap", "gap_se"),
+        *("silhouette_se", "davies_bouldin_se", "calinski_harabasz_se"),
     ]
+    assert seg.k_reason_.startswith("k = 4: ")
+    assert all(4 in seg.k_accepted_[c] for c in ("silhouette", "davies_bouldin"))
     np.testing.assert_array_equal(seg.predict(X), seg.labels_)
     np.testing.assert_array_equal(
         Segmenter(algorithm=algorithm, k_range=(2, 7), random_state=0).fit_predict(X),
@@ -158,13 +161,25 @@ def test_k_scores_are_the_mean_over_the_selection_samples(blobs, monkeypatch):
     assert samples == [300, 300, 300]
     assert not seen[0].equals(seen[1])  # other rows, other candidate fits
     mean = (seen[0] + seen[1] + seen[2]) / 3
-    cols = ["inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "gap", "gap_se"]
+    cols = ["inertia", "silhouette", "davies_bouldin", "calinski_harabasz", "gap"]
     pd.testing.assert_frame_equal(seg.k_scores_[cols], mean[cols])
+    # the noise of each score: its standard error over the three samples
+    stacked = np.stack([t["silhouette"].to_numpy() for t in seen])
+    np.testing.assert_allclose(
+        seg.k_scores_["silhouette_se"], stacked.std(axis=0, ddof=1) / np.sqrt(3)
+    )
+    gap = np.stack([t["gap"].to_numpy() for t in seen])
+    refs = np.mean([t["gap_se"].to_numpy() for t in seen], axis=0)
+    np.testing.assert_allclose(
+        seg.k_scores_["gap_se"], np.hypot(refs, gap.std(axis=0, ddof=1) / np.sqrt(3))
+    )
     assert (seg.k_scores_["clusters_found"] == list(range(2, 7))).all()
     assert seg.n_clusters_ == 4
     one = Segmenter(k_range=(2, 6), selection_size=300, selection_repeats=1, random_state=0)
     seen.clear()
-    pd.testing.assert_frame_equal(one.fit(X).k_scores_, seen[0])
+    scores = one.fit(X).k_scores_
+    pd.testing.assert_frame_equal(scores[seen[0].columns], seen[0])
+    assert (scores["silhouette_se"] == 0).all()  # one sample: no spread to measure
 
 
 def test_a_ward_tree_of_every_customer_is_scored_once(blobs, monkeypatch):
@@ -295,12 +310,12 @@ def test_missing_values_are_filled_with_the_median():
         (
             {"k_range": (1, 5)},
             "The 'k_range' parameter of Segmenter must be two ints (low, "
-            "high) with 2 <= low < high <= 30. Got (1, 5).",
+            "high) with 2 <= low <= high <= 30. Got (1, 5).",
         ),
         (
-            {"k_range": (6, 6)},
+            {"k_range": (6, 5)},
             "The 'k_range' parameter of Segmenter must be two ints (low, "
-            "high) with 2 <= low < high <= 30. Got (6, 6).",
+            "high) with 2 <= low <= high <= 30. Got (6, 5).",
         ),
         (
             {"pca": 1.5},
@@ -357,11 +372,8 @@ def test_data_errors():
         Segmenter(columns=["nope"]).fit(frame)
 
 
-def test_knee_and_the_vote():
-    ks = np.arange(2, 9)
-    assert knee(ks, np.array([100.0, 60, 30, 27, 25, 24, 23.5])) == 4
-    assert knee(ks, np.linspace(100, 40, 7)) == 2  # a straight line has no knee
-    scores = pd.DataFrame(
+def _scores(**columns):
+    frame = pd.DataFrame(
         {
             "inertia": [100.0, 50, 30, 27],
             "silhouette": [0.30, 0.50, 0.45, 0.20],
@@ -372,17 +384,78 @@ def test_knee_and_the_vote():
         },
         index=[2, 3, 4, 5],
     )
-    # elbow 3, silhouette 3, DB 4, CH 2, gap 2: 3 and 2 tie with two votes each,
-    # silhouette breaks the tie (0.50 at 3 against 0.30 at 2)
-    k, votes = choose_k(scores)
-    assert votes == {
-        "elbow": 3,
-        "silhouette": 3,
-        "davies_bouldin": 4,
-        "calinski_harabasz": 2,
-        "gap": 2,
+    return frame.assign(**columns)
+
+
+def test_knee_and_the_one_standard_error_rule():
+    ks = np.arange(2, 9)
+    assert knee(ks, np.array([100.0, 60, 30, 27, 25, 24, 23.5])) == 4
+    assert knee(ks, np.linspace(100, 40, 7)) == 2  # a straight line has no knee
+    # without noise each criterion accepts its best only: elbow 3, silhouette 3, DB 4,
+    # CH 2, gap 2; no k has a majority (3 of 5); 2 and 3 have two each: the smaller wins
+    k, accepted, why = choose_k(_scores())
+    assert accepted == {
+        "elbow": [3],
+        "silhouette": [3],
+        "davies_bouldin": [4],
+        "calinski_harabasz": [2],
+        "gap": [2],
     }
-    assert k == 3
+    assert k == 2
+    assert why == (
+        "k = 2: Calinski–Harabasz and gap accept it (within one standard error of their "
+        "best); no k has a majority, and no smaller k is accepted as often."
+    )
+    # silhouette at 4 (0.45) is within one standard error (0.06) of its best (0.50 at
+    # 3), and Davies-Bouldin at 2 (0.9) within 0.25 of its best (0.7 at 4): 4 now has
+    # silhouette and DB, 3 elbow and silhouette, 2 CH, gap and DB: a majority for 2
+    noisy = _scores(silhouette_se=[0.06] * 4, davies_bouldin_se=[0.25] * 4)
+    k, accepted, why = choose_k(noisy)
+    assert accepted["silhouette"] == [3, 4] and accepted["davies_bouldin"] == [2, 4]
+    assert k == 2
+    assert why == (
+        "k = 2: Davies–Bouldin, Calinski–Harabasz and gap agree (within one standard "
+        "error of their best)."
+    )
+
+
+def test_the_smallest_k_a_majority_accepts_wins():
+    # every criterion's best is 5, but silhouette, DB and the gap cannot tell 4 from it
+    scores = pd.DataFrame(
+        {
+            "inertia": [100.0, 90, 80, 20, 18],
+            "silhouette": [0.2, 0.3, 0.48, 0.5, 0.3],
+            "silhouette_se": [0.01, 0.01, 0.01, 0.03, 0.01],
+            "davies_bouldin": [1.5, 1.2, 0.82, 0.8, 1.0],
+            "davies_bouldin_se": [0.05] * 5,
+            "calinski_harabasz": [50.0, 60, 70, 90, 80],
+            "gap": [0.1, 0.2, 0.39, 0.4, 0.41],
+            "gap_se": [0.03] * 5,
+        },
+        index=[3, 4, 5, 6, 7],
+    )
+    k, accepted, why = choose_k(scores)
+    assert accepted == {
+        "elbow": [6],
+        "silhouette": [5, 6],
+        "davies_bouldin": [5, 6],
+        "calinski_harabasz": [6],
+        "gap": [5, 6, 7],
+    }
+    assert k == 5
+    assert why.startswith("k = 5: silhouette, Davies–Bouldin and gap agree")
+    # the elbow of each sample counts too
+    assert choose_k(scores, knees=[5, 6])[1]["elbow"] == [5, 6]
+
+
+def test_equal_bounds_fix_k_and_the_reason_says_so(blobs):
+    X, _ = blobs
+    seg = Segmenter(k_range=(3, 3), random_state=0).fit(X)
+    assert seg.n_clusters_ == 3 and seg.k_scores_ is None
+    assert seg.k_reason_ == "k = 3: the only k asked for (k_range=(3, 3))."
+    seg = Segmenter(n_clusters=5, random_state=0).fit(X)
+    assert seg.k_reason_ == "k = 5: given (n_clusters=5)."
+    assert Segmenter(algorithm="hdbscan", random_state=0).fit(X).k_reason_ is None
 
 
 def test_share_columns_are_shrunk_by_two_pseudo_orders():

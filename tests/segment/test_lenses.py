@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from valueseg.errors import InputError
@@ -48,3 +50,59 @@ def test_a_defect_surfaces_from_segment_customers(exc, where, monkeypatch, featu
         monkeypatch.setattr(lenses, "cluster_rules", broken)
     with pytest.raises(exc, match="planted"):
         lenses.segment_customers(features)
+
+
+def test_the_run_says_why_k_and_keeps_short_rules_with_their_fit(features):
+    result = lenses.segment_customers(features)
+    k = result.segmenter.n_clusters_
+    assert 3 <= k <= 8
+    assert result.notes[-1] == f"behavioural clusters, 3 to 8 looked for: {result.k_reason}"
+    assert result.k_reason.startswith(f"k = {k}: ")
+    rows = result.segments[result.segments["lens"] == "cluster"]
+    for row in rows.to_dict("records"):
+        profile = json.loads(row["profile"])
+        assert 1 <= len(row["rules"].splitlines()) <= 2
+        assert [r["text"] for r in profile["rules"]] == [
+            line.removeprefix("or ") for line in row["rules"].splitlines()
+        ]
+        assert all(len(r["conditions"]) <= 3 for r in profile["rules"])
+        fit = profile["rule_fit"]
+        assert fit["size"] == row["size"]
+        assert 0 < fit["precision"] <= 1 and 0 < fit["recall"] <= 1
+        assert len(profile["name_evidence"]) == len(profile["name_words"])
+        assert profile["k_reason"] == result.k_reason
+
+
+def test_clusters_sets_the_range_and_one_number_fixes_k(features):
+    result = lenses.segment_customers(features, clusters=(4, 4))
+    assert result.segmenter.n_clusters_ == 4
+    assert result.notes[-1] == "behavioural clusters: 4, as asked (--clusters 4)."
+
+
+def test_a_carried_name_must_still_be_backed(features):
+    """A cluster keeps last run's name only while its members bear every word out."""
+    first = lenses.segment_customers(features)
+    rows = first.segments.copy()
+    again = lenses.segment_customers(features, previous=rows)
+    assert _cluster_names(again) == _cluster_names(first)
+    # last run's biggest cluster claimed to be "Lapsed" big spenders: its members are not
+    clusters = rows["lens"] == "cluster"
+    biggest = rows[clusters]["size"].idxmax()
+    profile = json.loads(rows.at[biggest, "profile"])
+    profile["name_words"] = ["Lapsed", "big spenders"]
+    rows.at[biggest, "profile"] = json.dumps(profile)
+    rows.at[biggest, "segment"] = "Lapsed big spenders (old)"
+    renamed = lenses.segment_customers(features, previous=rows)
+    assert "Lapsed big spenders (old)" not in _cluster_names(renamed)
+    assert _cluster_names(renamed) == _cluster_names(first)
+    # a row from before names were checked (no words) is not carried either
+    del profile["name_words"]
+    rows.at[biggest, "profile"] = json.dumps(profile)
+    assert "Lapsed big spenders (old)" not in _cluster_names(
+        lenses.segment_customers(features, previous=rows)
+    )
+
+
+def _cluster_names(result):
+    rows = result.segments[result.segments["lens"] == "cluster"]
+    return sorted(rows["segment"])

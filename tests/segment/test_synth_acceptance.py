@@ -1,25 +1,31 @@
-"""The issue's acceptance numbers on make_shop(50_000), against its planted segments.
+"""The issues' acceptance numbers on make_shop(50_000), against its planted segments.
 
-The issue asks: default clustering ARI >= 0.8 against the planted segments, the k rule
-picking the planted k (5) for at least 4 of 5 seeds, rule fidelity >= 0.9. Measured with
-the default Segmenter (random_state=0) on seeds 0-4, features from the real feature code
+Issue 12 asked: default clustering ARI >= 0.8 against the planted segments, the k rule
+picking the planted k (5) for at least 4 of 5 seeds, rule fidelity >= 0.9. Issue 25 asks
+for clusters a marketer can read: 3-8 of them, at most 2 rules of at most 3 conditions
+each, in words, placing at least 80 % of customers right, names unique and backed by the
+members; and the ARI and the five planted segments still found. Measured with the
+default Segmenter (random_state=0) on seeds 0-4, features from the real feature code
 (ingest, then ``compute_features``), share columns and the return rate shrunk by two
 pseudo-orders / pseudo-lines (``valueseg.segment._preprocess``, rule 3), candidate
-k-means of k selection with 4 starts, scores averaged over 3 selection samples, rules from
-a best-first tree of 2 leaves per cluster:
+k-means of k selection with 4 starts, scores averaged over 3 selection samples, k in 3-8
+by the one-standard-error rule, the final k-means with 10 starts:
 
-====  ==  =====  ========  ====================  ===================
-seed  k   ARI    fidelity  ARI with k = 5 given  longest rule, chars
-====  ==  =====  ========  ====================  ===================
-0     5   0.833  0.903     0.833                 450
-1     5   0.834  0.913     0.834                 453
-2     5   0.844  0.904     0.844                 515
-3     5   0.834  0.911     0.835                 475
-4     5   0.849  0.907     0.849                 365
-====  ==  =====  ========  ====================  ===================
+====  ==  =====  ========================  ====================  ===================
+seed  k   ARI    fidelity (before: tree)   ARI with k = 5 given  longest rules
+====  ==  =====  ========================  ====================  ===================
+0     5   0.833  0.872 (0.903)             0.833                 2 x 3 (was 4 x 6)
+1     5   0.834  0.860 (0.913)             0.834                 2 x 3 (4 x 6)
+2     5   0.844  0.836 (0.904)             0.844                 2 x 3 (4 x 6)
+3     5   0.835  0.849 (0.911)             0.835                 2 x 3 (4 x 6)
+4     5   0.849  0.845 (0.907)             0.849                 2 x 3 (3 x 6)
+====  ==  =====  ========================  ====================  ===================
 
-Votes, seeds 0-4: elbow and silhouette 5 always; Davies-Bouldin 5, 5, 4, 5, 4;
-Calinski-Harabasz 2 always; gap 7, 11, 12, 7, 6.
+Accepted within one standard error of their best, seeds 0-4: elbow, silhouette and
+Davies-Bouldin 5 only; Calinski-Harabasz 3 only; the gap 8, 6-8, 7-8, 7-8, 8. Before
+issue 25 (k in 2-12, a vote of each criterion's best): elbow and silhouette 5 always;
+Davies-Bouldin 5, 5, 4, 5, 4; Calinski-Harabasz 2 always; gap 7, 11, 12, 7, 6.
+
 
 History. Before the channel columns and the share shrinkage, k was 11, 12, 2, 12, 7 and
 ARI 0.24-0.70. With the channel columns but unshrunk shares: k 11, 12, 12, 12, 6, ARI
@@ -77,20 +83,39 @@ def planted_k_fit(shop50k):
 
 def test_default_clustering_recovers_the_planted_segments(shop50k, default_fit):
     _, seg = default_fit
+    assert seg.n_clusters_ == PLANTED_K
     assert adjusted_rand_score(shop50k["planted"], seg.labels_) >= 0.8  # measured 0.833
+    assert seg.k_reason_ == (
+        "k = 5: elbow, silhouette and Davies–Bouldin agree (within one standard error of "
+        "their best)."
+    )
 
 
-def test_rules_of_the_default_clustering_are_faithful(default_fit):
+def test_the_default_clusters_read_well(default_fit, readable):
+    """3-8 clusters, at most 2 rules x 3 conditions, fidelity >= 0.8, names backed."""
     features, seg = default_fit
-    assert cluster_rules(features, seg.labels_).fidelity >= 0.9  # measured 0.903
+    rules = cluster_rules(features, seg.labels_)
+    names = profile_clusters(features, seg.labels_).names()
+    readable(features, seg.labels_, names, rules)
+    assert rules.fidelity >= 0.83  # measured 0.872
+    assert sorted(names.values()) == [
+        "Active big spenders",
+        "Discount-driven customers",
+        "Lapsed big spenders",
+        "One-time browsers",
+        "One-time buyers",
+    ]
 
 
 @pytest.mark.slow
-def test_the_k_rule_picks_the_planted_k(features_of):
+def test_the_k_rule_picks_the_planted_k_and_every_shop_reads_well(features_of, readable):
     picked = []
     for seed in range(5):
         features = features_of(50_000, seed).drop(columns="planted")
-        picked.append(Segmenter(random_state=0).fit(features).n_clusters_)
+        seg = Segmenter(random_state=0).fit(features)
+        picked.append(seg.n_clusters_)
+        names = profile_clusters(features, seg.labels_).names()
+        readable(features, seg.labels_, names, cluster_rules(features, seg.labels_))
     assert sum(k == PLANTED_K for k in picked) >= 4, picked  # measured 5 of 5
 
 
@@ -112,7 +137,7 @@ def test_profiles_names_rules_and_stability_with_the_planted_k(planted_k_fit):
     assert profiles.summary["size"].sum() == len(features)
     assert profiles.summary["revenue_share"].sum() == pytest.approx(1.0)
     rules = cluster_rules(features, seg.labels_)
-    assert rules.fidelity >= 0.9  # measured 0.903-0.913
+    assert rules.fidelity >= 0.8  # measured 0.833-0.872 on seeds 0-4
     assert rules.fidelity == np.mean(rules.assigned == seg.labels_)
     assert all(rules.rules.values())
     with warnings.catch_warnings():
@@ -123,7 +148,8 @@ def test_profiles_names_rules_and_stability_with_the_planted_k(planted_k_fit):
 
 def test_k_selection_scores_are_kept_for_the_report(default_fit):
     _, seg = default_fit
-    assert list(seg.k_scores_.index) == list(range(2, 13))
+    assert list(seg.k_scores_.index) == list(range(3, 9))
     assert seg.k_scores_.notna().all().all()
     assert seg.n_clusters_ in seg.k_votes_.values()
+    assert all(seg.n_clusters_ in seg.k_accepted_[c] for c in ("elbow", "silhouette"))
     assert seg.algorithm_ == "kmeans"

@@ -1,6 +1,6 @@
 """The customer summary of the BTYD literature, as one engine-neutral Ibis expression.
 
-For each customer at the observation end, in periods of ``freq`` (design.md §4, and the
+For each customer at the observation end, in periods of ``freq`` (docs/design.md §4, and the
 numbers lifetimes' ``summary_data_from_transaction_data`` gives):
 
 - ``frequency``: distinct purchase periods − 1 (repeat purchases);

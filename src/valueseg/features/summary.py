@@ -61,7 +61,7 @@ def rfm_summary(
 ) -> pd.DataFrame:
     """One row per customer: ``customer_id, frequency, recency, T, monetary_value``.
 
-    The same numbers as lifetimes' ``summary_data_from_transaction_data`` (design.md §4),
+    The same numbers as lifetimes' ``summary_data_from_transaction_data`` (docs/design.md §4),
     computed by DuckDB over the input in place.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Segments (design.md §6): three lenses per customer, plus stability and migration.
+"""Segments (docs/design.md §6): three lenses per customer, plus stability and migration.
 
 - RFM: quintile scores and the named R×F grid (:func:`rfm_segments`, grid as data in
   ``rfm_grid.toml``, :func:`load_rfm_grid`, :func:`plot_rfm_grid`);

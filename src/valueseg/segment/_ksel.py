@@ -15,14 +15,31 @@ For every k of the range, the candidate clustering is scored by
   ``gap(k) >= gap(k+1) - s(k+1)``.
 
 **Several samples.** The scores are computed on ``Segmenter.selection_repeats`` (3)
-independent samples, each with its own candidate fits, and averaged per k before the
-vote: two k often score within the noise of one sample (on ``make_shop(50_000)`` a single
-sample chose the planted k for 15 of 20 (shop, sample) pairs; the mean of three, 20).
+independent samples, each with its own candidate fits, and averaged per k; their spread
+over the samples is the noise of each score (the standard error of the mean: standard
+deviation over the samples / sqrt(repeats); 0 with one sample).
 
-**The rule.** Each criterion votes for one k (the knee, the best silhouette, the lowest
-Davies–Bouldin, the highest Calinski–Harabasz, the gap's k). The k with the most votes
-wins; a tie goes to the tied k with the highest silhouette. Every score is kept
-(``Segmenter.k_scores_``) for the report.
+**The rule: the fewest clusters the criteria cannot tell from the best.** Each criterion
+*accepts* every k whose mean score is within one standard error of its best (the
+one-standard-error rule the gap statistic uses; Tibshirani et al. 2001, and Breiman et al.
+1984 for trees):
+
+- silhouette and Calinski–Harabasz: ``score(k) >= best - se(best)``; Davies–Bouldin:
+  ``score(k) <= best + se(best)``;
+- gap: ``gap(k) >= max gap - s``, with ``s`` the gap's own reference spread and its
+  spread over the samples together (``sqrt(s_k² + se²)``; the "global SE max" form of
+  the rule);
+- elbow: its knee, on the mean curve and on each sample's (it has no score to be within
+  the noise of).
+
+The chosen k is the smallest that a majority of the criteria accept. Where no k has a
+majority, the smallest of those most criteria accept. Every score and its noise is kept
+(``Segmenter.k_scores_``), and so is what each criterion accepted (``k_accepted_``) and
+the reason in words (``k_reason_``: "k = 5: elbow, silhouette and Davies–Bouldin agree
+(within one standard error of their best)"). On ``make_shop(50_000)`` seeds 0-4 every
+criterion but Calinski–Harabasz (which falls with k on these data and accepts only the
+smallest) and the gap (which rises to the largest k) accepts the planted 5; on CDNOW,
+silhouette and Calinski–Harabasz accept 3 only, Davies–Bouldin 4, the elbow 5.
 
 **What the criteria see.** They score the preprocessed matrix, in which share columns
 (category, channel, discount shares) are shrunk towards the population mix by two
@@ -43,6 +60,9 @@ Haystack: Detecting Knee Points in System Behavior. ICDCS Workshops, 166-171.
 Tibshirani, R., Walther, G. & Hastie, T. (2001). Estimating the number of clusters in a
 data set via the gap statistic. JRSS B 63(2), 411-423.
 
+Breiman, L., Friedman, J. H., Olshen, R. A. & Stone, C. J. (1984). Classification and
+Regression Trees. Wadsworth (the one-standard-error rule, §3.4.3).
+
 Rousseeuw, P. J. (1987). Silhouettes: a graphical aid to the interpretation and validation
 of cluster analysis. J. Comput. Appl. Math. 20, 53-65.
 
@@ -54,13 +74,12 @@ Communications in Statistics 3(1), 1-27.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["CRITERIA", "choose_k", "knee", "mean_scores", "score_ks"]
+__all__ = ["CRITERIA", "accepted_ks", "choose_k", "knee", "mean_scores", "score_ks"]
 
 CRITERIA = ("elbow", "silhouette", "davies_bouldin", "calinski_harabasz", "gap")
 SILHOUETTE_ROWS = 5_000
@@ -148,68 +167,115 @@ def score_ks(
     return scores
 
 
+#: Criteria with a score, and whether lower is better.
+SCORED = (("silhouette", False), ("davies_bouldin", True), ("calinski_harabasz", False))
+NAMES = {
+    "elbow": "elbow",
+    "silhouette": "silhouette",
+    "davies_bouldin": "Davies–Bouldin",
+    "calinski_harabasz": "Calinski–Harabasz",
+    "gap": "gap",
+}
+
+
 def mean_scores(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """The scores of several selection samples as one table: the mean of each score per
-    k (NaN only where every sample's is), the fewest ``clusters_found``.
+    k (NaN only where every sample's is), the fewest ``clusters_found``, and the noise:
+    ``<criterion>_se`` the standard error of the mean over the samples (0 for one sample),
+    ``gap_se`` the gap's reference spread and its spread over the samples together.
 
     Examples
     --------
     >>> a = pd.DataFrame({"clusters_found": [2, 3], "silhouette": [0.2, 0.4]}, index=[2, 3])
     >>> b = pd.DataFrame({"clusters_found": [2, 2], "silhouette": [0.4, np.nan]}, index=[2, 3])
     >>> mean_scores([a, b]).round(3).to_dict("list")
-    {'clusters_found': [2, 2], 'silhouette': [0.3, 0.4]}
+    {'clusters_found': [2, 2], 'silhouette': [0.3, 0.4], 'silhouette_se': [0.1, 0.0]}
     """
     stacked = pd.concat(tables)
-    out = stacked.groupby(level=0, sort=True).mean()
+    groups = stacked.groupby(level=0, sort=True)
+    out = groups.mean()
     if "clusters_found" in out:
-        out["clusters_found"] = stacked.groupby(level=0)["clusters_found"].min()
+        out["clusters_found"] = groups["clusters_found"].min()
     out.index.name = tables[0].index.name
-    return out[list(tables[0].columns)]
+    columns = list(tables[0].columns)
+    spread = groups.std(ddof=1).div(np.sqrt(groups.count())).fillna(0.0)
+    for name, _ in SCORED:
+        if name in out:
+            out[f"{name}_se"] = spread[name]
+            columns.append(f"{name}_se")
+    if "gap" in out and "gap_se" in out:
+        out["gap_se"] = np.sqrt(groups["gap_se"].mean() ** 2 + spread["gap"] ** 2)
+    return out[columns]
 
 
-def _gap_k(scores: pd.DataFrame) -> int:
-    ks = scores.index.to_numpy()
-    gap, se = scores["gap"].to_numpy(), scores["gap_se"].to_numpy()
-    for i in range(len(ks) - 1):
-        if gap[i] >= gap[i + 1] - se[i + 1]:
-            return int(ks[i])
-    return int(ks[int(np.nanargmax(gap))])
-
-
-def _best(series: pd.Series, lowest: bool = False) -> int | None:
+def _within(series: pd.Series, noise: pd.Series, lowest: bool = False) -> list[int]:
+    """The ks whose score is within one standard error of the best."""
     clean = series.dropna()
     if clean.empty:
-        return None
+        return []
     values = clean.to_numpy(dtype=float)
-    return int(clean.index[int(np.argmin(values) if lowest else np.argmax(values))])
+    at = int(np.argmin(values) if lowest else np.argmax(values))
+    se = float(noise.get(clean.index[at], 0.0)) if noise is not None else 0.0
+    se = se if np.isfinite(se) else 0.0
+    ok = values <= values[at] + se if lowest else values >= values[at] - se
+    return [int(k) for k in clean.index[ok]]
 
 
-def choose_k(scores: pd.DataFrame) -> tuple[int, dict[str, int | None]]:
-    """The rule: each criterion votes; most votes wins; ties go to the best silhouette.
+def accepted_ks(scores: pd.DataFrame, knees: list[int] | None = None) -> dict[str, list[int]]:
+    """Per criterion, the ks within one standard error of its best (module docstring).
+
+    ``knees``: the elbow's knee on each selection sample, accepted with the knee of the
+    mean curve.
+    """
+    ks = scores.index.to_numpy()
+    zero = pd.Series(0.0, index=scores.index)
+    elbow = {knee(ks, scores["inertia"].to_numpy(dtype=float)), *(knees or [])}
+    accepted = {"elbow": sorted(int(k) for k in elbow)}
+    for name, lowest in SCORED:
+        accepted[name] = _within(scores[name], scores.get(f"{name}_se", zero), lowest)
+    accepted["gap"] = _within(scores["gap"], scores.get("gap_se", zero))
+    return accepted
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def choose_k(
+    scores: pd.DataFrame, knees: list[int] | None = None
+) -> tuple[int, dict[str, list[int]], str]:
+    """The smallest k a majority of the criteria accept; why, in words.
+
+    Returns the k, what each criterion accepted, and the reason.
 
     Examples
     --------
     >>> scores = pd.DataFrame({
-    ...     "inertia": [100.0, 40, 30, 25], "silhouette": [0.3, 0.5, 0.4, 0.35],
+    ...     "inertia": [100.0, 40, 30, 25], "silhouette": [0.3, 0.5, 0.52, 0.35],
     ...     "davies_bouldin": [1.0, 0.7, 0.9, 0.8], "calinski_harabasz": [50.0, 80, 70, 90],
-    ...     "gap": [0.1, 0.4, 0.42, 0.43], "gap_se": [0.05] * 4}, index=[2, 3, 4, 5])
-    >>> choose_k(scores)
-    (3, {'elbow': 3, 'silhouette': 3, 'davies_bouldin': 3, 'calinski_harabasz': 5, 'gap': 3})
+    ...     "gap": [0.1, 0.4, 0.42, 0.43], "gap_se": [0.05] * 4,
+    ...     "silhouette_se": [0.03] * 4}, index=[2, 3, 4, 5])
+    >>> k, accepted, why = choose_k(scores)
+    >>> k, accepted
+    (3, {'elbow': [3], 'silhouette': [3, 4], 'davies_bouldin': [3], \
+'calinski_harabasz': [5], 'gap': [3, 4, 5]})
+    >>> why.split(" (")[0]
+    'k = 3: elbow, silhouette, Davies–Bouldin and gap agree'
     """
-    ks = scores.index.to_numpy()
-    votes: dict[str, int | None] = {
-        "elbow": knee(ks, scores["inertia"].to_numpy(dtype=float)),
-        "silhouette": _best(scores["silhouette"]),
-        "davies_bouldin": _best(scores["davies_bouldin"], lowest=True),
-        "calinski_harabasz": _best(scores["calinski_harabasz"]),
-        "gap": _gap_k(scores),
-    }
-    counts = Counter(v for v in votes.values() if v is not None)
-    top = max(counts.values())
-    tied = [k for k, n in counts.items() if n == top]
-    if len(tied) == 1:
-        return tied[0], votes
-    sil = scores.loc[tied, "silhouette"]
-    if sil.notna().any():
-        return tied[int(np.nanargmax(sil.to_numpy(dtype=float)))], votes
-    return min(tied), votes
+    accepted = accepted_ks(scores, knees)
+    voting = [c for c in CRITERIA if accepted[c]]
+    count = {int(k): sum(int(k) in accepted[c] for c in voting) for k in scores.index}
+    majority = [k for k in sorted(count) if count[k] > len(voting) / 2]
+    if majority:
+        k = majority[0]
+    else:
+        k = min(k for k, n in count.items() if n == max(count.values()))
+    names = [NAMES[c] for c in voting if k in accepted[c]]
+    within = "(within one standard error of their best)"
+    if majority and len(names) > 1:
+        return k, accepted, f"k = {k}: {_and(names)} agree {within}."
+    verb = "accepts" if len(names) == 1 else "accept"
+    why = f"k = {k}: {_and(names)} {verb} it {within}"
+    if not majority:
+        why += "; no k has a majority, and no smaller k is accepted as often"
+    return k, accepted, why + "."

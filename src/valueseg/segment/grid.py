@@ -1,7 +1,7 @@
 """The named R×F grid as data: a TOML table shipped in the package, overridable by a file.
 
 The default grid (``rfm_grid.toml`` next to this module) is the one used across the
-industry (design.md §6):
+industry (docs/design.md §6):
 
 ===================  =======  =======
 segment              R        F

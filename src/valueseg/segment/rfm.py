@@ -1,4 +1,4 @@
-"""RFM quintile scores and the named R×F segments (design.md §6, the first lens).
+"""RFM quintile scores and the named R×F segments (docs/design.md §6, the first lens).
 
 Three scores from 1 to 5 per customer, each from one column of the feature table:
 

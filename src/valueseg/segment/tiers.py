@@ -1,4 +1,4 @@
-"""Value tiers: the top 1 %, 5 %, 20 % of customers by value, and the rest (design.md §6).
+"""Value tiers: the top 1 %, 5 %, 20 % of customers by value, and the rest (docs/design.md §6).
 
 The value is predicted CLV (``predicted_clv_365d``) when the value models ran and gave at
 least one customer a number, else historical spend (``spend_total``).

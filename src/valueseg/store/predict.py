@@ -1,0 +1,150 @@
+"""Reads and writes of the predict stage: window labels, the leaderboard and the reasons.
+
+The labels of a cutoff are read from ``transactions`` only (purchase lines, returns left
+out), for the window ``[start, end)``: a line at ``end`` belongs to the next window, so the
+windows of cutoffs spaced by the horizon tile the history without overlap.
+
+:data:`PREDICT_DDL` is the schema the run's migration adds for this stage (the tables
+``predict_fits`` and ``customer_reasons``, two columns of ``customer_scores``); the
+writers and readers below use it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import pandas as pd
+
+from valueseg.store.store import Store
+
+__all__ = [
+    "PREDICT_DDL",
+    "first_purchase",
+    "read_predict_fits",
+    "read_reasons",
+    "window_purchases",
+    "write_predict_fits",
+    "write_reasons",
+]
+
+#: What the predict stage needs in the store (one migration's SQL).
+PREDICT_DDL: Final = """
+ALTER TABLE customer_scores ADD COLUMN predicted_spend_90d DOUBLE;
+ALTER TABLE customer_scores ADD COLUMN expected_next_order_date DATE;
+
+CREATE TABLE predict_fits (
+    run_id   INTEGER NOT NULL,
+    task     VARCHAR NOT NULL,   -- churn | spend | clv_365d
+    model    VARCHAR NOT NULL,   -- lr | tree | rf | lgbm | btyd
+    params   VARCHAR,            -- JSON: the learner's hyperparameters
+    metrics  VARCHAR,            -- JSON: the validation fold's metrics
+    chosen   BOOLEAN NOT NULL,
+    reason   VARCHAR             -- why chosen, or why the baseline stands in
+);
+
+CREATE TABLE customer_reasons (
+    run_id        INTEGER NOT NULL,
+    customer_id   VARCHAR NOT NULL,
+    rank          TINYINT NOT NULL,  -- 1 = the largest contribution
+    feature       VARCHAR NOT NULL,
+    value         DOUBLE,
+    contribution  DOUBLE,            -- to the churn log-odds (trees, linear) or probability
+    text          VARCHAR NOT NULL
+);
+"""
+
+
+def window_purchases(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """``customer_id, spend, first_purchase``: the buyers of ``[start, end)``.
+
+    ``spend`` sums the purchase lines in the window (zero-value lines make a buyer with
+    spend 0); ``first_purchase`` is the time of the first of them.
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     window_purchases(store, datetime(2024, 1, 1), datetime(2024, 4, 1)).columns.tolist()
+    ['customer_id', 'spend', 'first_purchase']
+    """
+    return store.con.execute(
+        'SELECT customer_id, sum(amount) AS spend, min("timestamp") AS first_purchase '
+        'FROM transactions WHERE NOT is_return AND "timestamp" >= ? AND "timestamp" < ? '
+        "GROUP BY customer_id",
+        [start, end],
+    ).df()
+
+
+def first_purchase(store: Store) -> datetime | None:
+    """Time of the first purchase line in the store (None when there is none)."""
+    row = store.con.execute(
+        'SELECT min("timestamp") FROM transactions WHERE NOT is_return'
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def write_predict_fits(store: Store, run_id: int, fits: Iterable[Mapping[str, Any]]) -> None:
+    """One ``predict_fits`` row per learner and task (params and metrics as JSON)."""
+    for fit in fits:
+        store.con.execute(
+            "INSERT INTO predict_fits (run_id, task, model, params, metrics, chosen, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                fit["task"],
+                fit["model"],
+                json.dumps(fit["params"]),
+                json.dumps(fit["metrics"]),
+                bool(fit["chosen"]),
+                fit.get("reason"),
+            ],
+        )
+
+
+def write_reasons(store: Store, run_id: int, reasons: pd.DataFrame) -> None:
+    """Insert the ``customer_reasons`` rows of a run (columns by name)."""
+    con = store.con
+    con.register("_vs_reasons", reasons)
+    try:
+        con.execute(
+            "INSERT INTO customer_reasons BY NAME "
+            f"SELECT {int(run_id)} AS run_id, customer_id, rank, feature, value, contribution, "
+            "text FROM _vs_reasons"
+        )
+    finally:
+        con.unregister("_vs_reasons")
+
+
+def read_predict_fits(store: Store, run_id: int) -> list[dict[str, Any]]:
+    """The ``predict_fits`` rows of a run as dicts, params and metrics parsed."""
+    rows = store.con.execute(
+        "SELECT task, model, params, metrics, chosen, reason FROM predict_fits "
+        "WHERE run_id = ? ORDER BY task, model",
+        [run_id],
+    ).fetchall()
+    return [
+        {
+            "task": task,
+            "model": model,
+            "params": json.loads(params) if params else None,
+            "metrics": json.loads(metrics) if metrics else {},
+            "chosen": bool(chosen),
+            "reason": reason,
+        }
+        for task, model, params, metrics, chosen, reason in rows
+    ]
+
+
+def read_reasons(store: Store, run_id: int, customer_id: str | None = None) -> pd.DataFrame:
+    """``customer_id, rank, feature, value, contribution, text`` of a run (one customer's)."""
+    sql = (
+        "SELECT customer_id, rank, feature, value, contribution, text FROM customer_reasons "
+        "WHERE run_id = ?"
+    )
+    args: list[Any] = [run_id]
+    if customer_id is not None:
+        sql += " AND customer_id = ?"
+        args.append(customer_id)
+    return store.con.execute(sql + " ORDER BY customer_id, rank", args).df()

@@ -1,0 +1,107 @@
+"""Reasons in plain words, the top three by size, and the baseline's surrogate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from valueseg.predict.reasons import importance, surrogate_contributions, top_reasons
+from valueseg.predict.texts import describe
+
+
+@pytest.mark.parametrize(
+    "feature,value,row,text",
+    [
+        (
+            "days_since_last_order",
+            140.0,
+            {"ipt_mean_days": 35.0},
+            "no order in 140 days (usual gap 35)",
+        ),
+        (
+            "spend_trend_90d",
+            -0.6 / 1.4,
+            {"spend_90d": 40.0},
+            "spend down 60 % on the previous 90 days",
+        ),
+        ("spend_trend_90d", 0.2, {"spend_90d": 60.0}, "spend up 50 % on the previous 90 days"),
+        (
+            "spend_trend_90d",
+            -1.0,
+            {"spend_90d": 0.0},
+            "no spend in the last 90 days, after spending in the 90 before",
+        ),
+        ("spend_trend_90d", 0.0, {"spend_90d": 0.0}, "no spend in the last 180 days"),
+        ("orders_90d", 0.0, {}, "no order in the last 90 days"),
+        ("orders_30d", 1.0, {}, "1 order in the last 30 days"),
+        ("spend_180d", 1234.5, {}, "spent 1,234.50 in the last 180 days"),
+        ("frequency", 1.0, {}, "1 repeat purchase"),
+        ("distinct_categories", 3.0, {}, "3 categories"),
+        ("cat_share_home_garden", 0.25, {}, "25 % of spend on home garden"),
+        ("channel_share_app", 1.0, {}, "100 % of orders via app"),
+        ("attr_region_south", 1.0, {}, "region south"),
+        ("attr_region_south", 0.0, {}, "not region south"),
+        ("btyd_p_churn", 0.8, {}, "value model: 80 % chance of no order in 30 days"),
+        ("some_new_feature", 0.123456, {}, "some new feature 0.123"),
+        ("ipt_mean_days", np.nan, {}, "ipt mean days not known"),
+    ],
+)
+def test_texts(feature, value, row, text):
+    rows = pd.DataFrame([row]) if row else pd.DataFrame(index=[0])
+    assert describe(feature, np.array([value]), rows, {"horizon_days": 30}) == [text]
+
+
+def test_top_reasons_are_the_three_largest_by_size():
+    contrib = pd.DataFrame(
+        {
+            "orders_total": [0.1, -2.0],
+            "days_since_last_order": [1.5, 0.2],
+            "frequency": [-0.7, 0.0],
+            "spend_total": [0.05, 0.3],
+            "bias": [9.0, 9.0],
+        }
+    )
+    features = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "orders_total": [3, 1],
+            "days_since_last_order": [140.0, 20.0],
+            "frequency": [2.0, 0.0],
+            "spend_total": [50.0, 9.0],
+            "ipt_mean_days": [35.0, np.nan],
+        }
+    )
+    out = top_reasons(contrib, features)
+    assert out["feature"].tolist() == [
+        "days_since_last_order",
+        "frequency",
+        "orders_total",
+        "orders_total",
+        "spend_total",
+        "days_since_last_order",
+    ]
+    assert out["rank"].tolist() == [1, 2, 3, 1, 2, 3]
+    assert out["value"].tolist() == [140.0, 2.0, 3.0, 1.0, 9.0, 20.0]
+    assert out["text"].iloc[0] == "no order in 140 days (usual gap 35)"
+    assert out["text"].iloc[5] == "no order in 20 days (one order so far)"
+    assert importance(contrib)["feature"].tolist()[0] == "orders_total"
+
+
+def test_surrogate_explains_the_baseline_by_the_history():
+    rng = np.random.default_rng(0)
+    days = rng.uniform(1, 300, 2000)
+    features = pd.DataFrame(
+        {
+            "customer_id": np.arange(2000).astype(str),
+            "days_since_last_order": days,
+            "frequency": rng.poisson(2, 2000).astype(float),
+            "tenure_days": days + 100,
+        }
+    )
+    p = 1 / (1 + np.exp(-(np.log(days) - 4)))
+    contrib, r2 = surrogate_contributions(features, p)
+    assert r2 > 0.95
+    assert importance(contrib)["feature"].iloc[0] in {"days_since_last_order", "tenure_days"}
+    logit = np.log(p / (1 - p))
+    assert contrib.sum(axis=1).to_numpy() == pytest.approx(logit, abs=0.5)

@@ -28,12 +28,12 @@ import tempfile
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, gammaln, logsumexp
+from scipy.special import logsumexp
 
+from valueseg._synth.oracle import RFT, bg_loglik, oracle_models, oracle_prior
 from valueseg.features import calibration_holdout, rfm_summary
 from valueseg.io import ingest
 from valueseg.models import BetaGeo
@@ -44,18 +44,6 @@ from valueseg.store import Store
 from valueseg.synth import make_shop
 
 AS_OF = datetime(2025, 1, 1)  # make_shop's default end is 2024-12-31
-RFT = ["frequency", "recency", "T"]
-
-
-def bg_loglik(model: BetaGeo, d: pd.DataFrame) -> np.ndarray:
-    """Each customer's BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6)."""
-    r, alpha, a, b = (model.params_[k] for k in ("r", "alpha", "a", "b"))
-    x, tx, age = (d[c].to_numpy(np.float64) for c in RFT)
-    base = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    alive = -(r + x) * np.log(alpha + age)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gone = np.log(a) - np.log(b + x - 1) - (r + x) * np.log(alpha + tx)
-    return base + np.logaddexp(alive, np.where(x > 0, gone, -np.inf))
 
 
 def mixture_predict(
@@ -72,31 +60,6 @@ def mixture_predict(
     expected = np.column_stack([m.expected_purchases(t, x, tx, age) for m in models])
     alive = np.column_stack([m.probability_alive(x, tx, age) for m in models])
     return (post * expected).sum(axis=1), (post * alive).sum(axis=1)
-
-
-def oracle_prior(shop: Any, d: pd.DataFrame, observation_end: datetime) -> np.ndarray:
-    """Log of share x birth density of each true segment, per customer (customers x segments)."""
-    start = pd.Timestamp(shop.params["start"])
-    window = (pd.Timestamp(shop.params["as_of"]) - start).days
-    birth = ((pd.Timestamp(observation_end) - start).days - d["T"].to_numpy()) / window
-    out = []
-    for spec in shop.params["segments"].values():
-        lo, hi = spec["birth_window"]
-        growth = spec["birth_growth"]
-        u = (birth - lo) / (hi - lo)
-        slack = 2.0 / window / (hi - lo)  # whole-day periods move a birth by up to a day
-        inside = (u > -slack) & (u < 1 + slack)
-        density = (1 + growth * np.clip(u, 0, 1)) / (1 + growth / 2) / (hi - lo)
-        with np.errstate(divide="ignore"):
-            out.append(np.log(spec["share"]) + np.where(inside, np.log(density), -np.inf))
-    return np.column_stack(out)
-
-
-def oracle_models(shop: Any) -> list[BetaGeo]:
-    return [
-        BetaGeo.from_params(**{k: s[k] for k in ("r", "alpha", "a", "b")})
-        for s in shop.params["segments"].values()
-    ]
 
 
 def fit_mixture(d: pd.DataFrame, k: int, max_iter: int = 300) -> tuple[list[BetaGeo], np.ndarray]:

@@ -23,13 +23,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import betaln, gammaln, logsumexp
 from sklearn.metrics import roc_auc_score
 
+from valueseg._synth.oracle import oracle_models, oracle_posterior
 from valueseg.datasets import load_cdnow
 from valueseg.features.compute import compute_features
 from valueseg.io import ingest
-from valueseg.models import BetaGeo
 from valueseg.predict import predict_stage
 from valueseg.predict.btyd import probability_no_purchase
 from valueseg.predict.labels import features_before
@@ -42,35 +41,10 @@ NOW = datetime(2025, 1, 2)
 RFT = ["frequency", "recency", "T"]
 
 
-def _bg_loglik(model: BetaGeo, d: pd.DataFrame) -> np.ndarray:
-    r, alpha, a, b = (model.params_[k] for k in ("r", "alpha", "a", "b"))
-    x, tx, age = (d[c].to_numpy(np.float64) for c in RFT)
-    base = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
-    alive = -(r + x) * np.log(alpha + age)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gone = np.log(a) - np.log(b + x - 1) - (r + x) * np.log(alpha + tx)
-    return base + np.logaddexp(alive, np.where(x > 0, gone, -np.inf))
-
-
 def history_oracle(shop, d: pd.DataFrame, end: datetime, days: float) -> np.ndarray:
     """P(no purchase in ``days``) under the true segments, given the summary ``d`` at ``end``."""
-    start = pd.Timestamp(shop.params["start"])
-    window = (pd.Timestamp(shop.params["as_of"]) - start).days
-    birth = ((pd.Timestamp(end) - start).days - d["T"].to_numpy()) / window
-    prior, p0 = [], []
-    for spec in shop.params["segments"].values():
-        lo, hi, growth = *spec["birth_window"], spec["birth_growth"]
-        u = (birth - lo) / (hi - lo)
-        slack = 2.0 / window / (hi - lo)
-        density = (1 + growth * np.clip(u, 0, 1)) / (1 + growth / 2) / (hi - lo)
-        inside = (u > -slack) & (u < 1 + slack)
-        with np.errstate(divide="ignore"):
-            prior.append(np.log(spec["share"]) + np.where(inside, np.log(density), -np.inf))
-        model = BetaGeo.from_params(**{k: spec[k] for k in ("r", "alpha", "a", "b")})
-        prior[-1] = prior[-1] + _bg_loglik(model, d)
-        p0.append(probability_no_purchase("bg_nbd", model, days, d))
-    post = np.column_stack(prior)
-    post = np.exp(post - logsumexp(post, axis=1, keepdims=True))
+    post = oracle_posterior(shop, d, end)
+    p0 = [probability_no_purchase("bg_nbd", m, days, d) for m in oracle_models(shop)]
     return (post * np.column_stack(p0)).sum(axis=1)
 
 

@@ -15,12 +15,7 @@ from valueseg.predict import leaderboard_frame, stored_leaderboard, stored_reaso
 from valueseg.predict.evaluate import temporal_folds
 from valueseg.predict.labels import customer_groups
 from valueseg.store import Store
-from valueseg.store.predict import (
-    PREDICT_DDL,
-    read_reasons,
-    write_predict_fits,
-    write_reasons,
-)
+from valueseg.store.predict import read_reasons, write_predict_fits, write_reasons
 from valueseg.synth import make_shop
 
 NOW = datetime(2025, 1, 2)
@@ -82,8 +77,7 @@ def test_next_order_backtest_near_half(small_run):
 
 
 def test_store_round_trip(small_run):
-    with Store(":memory:") as store:
-        store.con.execute(PREDICT_DDL)
+    with Store(":memory:") as store:  # schema 3 has the predict tables
         write_predict_fits(store, 7, small_run.fits)
         write_reasons(store, 7, small_run.reasons)
         board = stored_leaderboard(store, 7)

@@ -4,9 +4,8 @@ The labels of a cutoff are read from ``transactions`` only (purchase lines, retu
 out), for the window ``[start, end)``: a line at ``end`` belongs to the next window, so the
 windows of cutoffs spaced by the horizon tile the history without overlap.
 
-:data:`PREDICT_DDL` is the schema the run's migration adds for this stage (the tables
-``predict_fits`` and ``customer_reasons``, two columns of ``customer_scores``); the
-writers and readers below use it.
+The tables they use (``predict_fits``, ``customer_reasons`` and two columns of
+``customer_scores``) are schema version 3 (:data:`valueseg.store.schema.PREDICT_DDL`).
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import pandas as pd
 
 from valueseg.store.store import Store
 
 __all__ = [
-    "PREDICT_DDL",
     "first_purchase",
     "read_predict_fits",
     "read_reasons",
@@ -30,31 +28,6 @@ __all__ = [
     "write_reasons",
 ]
 
-#: What the predict stage needs in the store (one migration's SQL).
-PREDICT_DDL: Final = """
-ALTER TABLE customer_scores ADD COLUMN predicted_spend_90d DOUBLE;
-ALTER TABLE customer_scores ADD COLUMN expected_next_order_date DATE;
-
-CREATE TABLE predict_fits (
-    run_id   INTEGER NOT NULL,
-    task     VARCHAR NOT NULL,   -- churn | spend | clv_365d
-    model    VARCHAR NOT NULL,   -- lr | tree | rf | lgbm | btyd
-    params   VARCHAR,            -- JSON: the learner's hyperparameters
-    metrics  VARCHAR,            -- JSON: the validation fold's metrics
-    chosen   BOOLEAN NOT NULL,
-    reason   VARCHAR             -- why chosen, or why the baseline stands in
-);
-
-CREATE TABLE customer_reasons (
-    run_id        INTEGER NOT NULL,
-    customer_id   VARCHAR NOT NULL,
-    rank          TINYINT NOT NULL,  -- 1 = the largest contribution
-    feature       VARCHAR NOT NULL,
-    value         DOUBLE,
-    contribution  DOUBLE,            -- to the churn log-odds (trees, linear) or probability
-    text          VARCHAR NOT NULL
-);
-"""
 
 
 def window_purchases(store: Store, start: datetime, end: datetime) -> pd.DataFrame:

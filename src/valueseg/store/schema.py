@@ -269,10 +269,82 @@ CREATE TABLE kept_aside (
 );
 """
 
+#: The predict stage's tables and columns (store/predict.py reads and writes them).
+PREDICT_DDL: Final = """
+ALTER TABLE customer_scores ADD COLUMN predicted_spend_90d DOUBLE;
+ALTER TABLE customer_scores ADD COLUMN expected_next_order_date DATE;
+
+CREATE TABLE predict_fits (
+    run_id   INTEGER NOT NULL,
+    task     VARCHAR NOT NULL,   -- churn | spend | clv_365d
+    model    VARCHAR NOT NULL,   -- lr | tree | rf | lgbm | btyd
+    params   VARCHAR,            -- JSON: the learner's hyperparameters
+    metrics  VARCHAR,            -- JSON: the validation fold's metrics
+    chosen   BOOLEAN NOT NULL,
+    reason   VARCHAR             -- why chosen, or why the baseline stands in
+);
+
+CREATE TABLE customer_reasons (
+    run_id        INTEGER NOT NULL,
+    customer_id   VARCHAR NOT NULL,
+    rank          TINYINT NOT NULL,  -- 1 = the largest contribution
+    feature       VARCHAR NOT NULL,
+    value         DOUBLE,
+    contribution  DOUBLE,            -- to the churn log-odds (trees, linear) or probability
+    text          VARCHAR NOT NULL
+);
+"""
+
+# The predict stage's scores, fits and reasons (PREDICT_DDL); the recommend stage's model
+# per row, its evaluation and each product's neighbours; and each run's notes, one line per
+# thing a stage did not do or chose; each customer's next-best action.
+_V3: Final = (
+    PREDICT_DDL
+    + """
+ALTER TABLE recommendations ADD COLUMN model VARCHAR;  -- the model that chose the row
+
+CREATE TABLE recommend_evaluation (
+    run_id     INTEGER NOT NULL,
+    model      VARCHAR NOT NULL,   -- als | bpr | item_item | segment_popularity | popularity | served
+    chosen     BOOLEAN NOT NULL,
+    cohort     VARCHAR NOT NULL,   -- all | one order | two or more orders
+    segment    VARCHAR NOT NULL,   -- all, or a segment of the run
+    metric     VARCHAR NOT NULL,   -- precision | recall | ndcg | map | hit_rate | coverage …
+    k          INTEGER NOT NULL,
+    value      DOUBLE,
+    customers  BIGINT
+);
+
+CREATE TABLE similar_products (
+    run_id              INTEGER NOT NULL,
+    product_id          VARCHAR NOT NULL,
+    rank                INTEGER NOT NULL,
+    similar_product_id  VARCHAR NOT NULL,
+    score               DOUBLE
+);
+
+CREATE TABLE customer_actions (
+    run_id          INTEGER NOT NULL,
+    customer_id     VARCHAR NOT NULL,
+    action          VARCHAR NOT NULL,   -- the playbook's action name
+    priority        INTEGER,            -- lower comes first
+    value_at_stake  DOUBLE,             -- e.g. predicted CLV x churn probability
+    rule            VARCHAR NOT NULL    -- the playbook rule that chose it, as written
+);
+
+CREATE TABLE run_notes (
+    run_id  INTEGER NOT NULL,
+    stage   VARCHAR NOT NULL,   -- models | predict | segments | recommend
+    note    VARCHAR NOT NULL
+);
+"""
+)
+
 #: Ordered migrations: (version, description, SQL). Append only.
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial schema: inputs, quarantine, runs and derived tables", _V1),
     (2, "order status, refunds, currency and line items; orders kept aside", _V2),
+    (3, "predictions and reasons, recommendations' evaluation, actions, run notes", _V3),
 )
 
 #: The schema version this valueseg writes.
@@ -291,6 +363,12 @@ DATA_TABLES: Final = (
     "customer_scores",
     "segments",
     "model_fits",
+    "predict_fits",
+    "customer_reasons",
     "recommendations",
+    "recommend_evaluation",
+    "similar_products",
+    "customer_actions",
+    "run_notes",
     "experiments",
 )

@@ -305,7 +305,7 @@ ALTER TABLE recommendations ADD COLUMN model VARCHAR;  -- the model that chose t
 
 CREATE TABLE recommend_evaluation (
     run_id     INTEGER NOT NULL,
-    model      VARCHAR NOT NULL,   -- als | bpr | item_item | segment_popularity | popularity | served
+    model      VARCHAR NOT NULL,   -- als | bpr | item_item | popularity … | served
     chosen     BOOLEAN NOT NULL,
     cohort     VARCHAR NOT NULL,   -- all | one order | two or more orders
     segment    VARCHAR NOT NULL,   -- all, or a segment of the run

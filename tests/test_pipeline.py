@@ -118,6 +118,12 @@ _BAD_FLAGS = [
         "2024-01-01 to 2024-01-03. Pick an --as-of after the first order.",
     ),
     (["--seed", "-1"], "Error: --seed must be from 0 to 4,294,967,295. Got -1."),
+    (["--horizon", "0"], "Error: --horizon must be from 1 to 3,650 days. Got 0."),
+    (
+        ["--learners", "lr,xgb"],
+        "Error: Unknown learner 'xgb' in --learners. Expected a comma-separated list of: "
+        "lr, tree, rf, lgbm (default: all of them).",
+    ),
     (
         ["--segments-config", "missing.toml"],
         "Error: Cannot use --segments-config: Segments config missing.toml not found.",
@@ -166,7 +172,15 @@ def test_as_of_with_an_offset_is_read_as_utc(filled):
 
 
 # -- a run that fails is marked failed at once and leaves the previous run intact ----------
-_DERIVED = ("customer_features", "customer_scores", "segments", "model_fits")
+_DERIVED = (
+    "customer_features",
+    "customer_scores",
+    "segments",
+    "model_fits",
+    "predict_fits",
+    "customer_reasons",
+    "run_notes",
+)
 
 
 def _rows_per_run(store: Store) -> dict[str, list[tuple[int, int]]]:
@@ -185,8 +199,11 @@ def _planted(*_args, **_kwargs):
     [
         "valueseg.features.compute.compute_features",
         "valueseg.pipeline._value_models",
+        "valueseg.pipeline._predict",
         "valueseg.pipeline._segments",
+        "valueseg.pipeline._recommend",
         "valueseg.pipeline.write_fits",
+        "valueseg.pipeline.write_reasons",
         "valueseg.pipeline.finish_run",
     ],
 )

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # what the lazy exports are, for type checkers (keep in step 
     from valueseg.models import ModifiedBetaGeo as ModifiedBetaGeo
     from valueseg.models import ParetoNBD as ParetoNBD
     from valueseg.pipeline import run as run
+    from valueseg.predict import ChurnPredictor as ChurnPredictor
+    from valueseg.predict import SpendPredictor as SpendPredictor
+    from valueseg.recommend import Recommender as Recommender
     from valueseg.segment import Segmenter as Segmenter
     from valueseg.segment import rfm_segments as rfm_segments
     from valueseg.segment import value_tiers as value_tiers
@@ -40,12 +43,15 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "BetaGeo": "valueseg.models",
     "BetaGeoBetaBinom": "valueseg.models",
+    "ChurnPredictor": "valueseg.predict",
     "GammaGamma": "valueseg.models",
     "IngestReport": "valueseg.io",
     "InputError": "valueseg.errors",
     "ModifiedBetaGeo": "valueseg.models",
     "ParetoNBD": "valueseg.models",
+    "Recommender": "valueseg.recommend",
     "Segmenter": "valueseg.segment",
+    "SpendPredictor": "valueseg.predict",
     "Store": "valueseg.store",
     "ValuesegError": "valueseg.errors",
     "calibration_holdout": "valueseg.features",

@@ -265,8 +265,16 @@ def run_command(
             "--clusters", help="Behavioural clusters to look for: LOW-HIGH (or one number)."
         ),
     ] = "3-8",
+    horizon: Annotated[
+        int, typer.Option("--horizon", help="Days ahead of churn and spend predictions.")
+    ] = 90,
+    learners: Annotated[
+        str,
+        typer.Option("--learners", help="Churn and spend learners: lr,tree,rf,lgbm (default all)."),
+    ] = "lr,tree,rf,lgbm",
 ) -> None:
-    """One run: features, back-tested value models, scores and segments into the store."""
+    """One run: features, value models, churn and spend learners, segments and
+    recommendations, back-tested and written to the store."""
     from valueseg.pipeline import run
 
     with console.status("Running…") as status:
@@ -279,6 +287,8 @@ def run_command(
             segments_config=segments_config,
             random_state=seed,
             clusters=clusters,
+            horizon_days=horizon,
+            learners=learners,
             progress=lambda msg: status.update(msg),
         )
     _print_run(result, db)
@@ -376,8 +386,36 @@ def _print_run(result: Any, db: Any = None) -> None:
     )
     if result.values is not None:
         _print_models(result.values)
+    if result.predict is not None:
+        _print_predict(result)
     if result.segments is not None:
         _print_segments(result.run_id, result.segments, db)
+    if result.recommend is not None:
+        _print_recommend(result)
+
+
+def _print_predict(result: Any) -> None:
+    from valueseg.cli_stages import print_leaderboard
+
+    predicted = result.predict
+    board = predicted.leaderboard
+    if len(board):
+        print_leaderboard(console, board[board["task"] == "churn"], [])
+    for note in predicted.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
+    console.print(
+        f"Spend and 365-day leaderboards: valueseg predict --run {result.run_id}", highlight=False
+    )
+
+
+def _print_recommend(result: Any) -> None:
+    from valueseg.cli_stages import print_recommend_evaluation
+
+    recommended = result.recommend
+    if len(recommended.evaluation):
+        print_recommend_evaluation(console, recommended.evaluation)
+    for note in recommended.notes:
+        console.print(f"[yellow]Note:[/yellow] {note}", highlight=False)
 
 
 def _print_segments(run_id: int, segments: Any, db: Any = None) -> None:
@@ -497,6 +535,15 @@ def demo(
     console.print(
         f"\nStore written to [bold]{result.db}[/bold]. Next: valueseg info --db {result.db}"
     )
+
+
+def _register_stages() -> None:
+    from valueseg.cli_stages import register
+
+    register(app, console)
+
+
+_register_stages()
 
 
 def main() -> None:

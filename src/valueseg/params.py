@@ -18,6 +18,8 @@ import pandas as pd
 
 from valueseg.errors import InputError, ValuesegError
 from valueseg.features.rfm import FREQS as _RFM_FREQS
+from valueseg.predict.learners import LEARNERS
+from valueseg.predict.params import check_predict_params
 from valueseg.segment.grid import RfmGrid, load_rfm_grid
 
 #: Engines a run computes its features on.
@@ -43,6 +45,8 @@ class RunParams:
     segments_config: str | None
     random_state: int
     clusters: tuple[int, int] = CLUSTERS
+    horizon_days: int = 90
+    learners: tuple[str, ...] = LEARNERS
 
     def record(self, as_of: datetime) -> dict[str, Any]:
         """The parameters as ``runs.parameters`` keeps them (JSON-ready)."""
@@ -53,6 +57,8 @@ class RunParams:
             "segments_config": self.segments_config,
             "seed": self.random_state,
             "clusters": f"{self.clusters[0]}-{self.clusters[1]}",
+            "horizon": self.horizon_days,
+            "learners": ",".join(self.learners),
         }
 
 
@@ -65,6 +71,8 @@ def check_run_params(
     segments_config: str | Path | None = None,
     random_state: Any = 0,
     clusters: Any = CLUSTERS,
+    horizon_days: Any = 90,
+    learners: Any = LEARNERS,
 ) -> RunParams:
     """Check every parameter of a run; the first bad one raises :class:`InputError`.
 
@@ -95,6 +103,7 @@ def check_run_params(
     if not 0 <= random_state <= MAX_SEED:
         raise InputError(f"--seed must be from 0 to {MAX_SEED:,}. Got {random_state:,}.")
     k_range = parse_clusters(clusters)
+    horizon_days, learners = check_predict_params(horizon_days, learners)
     return RunParams(
         as_of=parse_as_of(as_of),
         engine=engine,
@@ -104,6 +113,8 @@ def check_run_params(
         segments_config=None if segments_config is None else str(segments_config),
         random_state=random_state,
         clusters=k_range,
+        horizon_days=horizon_days,
+        learners=learners,
     )
 
 

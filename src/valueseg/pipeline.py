@@ -1,4 +1,5 @@
-"""One run: features → value models → segments → store, read top to bottom as its stages.
+"""One run: features → value models → predict → segments → recommend → store, read top to
+bottom as its stages.
 
 A run checks its parameters before it leaves a trace; then it is a row of ``runs``.
 Everything it derives is written in one transaction with its ``run_id``. A run that fails
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,10 +25,14 @@ from valueseg.params import RunParams, check_run_params
 from valueseg.store import DEFAULT_DB, Store
 from valueseg.store.derived import write_features, write_fits, write_frame
 from valueseg.store.orders import last_line_time, purchase_span, spend_between
-from valueseg.store.runs import fail_run, finish_run, start_run
+from valueseg.store.predict import write_predict_fits, write_reasons
+from valueseg.store.recommend import recommend_inputs, write_recommendations
+from valueseg.store.runs import fail_run, finish_run, start_run, write_notes
 
 if TYPE_CHECKING:
     from valueseg.models.choice import ValueModels
+    from valueseg.predict.stage import PredictResult
+    from valueseg.recommend.stage import RecommendResult
     from valueseg.segment.lenses import SegmentResult
 
 __all__ = ["RunResult", "default_as_of", "run"]
@@ -48,6 +53,9 @@ class RunResult:
     seconds: dict[str, float] = field(default_factory=dict)
     values: ValueModels | None = None
     segments: SegmentResult | None = None
+    predict: PredictResult | None = None
+    recommend: RecommendResult | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def default_as_of(store: Store) -> datetime:
@@ -71,6 +79,8 @@ def run(
     segments_config: str | Path | None = None,
     random_state: int = 0,
     clusters: str | tuple[int, int] = "3-8",
+    horizon_days: int = 90,
+    learners: str | Sequence[str] = "lr,tree,rf,lgbm",
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Features, back-tested value models, scores and segments of every customer, stored.
@@ -97,6 +107,12 @@ def run(
     clusters : str or (int, int) (``--clusters``)
         Fewest and most behavioural clusters looked for, ``"LOW-HIGH"`` (default
         ``"3-8"``: the fewest the k criteria cannot tell from their best) or one number.
+    horizon_days : int, default 90 (``--horizon``)
+        Churn is no purchase in the next ``horizon_days``; ``predicted_spend_90d`` is the
+        spend in them.
+    learners : str or sequence (``--learners``)
+        Churn and spend learners compared with the value models' baseline, among
+        ``lr, tree, rf, lgbm`` (default all).
     progress : callable, optional
         Called with a short message as each stage starts.
     """
@@ -108,6 +124,8 @@ def run(
         segments_config=segments_config,
         random_state=random_state,
         clusters=clusters,
+        horizon_days=horizon_days,
+        learners=learners,
     )
     with _opened(db) as store:
         when = default_as_of(store) if params.as_of is None else params.as_of
@@ -135,15 +153,30 @@ def _stages(
         table = features.to_pandas()
     with _timed(seconds, "models", say, "back-testing and fitting value models"):
         values = _value_models(store, when, table, params.freq)
+    with _timed(seconds, "predict", say, "training churn and spend learners"):
+        predicted = _predict(store, when, table, values, params)
+        scores = _with_predictions(values.scores, predicted.scores)
     with _timed(seconds, "segments", say, "segmenting customers"):
-        segments = _segments(store, table, values.scores, params)
+        segments = _segments(store, table, scores, params)
+    with _timed(seconds, "recommend", say, "fitting and evaluating recommenders"):
+        recommended = _recommend(store, when, segments.customers, params)
+    notes = [
+        *(("models", n) for n in values.notes),
+        *(("predict", n) for n in predicted.notes),
+        *(("segments", n) for n in segments.notes),
+        *(("recommend", n) for n in recommended.notes),
+    ]
     with _timed(seconds, "write", say, "writing"):
-        scores = values.scores.merge(segments.customers, on="customer_id", how="outer")
+        scores = scores.merge(segments.customers, on="customer_id", how="outer")
         with store.transaction():
             write_features(store, run_id, features)
             write_frame(store, "customer_scores", run_id, scores)
             write_frame(store, "segments", run_id, segments.segments)
             write_fits(store, run_id, values.fits())
+            write_predict_fits(store, run_id, predicted.fits)
+            write_reasons(store, run_id, predicted.reasons)
+            write_recommendations(store, run_id, recommended)
+            write_notes(store, run_id, notes)
             finish_run(store, run_id)
     columns = [c for c in features.column_names if c != "customer_id"]
     return RunResult(
@@ -155,6 +188,9 @@ def _stages(
         seconds,
         values=values,
         segments=segments,
+        predict=predicted,
+        recommend=recommended,
+        notes=notes,
     )
 
 
@@ -190,6 +226,51 @@ def _value_models(store: Store, as_of: datetime, features: pd.DataFrame, freq: s
         spend = spend_between(store, cal_end, as_of).rename(columns={"spend": "spend_holdout"})
         cal = cal.merge(spend, on="customer_id", how="left").fillna({"spend_holdout": 0.0})
     return value_models(cal, features[_SUMMARY], freq=freq, why_no_cal=why)
+
+
+def _predict(
+    store: Store, as_of: datetime, features: pd.DataFrame, values: ValueModels, params: RunParams
+) -> PredictResult:
+    """Churn and spend learners against the value models' baseline (docs/predict.md)."""
+    from valueseg.predict.stage import predict_stage
+
+    return predict_stage(
+        store,
+        as_of,
+        features,
+        values,
+        freq=params.freq,
+        horizon_days=params.horizon_days,
+        learners=params.learners,
+        random_state=params.random_state,
+        engine=params.engine,
+    )
+
+
+def _with_predictions(scores: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:
+    """The value models' scores with the predict stage's columns; a learner's 365-day CLV,
+    when it won its back-test, replaces the value models' one."""
+    taken = [c for c in predicted.columns if c != "customer_id"]
+    kept = scores.drop(columns=[c for c in taken if c in scores.columns])
+    return kept.merge(predicted, on="customer_id", how="left")
+
+
+def _recommend(
+    store: Store, as_of: datetime, segments: pd.DataFrame, params: RunParams
+) -> RecommendResult:
+    """Recommendations for every customer who bought, evaluated on the last horizon."""
+    from valueseg.recommend.stage import recommend_stage
+
+    transactions, events = recommend_inputs(store, as_of)
+    by_customer = segments.set_index("customer_id")["segment"] if len(segments) else None
+    return recommend_stage(
+        transactions,
+        events,
+        by_customer,
+        as_of,
+        horizon_days=params.horizon_days,
+        random_state=params.random_state,
+    )
 
 
 def _segments(

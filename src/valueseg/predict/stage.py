@@ -306,6 +306,13 @@ def _scores(
         out["predicted_spend_90d"] = spend.model.predict(X)
     else:
         out["predicted_spend_90d"] = scoring["btyd_expected_spend"].to_numpy(np.float64)
+    for column in ("churn_probability", "predicted_spend_90d"):
+        empty = int((~np.isfinite(out[column].to_numpy(np.float64))).sum())
+        if empty:
+            notes.append(
+                f"{column} left empty for {empty:,} customers: the value model gives no number "
+                f"for them over {ctx.horizon_days} days (--horizon)"
+            )
     fit = ctx.value_fit
     if fit is None:
         out["expected_next_order_date"] = pd.NaT

@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 
-
 def window_purchases(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
     """``customer_id, spend, first_purchase``: the buyers of ``[start, end)``.
 

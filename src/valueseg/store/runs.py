@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
 import pandas as pd
 
+from valueseg.errors import InputError
 from valueseg.store.store import Store
 
 #: What a run left ``running`` by a killed process is marked with.
@@ -78,3 +80,55 @@ def list_runs(store: Store) -> pd.DataFrame:
         "date_diff('millisecond', started_at, finished_at) / 1000.0 AS seconds, message "
         "FROM runs ORDER BY run_id"
     ).df()
+
+
+def write_notes(store: Store, run_id: int, notes: Iterable[tuple[str, str]]) -> None:
+    """One ``run_notes`` row per (stage, note): what a stage chose, left out or fell back on."""
+    rows = [[run_id, stage, note] for stage, note in notes]
+    if rows:
+        store.con.executemany("INSERT INTO run_notes (run_id, stage, note) VALUES (?, ?, ?)", rows)
+
+
+def run_notes(store: Store, run_id: int) -> pd.DataFrame:
+    """``stage, note`` of a run, in the order they were written.
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     run_notes(store, 1).columns.tolist()
+    ['stage', 'note']
+    """
+    return store.con.execute(
+        "SELECT stage, note FROM run_notes WHERE run_id = ? ORDER BY rowid", [run_id]
+    ).df()
+
+
+def chosen_run(store: Store, run_id: int | None = None) -> int:
+    """``run_id`` when it succeeded, else the latest run that did (a CLI's ``--run``).
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     chosen_run(store)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    valueseg.errors.InputError: Store :memory: holds no finished run yet. ...
+    """
+    rows = store.con.execute(
+        "SELECT run_id FROM runs WHERE status = 'succeeded' ORDER BY run_id"
+    ).fetchall()
+    done = [int(r[0]) for r in rows]
+    if not done:
+        raise InputError(
+            f"Store {store.path} holds no finished run yet. Run the pipeline first: "
+            f"valueseg run --db {store.path}"
+        )
+    if run_id is None:
+        return done[-1]
+    if run_id not in done:
+        have = ", ".join(map(str, done[-10:]))
+        raise InputError(
+            f"Run {run_id} did not finish in {store.path}. Finished runs: {have}. "
+            "Pass one of them with --run, or see them all with valueseg info."
+        )
+    return run_id

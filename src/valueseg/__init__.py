@@ -6,7 +6,7 @@ Examples
 --------
 >>> import valueseg as vs
 >>> sorted(vs.__all__)[:3]
-['BetaGeo', 'BetaGeoBetaBinom', 'GammaGamma']
+['BetaGeo', 'BetaGeoBetaBinom', 'ChurnPredictor']
 >>> vs.BetaGeo.__module__
 'valueseg.models.beta_geo'
 """

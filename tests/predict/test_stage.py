@@ -74,6 +74,9 @@ def test_next_order_backtest_near_half(small_run):
     assert bt["expected_share"] == 0.5
     assert bt["customers_checked"] > 500
     assert 0.35 < bt["share"] < 0.65
+    row = next(f for f in small_run.fits if f["task"] == "next_order")  # kept in predict_fits
+    assert row["metrics"] == bt and row["reason"] in small_run.notes
+    assert f"{100 * bt['share']:.1f} % of {bt['customers_checked']:,} customers" in row["reason"]
 
 
 def test_store_round_trip(small_run):
@@ -82,7 +85,7 @@ def test_store_round_trip(small_run):
         write_reasons(store, 7, small_run.reasons)
         board = stored_leaderboard(store, 7)
         pd.testing.assert_frame_equal(board, leaderboard_frame(small_run.fits))
-        assert len(stored_reasons(store, 7)) == 3  # churn, spend, clv_365d
+        assert len(stored_reasons(store, 7)) == 4  # churn, spend, clv_365d, next_order
         one = small_run.reasons["customer_id"].iloc[0]
         assert len(read_reasons(store, 7, one)) == 3
 

@@ -169,6 +169,7 @@ def leaderboard_frame(fits: Sequence[dict[str, Any]]) -> pd.DataFrame:
     ``fits`` are :class:`~valueseg.predict.stage.PredictResult` ``fits`` (or the rows of
     ``predict_fits`` read back by :func:`valueseg.store.predict.read_predict_fits`).
     """
+    fits = [fit for fit in fits if fit["task"] in COLUMNS]  # the next-order back-test is not
     rows = []
     for fit in fits:
         task = fit["task"]

@@ -163,7 +163,9 @@ def predict_stage(
         reasons, imp = _reasons(churn, scoring, columns, scores, ctx, notes)
     with _timed(seconds, "next_order_backtest"):
         backtest = backtest_next_order(store, tables, as_of, freq)
-    fits = churn.fits + spend.fits + clv.fits
+    next_order = _next_order_fit(backtest, ctx.value_name)
+    notes.append(next_order["reason"])
+    fits = [*churn.fits, *spend.fits, *clv.fits, next_order]
     return PredictResult(
         scores=scores,
         reasons=reasons,
@@ -355,6 +357,30 @@ def _clv(
         random_state=ctx.random_state,
         n_jobs=ctx.n_jobs,
     )
+
+
+def _next_order_fit(backtest: dict[str, Any], model: str) -> dict[str, Any]:
+    """The next-order back-test as a ``predict_fits`` row (task ``next_order``) with its
+    reading: the share who ordered by their date, next to the 50 % it should be."""
+    share, checked = backtest.get("share"), int(backtest.get("customers_checked") or 0)
+    if share is None:
+        reason = (
+            "expected_next_order_date not back-tested: no customer's predicted date at a "
+            "cutoff fell before as_of"
+        )
+    else:
+        reason = (
+            f"expected_next_order_date back-tested: {100 * share:.1f} % of {checked:,} "
+            "customers ordered by their predicted date (50 % expected)"
+        )
+    return {
+        "task": "next_order",
+        "model": model,
+        "params": None,
+        "metrics": backtest,
+        "chosen": True,
+        "reason": reason,
+    }
 
 
 def _best_learner(result: TaskResult) -> str | None:

@@ -125,6 +125,11 @@ _BAD_FLAGS = [
         "lr, tree, rf, lgbm (default: all of them).",
     ),
     (
+        ["--recommender", "svd"],
+        "Error: Unknown --recommender 'svd'. Expected one of: auto, als, bpr, item_item, "
+        "segment_popularity, popularity (auto: tune them all and keep the best).",
+    ),
+    (
         ["--segments-config", "missing.toml"],
         "Error: Cannot use --segments-config: Segments config missing.toml not found.",
     ),

@@ -165,3 +165,21 @@ def test_cli_predict_on_a_run_that_did_not_finish(shop_run):
     done = _cli("predict", "--db", str(db), "--run", "99")
     assert done.returncode == 1
     assert done.stderr.startswith("Error: Run 99 did not finish in ")
+
+
+def test_the_recommender_flag_names_the_recommend_package_models():
+    from valueseg.params import RECOMMENDERS
+    from valueseg.recommend.models import MODELS
+
+    assert RECOMMENDERS == ("auto", *MODELS)
+
+
+def test_a_fixed_recommender_serves_the_customers_with_orders(store):
+    shop = make_shop(400, random_state=5)
+    ingest(shop.transactions, db=store, now=NOW)
+    result = run(store, learners="lr", recommender="item_item")
+    assert result.recommend is not None and result.recommend.chosen == "item_item"
+    models = store.con.execute("SELECT DISTINCT model FROM recommendations").fetchall()
+    assert {m for (m,) in models} <= {"item_item", "segment_popularity"}
+    params = store.con.execute("SELECT parameters FROM runs").fetchone()[0]
+    assert json.loads(params)["recommender"] == "item_item"

@@ -272,6 +272,14 @@ def run_command(
         str,
         typer.Option("--learners", help="Churn and spend learners: lr,tree,rf,lgbm (default all)."),
     ] = "lr,tree,rf,lgbm",
+    recommender: Annotated[
+        str,
+        typer.Option(
+            "--recommender",
+            help="auto (tune all, keep the best), als, bpr, item_item, segment_popularity "
+            "or popularity.",
+        ),
+    ] = "auto",
 ) -> None:
     """One run: features, value models, churn and spend learners, segments and
     recommendations, back-tested and written to the store."""
@@ -289,6 +297,7 @@ def run_command(
             clusters=clusters,
             horizon_days=horizon,
             learners=learners,
+            recommender=recommender,
             progress=lambda msg: status.update(msg),
         )
     _print_run(result, db)

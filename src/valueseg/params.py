@@ -26,6 +26,8 @@ from valueseg.segment.grid import RfmGrid, load_rfm_grid
 ENGINES: Final = ("duckdb", "spark")
 #: Periods of the RFM summary (the features' own list), most used first.
 FREQS: Final = tuple(sorted(_RFM_FREQS, key=("D", "W", "M", "h").index))
+#: Recommenders a run may fix (``--recommender``); "auto" tunes them all.
+RECOMMENDERS: Final = ("auto", "als", "bpr", "item_item", "segment_popularity", "popularity")
 #: Seeds numpy's generators take.
 MAX_SEED: Final = 2**32 - 1
 #: Behavioural clusters looked for by default, and the most ever (``--clusters``).
@@ -47,6 +49,7 @@ class RunParams:
     clusters: tuple[int, int] = CLUSTERS
     horizon_days: int = 90
     learners: tuple[str, ...] = LEARNERS
+    recommender: str = "auto"
 
     def record(self, as_of: datetime) -> dict[str, Any]:
         """The parameters as ``runs.parameters`` keeps them (JSON-ready)."""
@@ -59,6 +62,7 @@ class RunParams:
             "clusters": f"{self.clusters[0]}-{self.clusters[1]}",
             "horizon": self.horizon_days,
             "learners": ",".join(self.learners),
+            "recommender": self.recommender,
         }
 
 
@@ -73,6 +77,7 @@ def check_run_params(
     clusters: Any = CLUSTERS,
     horizon_days: Any = 90,
     learners: Any = LEARNERS,
+    recommender: Any = "auto",
 ) -> RunParams:
     """Check every parameter of a run; the first bad one raises :class:`InputError`.
 
@@ -104,6 +109,11 @@ def check_run_params(
         raise InputError(f"--seed must be from 0 to {MAX_SEED:,}. Got {random_state:,}.")
     k_range = parse_clusters(clusters)
     horizon_days, learners = check_predict_params(horizon_days, learners)
+    if recommender not in RECOMMENDERS:
+        raise InputError(
+            f"Unknown --recommender {recommender!r}. Expected one of: {', '.join(RECOMMENDERS)} "
+            "(auto: tune them all and keep the best)."
+        )
     return RunParams(
         as_of=parse_as_of(as_of),
         engine=engine,
@@ -115,6 +125,7 @@ def check_run_params(
         clusters=k_range,
         horizon_days=horizon_days,
         learners=learners,
+        recommender=recommender,
     )
 
 

@@ -81,6 +81,7 @@ def run(
     clusters: str | tuple[int, int] = "3-8",
     horizon_days: int = 90,
     learners: str | Sequence[str] = "lr,tree,rf,lgbm",
+    recommender: str = "auto",
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Features, back-tested value models, scores and segments of every customer, stored.
@@ -113,6 +114,10 @@ def run(
     learners : str or sequence (``--learners``)
         Churn and spend learners compared with the value models' baseline, among
         ``lr, tree, rf, lgbm`` (default all).
+    recommender : str, default "auto" (``--recommender``)
+        ``auto`` tunes ALS, BPR and item-item on a validation split and keeps the best by
+        NDCG@10; ``als``, ``bpr``, ``item_item``, ``segment_popularity`` or ``popularity``
+        fixes the model (faster on a large shop).
     progress : callable, optional
         Called with a short message as each stage starts.
     """
@@ -126,6 +131,7 @@ def run(
         clusters=clusters,
         horizon_days=horizon_days,
         learners=learners,
+        recommender=recommender,
     )
     with _opened(db) as store:
         when = default_as_of(store) if params.as_of is None else params.as_of
@@ -270,6 +276,7 @@ def _recommend(
         as_of,
         horizon_days=params.horizon_days,
         random_state=params.random_state,
+        model=params.recommender,
     )
 
 

@@ -116,6 +116,7 @@ def recommend_stage(
     horizon_days: int = 90,
     n: int = 10,
     random_state: int = 0,
+    model: str = "auto",
 ) -> RecommendResult:
     """Recommendations for every customer who bought, with their evaluation.
 
@@ -135,6 +136,9 @@ def recommend_stage(
     n : int, default 10
         Products per customer.
     random_state : int, default 0
+    model : str, default "auto" (``--recommender``)
+        ``"auto"`` tunes every model and keeps the best by NDCG; a model's name fixes it
+        (a large shop's choice: see docs/recommend.md, Cost).
 
     Returns
     -------
@@ -151,7 +155,7 @@ def recommend_stage(
     if why is not None:
         return _skipped(why)
     notes: list[str] = []
-    rec = Recommender(horizon_days=horizon_days, random_state=random_state).fit(
+    rec = Recommender(model=model, horizon_days=horizon_days, random_state=random_state).fit(
         transactions, _usable_events(events, notes), segments=segments, as_of=as_of
     )
     left_out = rec.interactions_.lines_without_product

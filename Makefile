@@ -14,10 +14,11 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e .
 	touch $@
 
-# Dev installs the spark and postgres extras so CI runs the DuckDB = Spark test (Java 17)
-# and the PostgreSQL source test (against a throw-away server when its binaries exist).
+# Dev installs the spark, postgres and deep extras so CI runs the DuckDB = Spark test
+# (Java 17), the PostgreSQL source test (against a throw-away server when its binaries
+# exist) and the sequence learner's tests (torch's CPU build).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[dev,spark,postgres]"
+	$(PIP) install --quiet -e ".[dev,spark,postgres,deep]"
 	touch $@ $(VENV)/.installed-run
 
 demo: $(VENV)/.installed-run

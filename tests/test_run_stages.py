@@ -183,3 +183,25 @@ def test_a_fixed_recommender_serves_the_customers_with_orders(store):
     assert {m for (m,) in models} <= {"item_item", "segment_popularity"}
     params = store.con.execute("SELECT parameters FROM runs").fetchone()[0]
     assert json.loads(params)["recommender"] == "item_item"
+
+
+def test_the_run_keeps_its_fitted_estimators_and_they_score_as_it_did(shop_run):
+    from valueseg.models import backtest
+    from valueseg.predict import ChurnPredictor
+    from valueseg.store.estimators import estimator_names, read_estimator
+
+    _, db, result = shop_run
+    with Store(db, read_only=True) as store:
+        names = estimator_names(store, result.run_id)
+        model = read_estimator(store, result.run_id, "value_model")
+        churn = read_estimator(store, result.run_id, "churn") if "churn" in names else None
+        stored = store.con.execute(
+            'SELECT f.frequency, f.recency, f."T", s.p_alive FROM customer_features f '
+            "JOIN customer_scores s USING (run_id, customer_id) WHERE run_id = ?",
+            [result.run_id],
+        ).df()
+    assert {"value_model", "spend_model", "segmenter"} <= set(names)
+    if result.predict.tasks["churn"].model is not None:
+        assert isinstance(churn, ChurnPredictor)
+    again = backtest.p_alive(result.values.chosen.name, model, stored)
+    np.testing.assert_allclose(again, stored["p_alive"], rtol=1e-12)

@@ -24,6 +24,7 @@ from valueseg.errors import InputError, ValuesegError
 from valueseg.params import RunParams, check_run_params
 from valueseg.store import DEFAULT_DB, Store
 from valueseg.store.derived import write_features, write_fits, write_frame
+from valueseg.store.estimators import write_estimators
 from valueseg.store.orders import last_line_time, purchase_span, spend_between
 from valueseg.store.predict import write_predict_fits, write_reasons
 from valueseg.store.recommend import recommend_inputs, write_recommendations
@@ -183,6 +184,7 @@ def _stages(
             write_reasons(store, run_id, predicted.reasons)
             write_recommendations(store, run_id, recommended)
             write_notes(store, run_id, notes)
+            write_estimators(store, run_id, _estimators(values, predicted, segments))
             finish_run(store, run_id)
     columns = [c for c in features.column_names if c != "customer_id"]
     return RunResult(
@@ -198,6 +200,24 @@ def _stages(
         recommend=recommended,
         notes=notes,
     )
+
+
+def _estimators(
+    values: ValueModels, predicted: PredictResult, segments: SegmentResult
+) -> dict[str, Any]:
+    """What a server needs to score a new order as this run would: the chosen value model,
+    the spend model, the segmenter and the chosen churn and spend learners (calibration
+    included). Baselines and skipped stages keep nothing."""
+    churn, spend = predicted.tasks.get("churn"), predicted.tasks.get("spend")
+    chosen = values.chosen
+    return {
+        "value_model": None if chosen is None else chosen.model,
+        "spend_model": values.spend_model,
+        "segmenter": segments.segmenter,
+        "churn": None if churn is None else churn.model,
+        "churn_calibration": None if churn is None else churn.calibration,
+        "spend": None if spend is None else spend.model,
+    }
 
 
 def _check_as_of(store: Store, as_of: datetime) -> None:

@@ -297,7 +297,8 @@ CREATE TABLE customer_reasons (
 
 # The predict stage's scores, fits and reasons (PREDICT_DDL); the recommend stage's model
 # per row, its evaluation and each product's neighbours; and each run's notes, one line per
-# thing a stage did not do or chose; each customer's next-best action.
+# thing a stage did not do or chose; each customer's next-best action; the fitted
+# estimators of a run.
 _V3: Final = (
     PREDICT_DDL
     + """
@@ -332,6 +333,18 @@ CREATE TABLE customer_actions (
     rule            VARCHAR NOT NULL    -- the playbook rule that chose it, as written
 );
 
+-- Each run's fitted estimators (value model, spend model, segmenter, churn and spend
+-- learners), so a server can score a new order without refitting. joblib's pickle: load
+-- only a store you trust, as any pickle.
+CREATE TABLE run_estimators (
+    run_id    INTEGER NOT NULL,
+    name      VARCHAR NOT NULL,   -- value_model | spend_model | segmenter | churn | spend …
+    format    VARCHAR NOT NULL,   -- joblib
+    versions  VARCHAR,            -- JSON: valueseg, scikit-learn, lightgbm, numpy versions
+    bytes     BIGINT NOT NULL,
+    blob      BLOB NOT NULL
+);
+
 CREATE TABLE run_notes (
     run_id  INTEGER NOT NULL,
     stage   VARCHAR NOT NULL,   -- models | predict | segments | recommend
@@ -344,7 +357,7 @@ CREATE TABLE run_notes (
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial schema: inputs, quarantine, runs and derived tables", _V1),
     (2, "order status, refunds, currency and line items; orders kept aside", _V2),
-    (3, "predictions and reasons, recommendations' evaluation, actions, run notes", _V3),
+    (3, "predictions and reasons, recommendations' evaluation, actions, notes, estimators", _V3),
 )
 
 #: The schema version this valueseg writes.
@@ -370,5 +383,6 @@ DATA_TABLES: Final = (
     "similar_products",
     "customer_actions",
     "run_notes",
+    "run_estimators",
     "experiments",
 )

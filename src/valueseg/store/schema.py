@@ -298,7 +298,7 @@ CREATE TABLE customer_reasons (
 # The predict stage's scores, fits and reasons (PREDICT_DDL); the recommend stage's model
 # per row, its evaluation and each product's neighbours; and each run's notes, one line per
 # thing a stage did not do or chose; each customer's next-best action; the fitted
-# estimators of a run.
+# estimators of a run; the web app's keys, audit log and real-time segment changes.
 _V3: Final = (
     PREDICT_DDL
     + """
@@ -345,6 +345,37 @@ CREATE TABLE run_estimators (
     blob      BLOB NOT NULL
 );
 
+-- The web app's API keys (only their SHA-256 is kept), its audit log of customer-level
+-- reads and exports, and the segment changes real-time scoring makes.
+CREATE TABLE api_keys (
+    key_id      INTEGER PRIMARY KEY,
+    key_hash    VARCHAR NOT NULL UNIQUE,  -- sha256 hex of the key
+    prefix      VARCHAR NOT NULL,         -- the key's first characters, to recognise it
+    role        VARCHAR NOT NULL,         -- viewer | analyst | admin
+    label       VARCHAR,
+    created_at  TIMESTAMP NOT NULL,
+    revoked_at  TIMESTAMP
+);
+
+CREATE TABLE audit_log (
+    logged_at    TIMESTAMP NOT NULL,
+    key_id       INTEGER,                 -- NULL: the local admin token
+    role         VARCHAR NOT NULL,
+    action       VARCHAR NOT NULL,        -- e.g. read_customer, export, post_event
+    target       VARCHAR,                 -- customer id, segment, export filter …
+    detail       VARCHAR                  -- JSON
+);
+
+CREATE TABLE segment_changes (
+    changed_at   TIMESTAMP NOT NULL,
+    run_id       INTEGER NOT NULL,        -- the run whose estimators scored the change
+    customer_id  VARCHAR NOT NULL,
+    lens         VARCHAR NOT NULL,        -- rfm | value_tier | cluster | action
+    before_value VARCHAR,
+    after_value  VARCHAR,
+    cause        VARCHAR                  -- e.g. order O123 posted to /v1/events
+);
+
 CREATE TABLE run_notes (
     run_id  INTEGER NOT NULL,
     stage   VARCHAR NOT NULL,   -- models | predict | segments | recommend
@@ -357,7 +388,7 @@ CREATE TABLE run_notes (
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial schema: inputs, quarantine, runs and derived tables", _V1),
     (2, "order status, refunds, currency and line items; orders kept aside", _V2),
-    (3, "predictions and reasons, recommendations' evaluation, actions, notes, estimators", _V3),
+    (3, "predictions, reasons, recommendations' evaluation, actions, estimators, web app", _V3),
 )
 
 #: The schema version this valueseg writes.
@@ -385,4 +416,7 @@ DATA_TABLES: Final = (
     "run_notes",
     "run_estimators",
     "experiments",
+    "api_keys",
+    "audit_log",
+    "segment_changes",
 )

@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest browser bench clean
+
+# Browser tests drive Debian's Chromium through the playwright package; never a browser
+# that a tool downloads itself. Installed when missing (root, or sudo without a password);
+# where it cannot be, the browser tests are skipped and say why.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +36,14 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null 2>&1 && $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	  echo "Chromium could not be installed: the browser tests will be skipped."; }
+
+pytest: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

@@ -84,6 +84,20 @@ def test_demo_loads_the_sample_shop_through_ingest(tmp_path):
     assert counts["rejected_rows"] == 0
     assert counts["customers"] == 500
     assert counts["transactions"] > 500
+    # every customer scored, explained and given an action; every buyer of a product a list
+    assert counts["customer_reasons"] == 3 * 500
+    assert counts["customer_actions"] == 500
+    assert counts["recommendations"] > 0 and counts["recommend_evaluation"] > 0
+    # an audience file per action, one designed experiment, the report beside the store
+    demo = tmp_path / "demo"
+    audiences = sorted(p.name for p in (demo / "audiences").glob("audience-*.csv"))
+    with Store(demo / "valueseg.duckdb", read_only=True) as store:
+        actions = store.con.execute("SELECT DISTINCT action FROM customer_actions").fetchall()
+        experiments = store.con.execute("SELECT name FROM experiments").fetchall()
+    assert len(audiences) == len(actions) > 0
+    assert experiments == [("churn-recall (demo)",)]
+    assert (demo / "report.html").stat().st_size > 10_000
+    assert f"Report: {demo / 'report.html'}" in done.stdout
 
 
 @pytest.mark.slow

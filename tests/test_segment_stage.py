@@ -17,6 +17,9 @@ from valueseg.segment.stored import run_migration, stored_segments
 from valueseg.store import Store
 from valueseg.synth import make_shop
 
+# Only the value models and segments are under test here: one learner, no tuning.
+_FAST = {"learners": "lr", "recommender": "popularity"}
+
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
@@ -27,9 +30,9 @@ def two_runs(tmp_path_factory):
         ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
         ingest(shop.events, kind="events", db=store)
         results = [
-            run(store, as_of="2025-01-01"),
-            run(store, as_of="2025-01-01"),
-            run(store, as_of="2024-10-01"),
+            run(store, **_FAST, as_of="2025-01-01"),
+            run(store, **_FAST, as_of="2025-01-01"),
+            run(store, **_FAST, as_of="2024-10-01"),
         ]
     return path, results
 
@@ -130,7 +133,7 @@ def test_segments_config_replaces_the_grid(tmp_path, store):
         }
     )
     ingest(tx, db=store, now=pd.Timestamp("2024-12-01").to_pydatetime())
-    result = run(store, segments_config=grid)
+    result = run(store, **_FAST, segments_config=grid)
     names = set(result.segments.customers["rfm_segment"])
     assert names == {"Cold", "Warm", "Hot"}
     assert any("too few to cluster" in n for n in result.segments.notes)
@@ -177,10 +180,10 @@ def test_clusters_flag_fixes_or_bounds_k(tmp_path):
     shop = make_shop(800, random_state=2)
     with Store(tmp_path / "k.duckdb") as store:
         ingest(shop.transactions, db=store)
-        result = run(store, clusters="4")
+        result = run(store, **_FAST, clusters="4")
         assert result.segments.segmenter.n_clusters_ == 4
         assert "behavioural clusters: 4, as asked (--clusters 4)." in result.segments.notes
         params = store.con.execute("SELECT parameters FROM runs WHERE run_id = 1").fetchone()
         assert json.loads(params[0])["clusters"] == "4-4"
-        bounded = run(store, clusters=(3, 5))
+        bounded = run(store, **_FAST, clusters=(3, 5))
         assert 3 <= bounded.segments.segmenter.n_clusters_ <= 5

@@ -17,6 +17,9 @@ from valueseg.pipeline import run
 from valueseg.store import Store
 from valueseg.synth import make_shop
 
+# Only the value models and segments are under test here: one learner, no tuning.
+_FAST = {"learners": "lr", "recommender": "popularity"}
+
 
 def _auc(score: np.ndarray, label: np.ndarray) -> float:
     """Probability that a random positive outranks a random negative (ties count half)."""
@@ -31,7 +34,7 @@ def shop_run(request, tmp_path_factory):
     shop = make_shop(8_000, random_state=request.param)
     store = Store(tmp_path_factory.mktemp("shop") / "shop.duckdb")
     ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
-    result = run(store, as_of="2025-01-01")
+    result = run(store, **_FAST, as_of="2025-01-01")
     yield shop, store, result
     store.close()
 
@@ -124,7 +127,7 @@ def test_a_tiny_shop_still_runs_and_says_why_there_is_no_backtest(store):
         }
     )
     ingest(tx, db=store, now=pd.Timestamp("2024-02-01").to_pydatetime())
-    result = run(store)
+    result = run(store, **_FAST)
     assert result.values.notes  # something was said about what could not be done
     rows = store.con.execute("SELECT count(*) FROM customer_scores").fetchone()
     assert rows == (2,)
@@ -157,7 +160,7 @@ def test_a_tiny_shop_still_runs_and_says_why_there_is_no_backtest(store):
 )
 def test_degenerate_shops_run_and_say_what_they_could_not_do(store, tx, said):
     ingest(tx, db=store, now=pd.Timestamp("2025-01-01").to_pydatetime())
-    result = run(store)
+    result = run(store, **_FAST)
     notes = result.values.notes + result.segments.notes
     assert any(said in note for note in notes), notes
     rows = store.con.execute(
@@ -202,7 +205,7 @@ def test_a_shop_whose_customers_never_stop_buying_still_gets_scores_said_to_be_r
     tx["timestamp"] = pd.Timestamp("2023-01-01") + pd.to_timedelta(tx.pop("day"), "D")
     tx["amount"] = rng.gamma(4.0, 10.0, len(tx)).round(2)
     ingest(tx, db=store, now=pd.Timestamp("2025-01-01").to_pydatetime())
-    result = run(store, as_of="2024-12-01")
+    result = run(store, **_FAST, as_of="2024-12-01")
     chosen = result.values.chosen
     assert chosen is not None and chosen.caveat  # chosen from fits that did not converge
     assert all(r.caveat or r.error for r in result.values.results)
@@ -254,7 +257,7 @@ def test_when_the_chosen_model_cannot_be_refitted_the_next_best_scores(monkeypat
 
     shop = make_shop(3_000, random_state=5)
     ingest(shop.transactions, db=store, now=pd.Timestamp("2025-01-02").to_pydatetime())
-    first = run(store, as_of="2025-01-01").values
+    first = run(store, **_FAST, as_of="2025-01-01").values
     ranked = sorted(
         (r for r in first.results if r.ok and r.backtest), key=lambda r: r.backtest["rmse"]
     )
@@ -267,7 +270,7 @@ def test_when_the_chosen_model_cannot_be_refitted_the_next_best_scores(monkeypat
         return fit_one(name, summary, strict=strict)
 
     monkeypatch.setattr(backtest, "fit_one", refuse_on_all_history)
-    result = run(store, as_of="2025-01-01")
+    result = run(store, **_FAST, as_of="2025-01-01")
     values = result.values
     expected = next(r.name for r in ranked if r.name != refused)
     assert values.chosen.name == expected
@@ -290,7 +293,7 @@ def test_a_shop_that_sells_only_on_sale_days_gets_scores(store):
             rows.append((f"c{c}", day + hour, float(rng.gamma(3, 20))))
     tx = pd.DataFrame(rows, columns=["customer_id", "timestamp", "amount"])
     ingest(tx, db=store, now=pd.Timestamp("2025-01-01").to_pydatetime())
-    result = run(store)
+    result = run(store, **_FAST)
     values = result.values
     assert values.chosen is not None
     for r in values.results:  # a model is back-tested with finite numbers, or it is an error
@@ -351,7 +354,7 @@ def test_when_no_converged_model_can_be_refitted_a_back_tested_rough_fit_scores(
         return fit_one(name, summary, strict=strict)
 
     monkeypatch.setattr(backtest, "fit_one", pareto_rough_others_refused)
-    result = run(store, as_of="2025-01-01")
+    result = run(store, **_FAST, as_of="2025-01-01")
     values = result.values
     assert values.chosen.name == "pareto_nbd"
     assert values.chosen.caveat == "rough, says the test"

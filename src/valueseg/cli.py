@@ -280,6 +280,10 @@ def run_command(
             "or popularity.",
         ),
     ] = "auto",
+    playbooks: Annotated[
+        Path | None,
+        typer.Option("--playbooks", help="TOML file of actions and rules extending the playbook."),
+    ] = None,
 ) -> None:
     """One run: features, value models, churn and spend learners, segments and
     recommendations, back-tested and written to the store."""
@@ -298,6 +302,7 @@ def run_command(
             horizon_days=horizon,
             learners=learners,
             recommender=recommender,
+            playbooks=playbooks,
             progress=lambda msg: status.update(msg),
         )
     _print_run(result, db)
@@ -541,15 +546,34 @@ def demo(
     _print_ingest(result.reports)
     _print_run(result.run, result.db)
     _print_info(result.summary)
+    _print_demo_outputs(result)
     console.print(
         f"\nStore written to [bold]{result.db}[/bold]. Next: valueseg info --db {result.db}"
     )
 
 
+def _print_demo_outputs(result: Any) -> None:
+    """Where the demo put its audiences, its experiment and its report."""
+    for audience in result.audiences:
+        console.print(f"Audience: {audience.path} ({audience.rows:,} customers)", highlight=False)
+    design = result.experiment
+    if design is not None:
+        verdict = "feasible" if design.feasible else "too small for the effect asked"
+        console.print(
+            f"Experiment {design.experiment_id} '{design.name}': {design.audience_size:,} "
+            f"customers, {design.needed_control + design.needed_treatment:,} needed ({verdict})",
+            highlight=False,
+        )
+    if result.report is not None:
+        console.print(f"Report: [bold]{result.report.path}[/bold]")
+
+
 def _register_stages() -> None:
+    from valueseg.cli_actions import register as register_actions
     from valueseg.cli_stages import register
 
     register(app, console)
+    register_actions(app, console, err_console)
 
 
 _register_stages()

@@ -139,6 +139,33 @@ def register(app: typer.Typer, console: Console) -> None:
         print_leaderboard(console, board, reasons)
 
     @app.command()
+    def report(
+        db: DbOption = Path(DEFAULT_DB),
+        run_id: RunOption = None,
+        out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
+            "report.html"
+        ),
+        images: Annotated[
+            Path | None, typer.Option("--images", help="Also write every chart as PNG here.")
+        ] = None,
+    ) -> None:
+        """One self-contained HTML report of a run, readable offline and printable."""
+        from valueseg.report import write_report
+
+        with console.status("Writing the report…"):
+            result = write_report(db, run_id=run_id, out=out, images=images)
+        empty = [s.title for s in result.sections if not s.filled]
+        console.print(
+            f"Report of run {result.run_id}: [bold]{result.path}[/bold] "
+            f"({result.size_bytes / 1e6:.1f} MB, {len(result.sections)} sections, "
+            f"{result.seconds:.1f} s)"
+        )
+        if empty:
+            console.print(f"Not filled yet: {', '.join(empty)}", highlight=False)
+        if images is not None:
+            console.print(f"Charts as PNG in {images}", highlight=False)
+
+    @app.command()
     def recommend(
         db: DbOption = Path(DEFAULT_DB),
         run_id: RunOption = None,

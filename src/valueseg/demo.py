@@ -7,13 +7,15 @@ written to files, loaded with :func:`valueseg.ingest` and run with :func:`values
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from valueseg.actions import ExperimentDesign, ExportReport, export_audiences
 from valueseg.errors import InputError
 from valueseg.io import IngestReport, ingest
 from valueseg.pipeline import RunResult, run
+from valueseg.report import ReportResult, write_report
 from valueseg.store import Store
 
 #: The demo's shops: a name for ``data=`` (and ``valueseg demo --data``) and what it is.
@@ -31,6 +33,9 @@ class DemoResult:
     run: RunResult
     summary: dict[str, Any]
     db: Path
+    report: ReportResult | None = None
+    audiences: list[ExportReport] = field(default_factory=list)
+    experiment: ExperimentDesign | None = None
 
 
 def run_demo(
@@ -90,8 +95,34 @@ def run_demo(
         for kind, path in files.items():
             reports.append(ingest(path, kind=kind, db=store))
         result = run(store)
+        audiences = export_audiences(store, out / "audiences")
+        experiment = _recall_experiment(store, out, result.run_id)
         summary = store.summary()
-    return DemoResult(reports, result, summary, db)
+        report = write_report(store, run_id=result.run_id, out=out / "report.html")
+    return DemoResult(reports, result, summary, db, report, audiences, experiment)
+
+
+#: The demo's experiment: does the churn-recall action bring at-risk customers back?
+RECALL_EXPERIMENT: Final = "churn-recall (demo)"
+
+
+def _recall_experiment(store: Store, out: Path, run_id: int) -> ExperimentDesign | None:
+    """Design one recall test on the churn-recall audience (None: the run has no one in
+    it). A 5-point lift in the share who order again is the effect worth detecting."""
+    from valueseg.actions import design_experiment
+    from valueseg.store.actions import lens_values
+
+    if "churn-recall" not in set(lens_values(store, run_id)["action"]):
+        return None
+    return design_experiment(
+        store,
+        name=RECALL_EXPERIMENT,
+        action="churn-recall",
+        metric="conversion",
+        mde=0.05,
+        out=out / "experiment-churn-recall.csv",
+        run_id=run_id,
+    )
 
 
 def _write_synth(out: Path, customers: int, random_state: int | None) -> dict[str, Path]:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from valueseg.actions.playbooks import Playbook, load_playbooks
 from valueseg.errors import InputError, ValuesegError
 from valueseg.features.rfm import FREQS as _RFM_FREQS
 from valueseg.predict.learners import LEARNERS
@@ -50,6 +51,8 @@ class RunParams:
     horizon_days: int = 90
     learners: tuple[str, ...] = LEARNERS
     recommender: str = "auto"
+    playbook: Playbook | None = None
+    playbooks: str | None = None
 
     def record(self, as_of: datetime) -> dict[str, Any]:
         """The parameters as ``runs.parameters`` keeps them (JSON-ready)."""
@@ -63,6 +66,7 @@ class RunParams:
             "horizon": self.horizon_days,
             "learners": ",".join(self.learners),
             "recommender": self.recommender,
+            "playbooks": self.playbooks,
         }
 
 
@@ -78,6 +82,7 @@ def check_run_params(
     horizon_days: Any = 90,
     learners: Any = LEARNERS,
     recommender: Any = "auto",
+    playbooks: str | Path | None = None,
 ) -> RunParams:
     """Check every parameter of a run; the first bad one raises :class:`InputError`.
 
@@ -126,6 +131,8 @@ def check_run_params(
         horizon_days=horizon_days,
         learners=learners,
         recommender=recommender,
+        playbook=_playbook(playbooks),
+        playbooks=None if playbooks is None else str(playbooks),
     )
 
 
@@ -195,6 +202,14 @@ def _timestamp(value: Any) -> pd.Timestamp | None:
     except (ValueError, TypeError):
         return None
     return None if pd.isna(stamp) else stamp
+
+
+def _playbook(path: str | Path | None) -> Playbook:
+    try:
+        return load_playbooks(path)
+    except ValuesegError as exc:
+        one_line = re.sub(r"\s+", " ", str(exc)).strip()
+        raise InputError(f"Cannot use --playbooks: {one_line}") from None
 
 
 def _grid(path: str | Path | None) -> RfmGrid:

@@ -56,6 +56,7 @@ class RunResult:
     segments: SegmentResult | None = None
     predict: PredictResult | None = None
     recommend: RecommendResult | None = None
+    actions: pd.DataFrame | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -83,6 +84,7 @@ def run(
     horizon_days: int = 90,
     learners: str | Sequence[str] = "lr,tree,rf,lgbm",
     recommender: str = "auto",
+    playbooks: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Features, back-tested value models, scores and segments of every customer, stored.
@@ -119,6 +121,9 @@ def run(
         ``auto`` tunes ALS, BPR and item-item on a validation split and keeps the best by
         NDCG@10; ``als``, ``bpr``, ``item_item``, ``segment_popularity`` or ``popularity``
         fixes the model (faster on a large shop).
+    playbooks : path, optional (``--playbooks``)
+        TOML file of actions and rules that extends the packaged playbook (its rules of the
+        same name replace the packaged ones); each customer gets one next-best action.
     progress : callable, optional
         Called with a short message as each stage starts.
     """
@@ -133,6 +138,7 @@ def run(
         horizon_days=horizon_days,
         learners=learners,
         recommender=recommender,
+        playbooks=playbooks,
     )
     with _opened(db) as store:
         when = default_as_of(store) if params.as_of is None else params.as_of
@@ -167,11 +173,14 @@ def _stages(
         segments = _segments(store, table, scores, params)
     with _timed(seconds, "recommend", say, "fitting and evaluating recommenders"):
         recommended = _recommend(store, when, segments.customers, params)
+    with _timed(seconds, "actions", say, "choosing each customer's next-best action"):
+        actions = _actions(scores, segments, recommended, params)
     notes = [
         *(("models", n) for n in values.notes),
         *(("predict", n) for n in predicted.notes),
         *(("segments", n) for n in segments.notes),
         *(("recommend", n) for n in recommended.notes),
+        *(("actions", n) for n in actions.attrs.get("notes", [])),
     ]
     with _timed(seconds, "write", say, "writing"):
         scores = scores.merge(segments.customers, on="customer_id", how="outer")
@@ -183,6 +192,7 @@ def _stages(
             write_predict_fits(store, run_id, predicted.fits)
             write_reasons(store, run_id, predicted.reasons)
             write_recommendations(store, run_id, recommended)
+            write_frame(store, "customer_actions", run_id, actions)
             write_notes(store, run_id, notes)
             write_estimators(store, run_id, _estimators(values, predicted, segments))
             finish_run(store, run_id)
@@ -198,6 +208,7 @@ def _stages(
         segments=segments,
         predict=predicted,
         recommend=recommended,
+        actions=actions,
         notes=notes,
     )
 
@@ -297,6 +308,21 @@ def _recommend(
         horizon_days=params.horizon_days,
         random_state=params.random_state,
         model=params.recommender,
+    )
+
+
+def _actions(
+    scores: pd.DataFrame,
+    segments: SegmentResult,
+    recommended: RecommendResult,
+    params: RunParams,
+) -> pd.DataFrame:
+    """Each customer's next-best action from the playbook (docs/actions.md)."""
+    from valueseg.actions.nba import next_best_actions
+
+    everything = scores.merge(segments.customers, on="customer_id", how="left")
+    return next_best_actions(
+        everything, params.playbook, recommendations=recommended.recommendations
     )
 
 

@@ -18,6 +18,9 @@ import pytest
 
 from valueseg.io import ingest
 
+# Only the value models and segments are under test here: one learner, no tuning.
+_FAST = {"learners": "lr", "recommender": "popularity"}
+
 NOW = datetime(2025, 1, 1)
 
 # Shopify admin: Orders > Export (CSV for Excel, Numbers or other spreadsheet programs).
@@ -575,7 +578,7 @@ def test_run_scores_every_customer_of_each_layout(tmp_path):
         folder.mkdir()
         with Store(folder / "shop.duckdb") as store:
             report, _ = _load(platform, folder, store)
-            result = run(store)
+            result = run(store, **_FAST)
             scored = store.con.execute(
                 "SELECT count(DISTINCT customer_id) FROM customer_scores WHERE run_id = ?",
                 [result.run_id],

@@ -1,11 +1,19 @@
-"""Reports on a run: matplotlib displays that keep the numbers they plot.
+"""Reports on a run: matplotlib displays that keep the numbers they plot, and the HTML report.
 
 Each display computes its numbers in a ``from_...`` classmethod (``table_``, ``matrix_``,
 ``bins_``), draws them with ``plot(ax=None)`` and writes a PNG with ``to_png(path)``.
+:func:`write_report` writes one self-contained HTML file of a run (docs/report.md).
 """
 
 from __future__ import annotations
 
+from valueseg.report.charts import (
+    BarsDisplay,
+    HeatTableDisplay,
+    RfmGridDisplay,
+    TimelineDisplay,
+)
+from valueseg.report.html import ReportResult, ReportSection, write_report
 from valueseg.report.matrices import ExpectedPurchasesMatrixDisplay, ProbabilityAliveMatrixDisplay
 from valueseg.report.plots import (
     CalibrationDisplay,
@@ -14,9 +22,16 @@ from valueseg.report.plots import (
 )
 
 __all__ = [
+    "BarsDisplay",
     "CalibrationDisplay",
     "ClvDistributionDisplay",
     "ExpectedPurchasesMatrixDisplay",
+    "HeatTableDisplay",
     "ProbabilityAliveMatrixDisplay",
     "RepeatTransactionsDisplay",
+    "ReportResult",
+    "ReportSection",
+    "RfmGridDisplay",
+    "TimelineDisplay",
+    "write_report",
 ]

@@ -1,0 +1,201 @@
+"""The next-best action of every customer, by the playbook (``customer_actions`` rows).
+
+Rules are tried by their action's priority (lower first), then in the order of the
+playbook; each customer gets the action of the first rule they meet, and the rule that
+chose it, as text. The frame comes out by priority, then by value at stake (largest
+first), so the first rows of an action are the customers a capped campaign reaches first.
+
+**Value at stake** is what the shop stands to lose if it does nothing: predicted 365-day
+CLV × churn probability. Where the churn learner gave no probability but the value
+models gave P(alive), it is CLV × (1 − P(alive)); without a predicted CLV it is missing.
+The frame's ``attrs["notes"]`` says how many customers got each, which rules met no one,
+and which columns the rules read that the scores lack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from valueseg.actions.playbooks import Playbook, Rule, load_playbooks
+from valueseg.errors import InputError
+
+__all__ = ["ACTION_FRAME_COLUMNS", "next_best_actions", "value_at_stake"]
+
+#: The columns of :func:`next_best_actions` (table ``customer_actions`` less ``run_id``).
+ACTION_FRAME_COLUMNS = ("customer_id", "action", "priority", "value_at_stake", "rule")
+
+
+def _numbers(scores: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in scores.columns:
+        return np.full(len(scores), np.nan)
+    return pd.to_numeric(scores[column], errors="coerce").to_numpy(dtype=float)
+
+
+def value_at_stake(scores: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Predicted CLV × churn probability, else CLV × (1 − P(alive)); and what was used.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"predicted_clv_365d": [100.0, 100.0, None],
+    ...                        "churn_probability": [0.5, None, 0.5],
+    ...                        "p_alive": [0.9, 0.8, 0.1]})
+    >>> value, notes = value_at_stake(scores)
+    >>> value.round(2).tolist()
+    [50.0, 20.0, nan]
+    >>> notes[0]
+    'value at stake: predicted_clv_365d × churn_probability for 1 customers'
+    """
+    clv = _numbers(scores, "predicted_clv_365d")
+    churn = _numbers(scores, "churn_probability")
+    alive = _numbers(scores, "p_alive")
+    by_churn = clv * churn
+    by_alive = clv * (1.0 - alive)
+    value = np.where(np.isnan(by_churn), by_alive, by_churn)
+    counts = {
+        "predicted_clv_365d × churn_probability": int((~np.isnan(by_churn)).sum()),
+        "predicted_clv_365d × (1 − p_alive) (no churn probability)": int(
+            (np.isnan(by_churn) & ~np.isnan(by_alive)).sum()
+        ),
+        "missing (no predicted CLV, or neither churn probability nor P(alive))": int(
+            np.isnan(value).sum()
+        ),
+    }
+    notes = [f"value at stake: {what} for {n:,} customers" for what, n in counts.items() if n]
+    return value, notes
+
+
+def _rule_mask(
+    rule: Rule, scores: pd.DataFrame, recommended: set[str] | None, absent: set[str]
+) -> np.ndarray:
+    """Which customers meet every condition of ``rule``."""
+    mask = np.ones(len(scores), dtype=bool)
+    for column, names in (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers)):
+        if names:
+            if column not in scores.columns:
+                absent.add(column)
+                return np.zeros(len(scores), dtype=bool)
+            mask &= scores[column].astype("string").isin(names).fillna(False).to_numpy(bool)
+    if rule.clusters:
+        if "segment" not in scores.columns:
+            absent.add("segment")
+            return np.zeros(len(scores), dtype=bool)
+        clusters = scores["segment"].astype("string")
+        hits = {n for n in clusters.dropna().unique() if rule.matches_cluster(str(n))}
+        mask &= clusters.isin(hits).fillna(False).to_numpy(bool)
+    if rule.when is not None:
+        absent.update(c for c in rule.when.columns if c not in scores.columns)
+        mask &= rule.when.mask(scores)
+    if rule.needs_recommendations:
+        if recommended is None:
+            return np.zeros(len(scores), dtype=bool)
+        mask &= scores["customer_id"].astype(str).isin(recommended).to_numpy(bool)
+    return mask
+
+
+def next_best_actions(
+    scores: pd.DataFrame,
+    playbook: Playbook | None = None,
+    *,
+    recommendations: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One action per customer: the first rule of the playbook each customer meets.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        One row per customer: ``customer_id`` and any ``customer_scores`` columns.
+    playbook : Playbook, optional
+        Default: the packaged one (:func:`load_playbooks`).
+    recommendations : DataFrame, optional
+        ``customer_id, …`` of the run's recommendations; rules with
+        ``needs_recommendations`` meet no one without it.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, action, priority, value_at_stake, rule``, by priority then value at
+        stake (largest first); ``attrs["notes"]`` says what was used and what was missing.
+        A customer no rule meets (a playbook without a catch-all) gets no row.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"customer_id": ["a", "b", "c"],
+    ...                        "rfm_segment": ["Hibernating", "New Customers", "Champions"],
+    ...                        "value_tier": ["Rest", "Rest", "Top 1%"],
+    ...                        "predicted_clv_365d": [10.0, 50.0, 900.0],
+    ...                        "churn_probability": [0.9, 0.2, 0.7]})
+    >>> next_best_actions(scores)[["customer_id", "action"]].values.tolist()
+    [['c', 'churn-recall'], ['b', 'welcome-series'], ['a', 'win-back']]
+    """
+    if "customer_id" not in scores.columns:
+        raise InputError(
+            "next_best_actions needs a customer_id column in the scores. Got: "
+            f"{', '.join(map(str, scores.columns))}."
+        )
+    ids = scores["customer_id"].astype(str)
+    if ids.duplicated().any():
+        raise InputError(
+            f"The scores hold customer {ids[ids.duplicated()].iloc[0]!r} more than once; "
+            "pass one row per customer."
+        )
+    book = playbook if playbook is not None else load_playbooks()
+    value, notes = value_at_stake(scores)
+    recommended = None
+    if recommendations is not None:
+        recommended = set(recommendations["customer_id"].astype(str))
+    chosen = np.full(len(scores), -1)
+    rules = book.ordered_rules()
+    absent: set[str] = set()
+    for i, rule in enumerate(rules):
+        hit = _rule_mask(rule, scores, recommended, absent) & (chosen < 0)
+        chosen[hit] = i
+        if not hit.any():
+            notes.append(f"rule {rule.name!r} ({rule.action}) met no customer")
+    notes += _missing_notes(absent, rules, recommendations is None)
+    return _frame(ids, value, chosen, rules, book, notes)
+
+
+def _missing_notes(absent: set[str], rules: list[Rule], no_recs: bool) -> list[str]:
+    notes = [
+        f"the scores have no column {c}: rules reading it meet no customer" for c in sorted(absent)
+    ]
+    if no_recs and any(r.needs_recommendations for r in rules):
+        notes.append("no recommendations given: rules that need them meet no customer")
+    return notes
+
+
+def _frame(
+    ids: pd.Series,
+    value: np.ndarray,
+    chosen: np.ndarray,
+    rules: list[Rule],
+    book: Playbook,
+    notes: list[str],
+) -> pd.DataFrame:
+    placed = chosen >= 0
+    unplaced = int((~placed).sum())
+    if unplaced:
+        notes.append(f"{unplaced:,} customers met no rule and have no action (no catch-all)")
+    picked = chosen[placed]
+    actions = np.array([r.action for r in rules] + [""], dtype=object)
+    texts = np.array([r.text for r in rules] + [""], dtype=object)
+    priority = np.array([book.actions[r.action].priority for r in rules] + [0], dtype=int)
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy()[placed],
+            "action": actions[picked],
+            "priority": priority[picked],
+            "value_at_stake": value[placed],
+            "rule": texts[picked],
+        },
+        columns=list(ACTION_FRAME_COLUMNS),
+    )
+    frame = frame.sort_values(
+        ["priority", "value_at_stake", "customer_id"],
+        ascending=[True, False, True],
+        na_position="last",
+        kind="stable",
+    ).reset_index(drop=True)
+    frame.attrs["notes"] = notes
+    return frame

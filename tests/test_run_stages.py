@@ -205,3 +205,19 @@ def test_the_run_keeps_its_fitted_estimators_and_they_score_as_it_did(shop_run):
         assert isinstance(churn, ChurnPredictor)
     again = backtest.p_alive(result.values.chosen.name, model, stored)
     np.testing.assert_allclose(again, stored["p_alive"], rtol=1e-12)
+
+
+def test_a_sample_of_the_validation_predictions_is_kept_for_the_curves(shop_run):
+    from valueseg.store.predict import read_validation
+
+    _, db, result = shop_run
+    with Store(db, read_only=True) as store:
+        churn = read_validation(store, result.run_id, "churn")
+        spend = read_validation(store, result.run_id, "spend")
+    assert set(churn["model"]) == {"lr", "tree", "rf", "lgbm", "btyd"}
+    rows = churn.groupby("model")["row"].apply(tuple)
+    assert rows.nunique() == 1  # the same customers for every model
+    assert set(churn["target"]) == {0.0, 1.0} and churn["prediction"].between(0, 1).all()
+    cv = result.predict.validation["churn"]
+    assert len(rows.iloc[0]) == min(5_000, len(cv.target))
+    assert len(spend) > 0 and (spend["target"] >= 0).all()

@@ -191,6 +191,7 @@ def _stages(
             write_fits(store, run_id, values.fits())
             write_predict_fits(store, run_id, predicted.fits)
             write_reasons(store, run_id, predicted.reasons)
+            write_frame(store, "predict_validation", run_id, _validation(predicted, params))
             write_recommendations(store, run_id, recommended)
             write_frame(store, "customer_actions", run_id, actions)
             write_notes(store, run_id, notes)
@@ -282,6 +283,13 @@ def _predict(
         random_state=params.random_state,
         engine=params.engine,
     )
+
+
+def _validation(predicted: PredictResult, params: RunParams) -> pd.DataFrame:
+    """A sample of the learners' validation predictions, for the report's curves."""
+    from valueseg.predict.sample import validation_sample
+
+    return validation_sample(predicted.validation, random_state=params.random_state)
 
 
 def _with_predictions(scores: pd.DataFrame, predicted: pd.DataFrame) -> pd.DataFrame:

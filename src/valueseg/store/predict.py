@@ -120,3 +120,13 @@ def read_reasons(store: Store, run_id: int, customer_id: str | None = None) -> p
         sql += " AND customer_id = ?"
         args.append(customer_id)
     return store.con.execute(sql + " ORDER BY customer_id, rank", args).df()
+
+
+def read_validation(store: Store, run_id: int, task: str) -> pd.DataFrame:
+    """``row, target, model, prediction`` of a run's stored validation sample of ``task``
+    (no rows: the task fell back to the baseline, or the run predates the sample)."""
+    return store.con.execute(
+        "SELECT row, target, model, prediction FROM predict_validation "
+        "WHERE run_id = ? AND task = ? ORDER BY model, row",
+        [run_id, task],
+    ).df()

@@ -284,6 +284,17 @@ CREATE TABLE predict_fits (
     reason   VARCHAR             -- why chosen, or why the baseline stands in
 );
 
+-- A sample of the validation fold's out-of-fold predictions, every model's, so the report
+-- can draw ROC, precision-recall, calibration and gain curves without refitting.
+CREATE TABLE predict_validation (
+    run_id      INTEGER NOT NULL,
+    task        VARCHAR NOT NULL,    -- churn | spend
+    row         INTEGER NOT NULL,    -- the sampled validation row
+    target      DOUBLE NOT NULL,     -- churned (1/0), or the spend in the horizon
+    model       VARCHAR NOT NULL,
+    prediction  DOUBLE
+);
+
 CREATE TABLE customer_reasons (
     run_id        INTEGER NOT NULL,
     customer_id   VARCHAR NOT NULL,
@@ -409,6 +420,7 @@ DATA_TABLES: Final = (
     "model_fits",
     "predict_fits",
     "customer_reasons",
+    "predict_validation",
     "recommendations",
     "recommend_evaluation",
     "similar_products",

@@ -41,6 +41,7 @@ from valueseg.store import Store
 from valueseg.store.actions import (
     audience_rows,
     customer_spend,
+    experiment_named,
     insert_experiment,
     run_as_of,
 )
@@ -251,12 +252,10 @@ def design_experiment(
         _check_baseline(metric, baseline, mde)
     run = resolve_run(store, run_id)
     check_filters(store, run, segment, action)
-    taken = store.con.execute(
-        "SELECT experiment_id FROM experiments WHERE name = ?", [name]
-    ).fetchone()
+    taken = experiment_named(store, name)
     if taken is not None:
         raise InputError(
-            f"An experiment named {name!r} exists (id {taken[0]}). Choose another --name: the "
+            f"An experiment named {name!r} exists (id {taken}). Choose another --name: the "
             "name seeds the assignment, so a new name gives a fresh split."
         )
     ids = audience_rows(store, run, segment=segment, action=action, top_n=0)["customer_id"]

@@ -24,6 +24,7 @@ __all__ = [
     "customer_spend",
     "customers_columns",
     "experiment_ids",
+    "experiment_named",
     "insert_experiment",
     "latest_scored_run",
     "lens_values",
@@ -269,3 +270,11 @@ def read_experiment(store: Store, experiment_id: int) -> dict[str, Any] | None:
     out = dict(zip(keys, row, strict=True))
     out["design"] = json.loads(out["design"] or "{}")
     return out
+
+
+def experiment_named(store: Store, name: str) -> int | None:
+    """The id of the experiment called ``name`` (None: no such experiment)."""
+    row = store.con.execute(
+        "SELECT experiment_id FROM experiments WHERE name = ?", [name]
+    ).fetchone()
+    return None if row is None else int(row[0])

@@ -10,6 +10,11 @@ name       churn (classifier)                spend (regressor)
 ``btyd``   the value model's P(no purchase)  expected purchases x Gamma-Gamma spend
 =========  ================================  =====================================
 
+``sequence`` (:class:`valueseg.deep.SequenceLearner`, behind the ``deep`` extra) is asked
+for by name (``--learners +sequence``: the defaults and it); it reads each customer's
+order sequence besides the feature table, so the leaderboard runs it through
+:mod:`valueseg.deep.board` rather than :func:`make_learner` (``docs/deep.md``).
+
 The linear learners see every feature through a signed ``log1p`` (counts and money are
 heavy-tailed), median imputation with missing-value indicators, and standardisation; the
 trees take the features as they are (missing values included). A random forest draws at
@@ -29,10 +34,25 @@ from typing import Any, Final
 
 import numpy as np
 
-__all__ = ["BASELINE", "BASELINE_COLUMN", "LEARNERS", "RF_MAX_SAMPLES", "make_learner"]
+__all__ = [
+    "BASELINE",
+    "BASELINE_COLUMN",
+    "EXTRA_LEARNERS",
+    "LEARNERS",
+    "RF_MAX_SAMPLES",
+    "SEQUENCE",
+    "SEQUENCE_NEEDS_TORCH",
+    "make_learner",
+]
 
-#: Learner names a run accepts (``--learners``), in leaderboard order.
+#: The learners a run compares by default (``--learners``), in leaderboard order.
 LEARNERS: Final = ("lr", "tree", "rf", "lgbm")
+#: The sequence learner (:mod:`valueseg.deep`): asked for by name only.
+SEQUENCE: Final = "sequence"
+#: Learners a run accepts besides the defaults (``--learners +sequence``).
+EXTRA_LEARNERS: Final = (SEQUENCE,)
+#: What asking for the sequence learner without PyTorch says.
+SEQUENCE_NEEDS_TORCH: Final = "The sequence learner needs PyTorch: pip install 'valueseg[deep]'."
 #: The value models' baseline, always on the leaderboard.
 BASELINE: Final = "btyd"
 #: Column of the feature table the baseline predicts with, per task.

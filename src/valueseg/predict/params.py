@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from valueseg.errors import InputError, did_you_mean
-from valueseg.predict.learners import LEARNERS
+from valueseg.predict.learners import EXTRA_LEARNERS, LEARNERS, SEQUENCE, SEQUENCE_NEEDS_TORCH
 
 __all__ = ["MAX_HORIZON_DAYS", "check_predict_params"]
 
@@ -22,12 +22,16 @@ def check_predict_params(horizon_days: Any, learners: Any) -> tuple[int, tuple[s
     """(horizon in days, learner names): checked, duplicates dropped, order kept.
 
     ``learners`` is a comma-separated string (the CLI's ``--learners lr,rf``) or a
-    sequence of names.
+    sequence of names, among the defaults (``lr, tree, rf, lgbm``) and ``sequence``; a
+    leading ``+`` adds the names to the defaults (``--learners +sequence``). Asking for
+    ``sequence`` without PyTorch installed is refused here, naming the ``deep`` extra.
 
     Examples
     --------
     >>> check_predict_params(90, "lgbm, lr,lgbm")
     (90, ('lgbm', 'lr'))
+    >>> check_predict_params(90, "+sequence")[1]  # needs PyTorch  # doctest: +SKIP
+    ('lr', 'tree', 'rf', 'lgbm', 'sequence')
     >>> check_predict_params(90, "xgb")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -45,24 +49,41 @@ def check_predict_params(horizon_days: Any, learners: Any) -> tuple[int, tuple[s
 
 
 def _learners(value: Any) -> tuple[str, ...]:
-    expected = f"Expected a comma-separated list of: {', '.join(LEARNERS)} (default: all of them)."
+    expected = (
+        f"Expected a comma-separated list of: {', '.join(LEARNERS)} (default: all of them)."
+        f" A leading + adds to them: --learners +{SEQUENCE}."
+    )
     if isinstance(value, str):
-        names: Iterable[Any] = value.split(",")
+        names: list[Any] = value.split(",")
     elif isinstance(value, Iterable):
-        names = value
+        names = list(value)
     else:
         raise InputError(f"--learners must be a list of learner names. Got {value!r}. {expected}")
-    out: list[str] = []
+    known = (*LEARNERS, *EXTRA_LEARNERS)
+    plus = bool(names) and str(names[0]).strip().startswith("+")
+    out: list[str] = list(LEARNERS) if plus else []
     for raw in names:
-        name = str(raw).strip().lower()
+        name = str(raw).strip().lower().removeprefix("+").strip()
         if not name:
             continue
-        if name not in LEARNERS:
-            guess = did_you_mean(name, LEARNERS)
+        if name not in known:
+            guess = did_you_mean(name, known)
             hint = f" Did you mean '{guess}'?" if guess else ""
             raise InputError(f"Unknown learner {name!r} in --learners.{hint} {expected}")
         if name not in out:
             out.append(name)
     if not out:
         raise InputError(f"--learners names no learner. Got {value!r}. {expected}")
+    if SEQUENCE in out and not _torch_installed():
+        raise InputError(SEQUENCE_NEEDS_TORCH)
     return tuple(out)
+
+
+def _torch_installed() -> bool:
+    """Whether PyTorch can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False

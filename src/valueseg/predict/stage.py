@@ -15,6 +15,11 @@ From the run's store, ``as_of``, its feature table and its value models it:
 
 It never returns empty scores: where learners cannot run (too little history, too few
 churners, one class only) the value models' baseline scores everyone and ``notes`` says why.
+
+The sequence learner (``--learners +sequence``, :mod:`valueseg.deep`) also reads each
+row's order sequence: the stage hands it the stacked rows and the store
+(:class:`valueseg.deep.board.SequenceBoard`, built only when asked for, PyTorch imported
+only then); it competes on the same folds as the others (``docs/deep.md``).
 """
 
 from __future__ import annotations
@@ -40,11 +45,11 @@ from valueseg.predict.labels import (
     cutoff_table,
     plan_cutoffs,
 )
-from valueseg.predict.learners import BASELINE, LEARNERS
+from valueseg.predict.learners import BASELINE, EXTRA_LEARNERS, LEARNERS, SEQUENCE
 from valueseg.predict.next_order import backtest_next_order, next_order_dates
 from valueseg.predict.params import check_predict_params
 from valueseg.predict.reasons import importance, surrogate_contributions, top_reasons
-from valueseg.predict.tasks import Stacked, TaskResult, run_task
+from valueseg.predict.tasks import ExtraLearner, Stacked, TaskResult, run_task
 from valueseg.store import Store
 from valueseg.store.predict import first_purchase
 
@@ -70,7 +75,8 @@ class PredictResult:
     (``task, model, params, metrics, chosen, reason``). ``importance``: ``feature,
     mean_abs_contribution``. ``validation``: the out-of-fold predictions per task.
     ``seconds``: wall time per step (labels, learners, scoring, clv_365d, reasons,
-    next_order_backtest).
+    next_order_backtest; with the sequence learner, also the parts of learners and scoring
+    it took: sequence_sequences, sequence_fit, sequence_predict).
     """
 
     scores: pd.DataFrame
@@ -119,7 +125,8 @@ def predict_stage(
     horizon_days : int, default 90 (``--horizon``)
         Churn is no purchase in the next ``horizon_days``; spend is the spend in them.
     learners : sequence or comma-separated str (``--learners``)
-        Among ``lr, tree, rf, lgbm``; the baseline always competes.
+        Among ``lr, tree, rf, lgbm, sequence`` (a leading ``+`` adds to the first four);
+        the baseline always competes.
     max_cutoffs : int, default 4
         Cutoffs stacked for training, as many as the history allows up to this.
     random_state : int
@@ -146,14 +153,25 @@ def predict_stage(
         tables = [ctx.table(at, horizon_days) for at in cutoffs]
         columns = _columns(scoring, tables, ctx.value_fit is not None, notes)
         data = _stack(tables, columns, random_state)
+    extra = _extra(names, ctx, data, cutoffs, scoring, columns)
     with _timed(seconds, "learners"):
         base = ctx.has_baseline(tables)
         churn, spend = (
-            run_task(task, data, names, random_state=random_state, baseline=base, n_jobs=n_jobs)
+            run_task(
+                task,
+                data,
+                names,
+                random_state=random_state,
+                baseline=base,
+                n_jobs=n_jobs,
+                extra=extra,
+            )
             for task in ("churn", "spend")
         )
     with _timed(seconds, "scoring"):
-        scores = _scores(scoring, columns, churn, spend, ctx, notes)
+        scores = _scores(scoring, columns, churn, spend, ctx, notes, extra)
+    for part, sec in getattr(extra.get(SEQUENCE), "seconds", {}).items():
+        seconds[f"sequence_{part}"] = sec
     with _timed(seconds, "clv_365d"):
         clv = _clv(ctx, first, scoring, columns, spend, max_cutoffs, horizon_days)
     notes += [*_task_notes(churn, spend, horizon_days), clv.note]
@@ -240,6 +258,45 @@ class _Context:
         return self.value_fit is not None and all(t.value_fit is not None for t in tables)
 
 
+def _extra(
+    names: Sequence[str],
+    ctx: _Context,
+    data: Stacked,
+    cutoffs: Sequence[datetime],
+    scoring: pd.DataFrame,
+    columns: list[str],
+) -> dict[str, ExtraLearner]:
+    """The learners asked for that read more than the feature table (the sequence one)."""
+    if SEQUENCE not in names:
+        return {}
+    from valueseg.deep._torch import require_torch
+    from valueseg.deep.board import SequenceBoard
+
+    require_torch()
+    board = SequenceBoard(
+        ctx.store,
+        data,
+        cutoffs,
+        scoring,
+        columns,
+        ctx.as_of,
+        random_state=ctx.random_state,
+        n_jobs=ctx.n_jobs,
+    )
+    return {SEQUENCE: board}
+
+
+def _predicted(result: TaskResult, X: pd.DataFrame, extra: dict[str, ExtraLearner]) -> np.ndarray:
+    """The chosen learner's churn probability or spend for the customers at ``as_of``."""
+    if result.chosen in extra:
+        board: Any = extra[result.chosen]
+        return np.asarray(board.predict_scoring(result.task), np.float64)
+    assert result.model is not None
+    if result.task == "churn":
+        return np.asarray(result.model.predict_proba(X)[:, 1], np.float64)
+    return np.asarray(result.model.predict(X), np.float64)
+
+
 def _columns(
     scoring: pd.DataFrame, tables: Sequence[CutoffTable], btyd: bool, notes: list[str]
 ) -> list[str]:
@@ -294,18 +351,19 @@ def _scores(
     spend: TaskResult,
     ctx: _Context,
     notes: list[str],
+    extra: dict[str, ExtraLearner],
 ) -> pd.DataFrame:
     """``customer_id, churn_probability, predicted_spend_90d, expected_next_order_date``."""
     out = pd.DataFrame({"customer_id": scoring["customer_id"].to_numpy()})
     X = scoring[columns]
     if churn.model is not None:
-        raw = churn.model.predict_proba(X)[:, 1]
+        raw = _predicted(churn, X, extra)
         calibration = churn.calibration
         out["churn_probability"] = calibration.transform(raw) if calibration else raw
     else:
         out["churn_probability"] = scoring["btyd_p_churn"].to_numpy(np.float64)
     if spend.model is not None:
-        out["predicted_spend_90d"] = spend.model.predict(X)
+        out["predicted_spend_90d"] = _predicted(spend, X, extra)
     else:
         out["predicted_spend_90d"] = scoring["btyd_expected_spend"].to_numpy(np.float64)
     for column in ("churn_probability", "predicted_spend_90d"):
@@ -334,8 +392,11 @@ def _clv(
     max_cutoffs: int,
     horizon_days: int,
 ) -> ClvOutcome:
-    """The 365-day contest (:func:`valueseg.predict.clv.clv_365`)."""
-    learner = spend.chosen if spend.chosen != BASELINE else _best_learner(spend)
+    """The 365-day contest (:func:`valueseg.predict.clv.clv_365`): the chosen spend learner,
+    or the best of the feature-table learners when the baseline or the sequence learner won
+    (the contest reads the feature table only)."""
+    tabular = spend.chosen not in (BASELINE, *EXTRA_LEARNERS)
+    learner = spend.chosen if tabular else _best_learner(spend)
     at = plan_cutoffs(
         first,
         ctx.as_of,
@@ -384,10 +445,10 @@ def _next_order_fit(backtest: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def _best_learner(result: TaskResult) -> str | None:
-    """The spend leaderboard's best learner (not the baseline), if any was fitted."""
+    """The spend leaderboard's best feature-table learner, if any was fitted."""
     if result.cv is None:
         return None
-    ranked = [n for n in result.cv.metrics if n != BASELINE]
+    ranked = [n for n in result.cv.metrics if n not in (BASELINE, *EXTRA_LEARNERS)]
     key = [result.cv.metrics[n].get("gini") or -np.inf for n in ranked]
     return ranked[int(np.argmax(key))] if ranked else None
 
@@ -420,14 +481,15 @@ def _reasons(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each customer's three largest contributions to the churn score, and the importance."""
     context = {"horizon_days": ctx.horizon_days, "unit": _UNITS.get(ctx.freq, "periods")}
-    if churn.model is None:
+    if churn.model is None or churn.chosen in EXTRA_LEARNERS:
         p = scores["churn_probability"].to_numpy(np.float64)
         if not np.all(np.isfinite(p)):
             empty = pd.DataFrame(columns=["feature", "mean_abs_contribution"])
             return top_reasons(pd.DataFrame(), scoring), empty
         contrib, r2 = surrogate_contributions(scoring, p)
+        who = "the baseline's" if churn.model is None else f"the {churn.chosen} learner's"
         notes.append(
-            "reasons of the baseline's churn scores come from a linear fit of its log-odds on "
+            f"reasons of {who} churn scores come from a linear fit of its log-odds on "
             f"the purchase history (R² {r2:.2f})"
         )
         return top_reasons(contrib, scoring, context=context), importance(contrib)

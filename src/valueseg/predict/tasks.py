@@ -5,13 +5,19 @@ enough customers of each class), runs the leaderboard (:mod:`valueseg.predict.ev
 chooses, refits the chosen learner on every cutoff and, for churn, calibrates it
 (:mod:`valueseg.predict.calibrate`). Where learners cannot run, the baseline stands in and
 the reason is kept for the run's notes and for every learner's ``predict_fits`` row.
+
+A learner that reads more than the feature table (the sequence learner, which also reads
+each row's order sequence: :mod:`valueseg.deep.board`) joins as an :class:`ExtraLearner`:
+it gets the same folds (the same training sample), is scored by the same metrics and is
+chosen by the same rule; the stage built it over the stacked rows, so it is handed fold
+positions, not a matrix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,7 +25,9 @@ import pandas as pd
 from valueseg.predict.calibrate import Calibration, choose_calibration
 from valueseg.predict.estimators import ChurnPredictor, SpendPredictor
 from valueseg.predict.evaluate import (
+    MAX_TRAIN_ROWS,
     CrossValidation,
+    _at_most,
     choose,
     cross_validate,
     predictor,
@@ -28,7 +36,7 @@ from valueseg.predict.evaluate import (
 )
 from valueseg.predict.learners import BASELINE, BASELINE_COLUMN
 
-__all__ = ["MIN_CLASS", "Stacked", "TaskResult", "run_task"]
+__all__ = ["MIN_CLASS", "ExtraLearner", "Stacked", "TaskResult", "run_task"]
 
 #: Customers of each class (churned and not; buyers for spend) learners need, in the
 #: training rows and in the validation rows alike.
@@ -52,14 +60,31 @@ class Stacked:
         return len(np.unique(self.cutoff))
 
 
+class ExtraLearner(Protocol):
+    """A learner built over the stacked rows that reads more than their features."""
+
+    def out_of_fold(self, task: str, folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Each fold's validation rows predicted by a fit on its training rows, in order."""
+
+    def params(self, task: str) -> dict[str, Any]:
+        """The hyperparameters, JSON-ready (a ``predict_fits`` row's ``params``)."""
+
+    def refit(self, task: str) -> Any:
+        """The learner fitted on every stacked row."""
+
+
 @dataclass
 class TaskResult:
-    """The chosen model of a task, how it was chosen, and its ``predict_fits`` rows."""
+    """The chosen model of a task, how it was chosen, and its ``predict_fits`` rows.
+
+    ``model`` is a :class:`ChurnPredictor` or :class:`SpendPredictor`, or what an
+    :class:`ExtraLearner`'s ``refit`` returned when it won (None: the baseline).
+    """
 
     task: str
     chosen: str
     reason: str
-    model: ChurnPredictor | SpendPredictor | None = None
+    model: ChurnPredictor | SpendPredictor | Any | None = None
     calibration: Calibration | None = None
     cv: CrossValidation | None = None
     fits: list[dict[str, Any]] = field(default_factory=list)
@@ -105,27 +130,41 @@ def run_task(
     min_class: int = MIN_CLASS,
     baseline: bool = True,
     n_jobs: int | None = None,
+    extra: Mapping[str, ExtraLearner] | None = None,
 ) -> TaskResult:
-    """Leaderboard, choice, refit and calibration of ``task`` (see the module)."""
+    """Leaderboard, choice, refit and calibration of ``task`` (see the module).
+
+    ``extra``: the learners among ``learners`` that the stage built over the stacked rows
+    (name → :class:`ExtraLearner`); the others come from the learner zoo.
+    """
     fallback = why_baseline(task, data, min_class)
     if fallback is not None or not learners:
         fallback = fallback or "no learner asked for"
         return _baseline_only(task, data, learners, fallback)
-    folds = temporal_folds(data.cutoff, data.group, data.n_groups)
+    extra = {n: e for n, e in (extra or {}).items() if n in learners}
+    rng = np.random.default_rng(random_state)  # the sample cross_validate would draw
+    folds = [
+        (_at_most(train, MAX_TRAIN_ROWS, rng), valid)
+        for train, valid in temporal_folds(data.cutoff, data.group, data.n_groups)
+    ]
     cv = cross_validate(
         task,
         data.X,
         data.target[task],
         folds,
-        learners,
+        [n for n in learners if n not in extra],
         random_state=random_state,
         n_jobs=n_jobs,
         baseline=baseline,
+        max_train_rows=None,
     )
+    _add_extra(cv, task, folds, extra, [*learners, BASELINE])
     chosen, reason = choose(task, cv.metrics)
     cv.customer_id = data.customer_id[cv.rows] if len(data.customer_id) else None
     result = TaskResult(task, chosen, reason, cv=cv)
-    if chosen != BASELINE:
+    if chosen in extra:
+        result.model = extra[chosen].refit(task)
+    elif chosen != BASELINE:
         result.model = predictor(task, chosen, random_state, n_jobs).fit(data.X, data.target[task])
         if task == "churn":
             groups = data.group[cv.rows]
@@ -134,6 +173,26 @@ def run_task(
             )
     result.fits = _fit_rows(result)
     return result
+
+
+def _add_extra(
+    cv: CrossValidation,
+    task: str,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    extra: Mapping[str, ExtraLearner],
+    order: Sequence[str],
+) -> None:
+    """The extra learners' out-of-fold predictions, parameters and metrics, into ``cv``;
+    its columns in ``order`` (the learners as asked for, then the baseline)."""
+    for name, learner in extra.items():
+        cv.predictions[name] = learner.out_of_fold(task, folds)
+        cv.params[name] = learner.params(task)
+        cv.metrics[name] = score(task, cv.target, cv.predictions[name].to_numpy())
+    if extra:
+        columns = [n for n in order if n in cv.predictions.columns]
+        cv.predictions = cv.predictions[columns]
+        cv.params = {n: cv.params[n] for n in columns}
+        cv.metrics = {n: cv.metrics[n] for n in columns}
 
 
 def _baseline_only(task: str, data: Stacked, learners: Sequence[str], why: str) -> TaskResult:

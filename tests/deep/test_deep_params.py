@@ -1,0 +1,62 @@
+"""--learners +sequence, and importing valueseg without importing PyTorch."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from valueseg.errors import InputError
+from valueseg.predict import check_predict_params
+
+DEFAULTS = ("lr", "tree", "rf", "lgbm")
+EXPECTED = (
+    "Expected a comma-separated list of: lr, tree, rf, lgbm (default: all of them). "
+    "A leading + adds to them: --learners +sequence."
+)
+
+
+@pytest.mark.parametrize(
+    "value,names",
+    [
+        ("+sequence", (*DEFAULTS, "sequence")),
+        (" + sequence ", (*DEFAULTS, "sequence")),
+        ("+sequence,lgbm", (*DEFAULTS, "sequence")),
+        (("+sequence",), (*DEFAULTS, "sequence")),
+        ("lr,sequence", ("lr", "sequence")),
+        ("SEQUENCE", ("sequence",)),
+        ("lr,tree,rf,lgbm", DEFAULTS),
+        ("+", DEFAULTS),
+    ],
+)
+def test_a_leading_plus_adds_to_the_defaults(value, names):
+    assert check_predict_params(90, value) == (90, names)
+
+
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        (
+            "+sequnce",
+            f"Unknown learner 'sequnce' in --learners. Did you mean 'sequence'? {EXPECTED}",
+        ),
+        ("+xgb", f"Unknown learner 'xgb' in --learners. {EXPECTED}"),
+    ],
+)
+def test_a_bad_name_is_one_line_naming_the_flag(value, message):
+    with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
+        check_predict_params(90, value)
+
+
+def test_importing_valueseg_does_not_import_torch():
+    code = (
+        "import sys, valueseg, valueseg.predict, valueseg.deep, valueseg.deep.board; "
+        "from valueseg.predict.stage import predict_stage; "
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "False"

@@ -270,7 +270,10 @@ def run_command(
     ] = 90,
     learners: Annotated[
         str,
-        typer.Option("--learners", help="Churn and spend learners: lr,tree,rf,lgbm (default all)."),
+        typer.Option(
+            "--learners",
+            help="Churn and spend learners: lr,tree,rf,lgbm (all by default); +sequence adds one.",
+        ),
     ] = "lr,tree,rf,lgbm",
     recommender: Annotated[
         str,
@@ -571,9 +574,11 @@ def _print_demo_outputs(result: Any) -> None:
 def _register_stages() -> None:
     from valueseg.cli_actions import register as register_actions
     from valueseg.cli_stages import register
+    from valueseg.cli_web import register as register_web
 
     register(app, console)
     register_actions(app, console, err_console)
+    register_web(app, console)
 
 
 _register_stages()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from valueseg.errors import InputError, ValuesegError
 from valueseg.params import RunParams, check_run_params
+from valueseg.predict.learners import EXTRA_LEARNERS
 from valueseg.store import DEFAULT_DB, Store
 from valueseg.store.derived import write_features, write_fits, write_frame
 from valueseg.store.estimators import write_estimators
@@ -219,16 +220,20 @@ def _estimators(
 ) -> dict[str, Any]:
     """What a server needs to score a new order as this run would: the chosen value model,
     the spend model, the segmenter and the chosen churn and spend learners (calibration
-    included). Baselines and skipped stages keep nothing."""
+    included). Baselines and skipped stages keep nothing, nor does a learner that reads
+    more than the feature table (the sequence learner): ``not_kept`` names it, so a server
+    says why it does not rescore with it."""
     churn, spend = predicted.tasks.get("churn"), predicted.tasks.get("spend")
     chosen = values.chosen
+    extra = [t.chosen for t in (churn, spend) if t is not None and t.chosen in EXTRA_LEARNERS]
     return {
         "value_model": None if chosen is None else chosen.model,
         "spend_model": values.spend_model,
         "segmenter": segments.segmenter,
-        "churn": None if churn is None else churn.model,
+        "churn": None if churn is None or churn.chosen in extra else churn.model,
         "churn_calibration": None if churn is None else churn.calibration,
-        "spend": None if spend is None else spend.model,
+        "spend": None if spend is None or spend.chosen in extra else spend.model,
+        "not_kept": sorted(set(extra)),
     }
 
 

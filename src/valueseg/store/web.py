@@ -1,0 +1,456 @@
+"""Every read and write of the web app: API keys, the audit log, real-time segment changes,
+a segment's customers page by page, one customer's scores, orders and history, and the
+overview and data-quality numbers of the pages.
+
+No SQL here is built from request text: a sort column or a lens comes in as a name and is
+looked up in a fixed table (:data:`SORTS`, :data:`LENS_COLUMNS`); every value is a bound
+parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import pandas as pd
+
+from valueseg.store.store import Store
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "LENS_COLUMNS",
+    "SORTS",
+    "active_keys",
+    "audit_rows",
+    "chosen_value_model",
+    "customer_action",
+    "customer_feature_row",
+    "customer_is_known",
+    "customer_lines",
+    "customer_orders",
+    "customer_score_row",
+    "customer_views",
+    "feature_types",
+    "insert_key",
+    "key_by_hash",
+    "latest_changes",
+    "list_keys",
+    "loads_rows",
+    "model_fit_rows",
+    "overview_numbers",
+    "rejected_by_reason",
+    "request_store",
+    "revoke_key",
+    "run_distribution",
+    "run_row",
+    "segment_changes",
+    "segment_customers",
+    "segment_history",
+    "write_audit",
+    "write_segment_changes",
+]
+
+#: Lens name -> the ``customer_scores`` column holding a customer's segment in it.
+LENS_COLUMNS: Final = {"rfm": "rfm_segment", "value_tier": "value_tier", "cluster": "segment"}
+#: The lenses real-time scoring logs in ``segment_changes``: the three, and the action.
+CHANGE_COLUMNS: Final = {**LENS_COLUMNS, "action": "action"}
+#: Sort name -> the ``customer_scores`` column a segment's customers may be sorted by.
+SORTS: Final = {
+    "predicted_clv_365d": "predicted_clv_365d",
+    "churn_probability": "churn_probability",
+    "p_alive": "p_alive",
+}
+#: The columns of a customer's scores row that the API shows.
+SCORE_COLUMNS: Final = (
+    "customer_id",
+    "p_alive",
+    "expected_purchases_90d",
+    "expected_purchases_365d",
+    "predicted_clv_365d",
+    "churn_probability",
+    "predicted_spend_90d",
+    "expected_next_order_date",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_segment",
+    "value_tier",
+    "cluster",
+    "segment",
+)
+
+
+def request_store(root: Store) -> Store:
+    """A :class:`Store` on its own connection to ``root``'s database (DuckDB's ``cursor``).
+
+    Each request reads through one of these: its own transaction context, the same
+    database instance (so no second file lock), closed with :meth:`Store.close`.
+
+    Examples
+    --------
+    >>> with Store(":memory:") as root:
+    ...     view = request_store(root)
+    ...     view.schema_version == root.schema_version
+    True
+    """
+    view = Store.__new__(Store)
+    view.path = root.path
+    view.con = root.con.cursor()
+    view.con.execute("SET TimeZone = 'UTC'")
+    return view
+
+
+def _one(store: Store, sql: str, args: Iterable[Any] = ()) -> Any:
+    row = store.con.execute(sql, list(args)).fetchone()
+    return None if row is None else row[0]
+
+
+def _record(store: Store, sql: str, args: Iterable[Any]) -> dict[str, Any] | None:
+    cursor = store.con.execute(sql, list(args))
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in cursor.description or []]
+    return dict(zip(names, row, strict=True))
+
+
+# -- keys -----------------------------------------------------------------------------------
+def insert_key(store: Store, key_hash: str, prefix: str, role: str, label: str | None) -> int:
+    """Add an API key (its hash only) and return its id.
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     insert_key(store, "ab" * 32, "vs_ab12", "viewer", None)
+    ...     key_by_hash(store, "ab" * 32), active_keys(store)
+    1
+    ((1, 'viewer'), 1)
+    """
+    key_id = int(_one(store, "SELECT coalesce(max(key_id), 0) + 1 FROM api_keys"))
+    store.con.execute(
+        "INSERT INTO api_keys (key_id, key_hash, prefix, role, label, created_at) "
+        "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [key_id, key_hash, prefix, role, label],
+    )
+    return key_id
+
+
+def key_by_hash(store: Store, key_hash: str) -> tuple[int, str] | None:
+    """``(key_id, role)`` of the key that is not revoked with this hash, or None."""
+    row = store.con.execute(
+        "SELECT key_id, role FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        [key_hash],
+    ).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+def active_keys(store: Store) -> int:
+    """How many keys are not revoked."""
+    return int(_one(store, "SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"))
+
+
+def list_keys(store: Store) -> pd.DataFrame:
+    """``key_id, prefix, role, label, created_at, revoked_at`` of every key (no hashes)."""
+    return store.con.execute(
+        "SELECT key_id, prefix, role, label, created_at, revoked_at FROM api_keys ORDER BY key_id"
+    ).df()
+
+
+def revoke_key(store: Store, key_id: int) -> bool:
+    """Revoke key ``key_id``; False when there is no such key not yet revoked."""
+    found = _one(
+        store, "SELECT count(*) FROM api_keys WHERE key_id = ? AND revoked_at IS NULL", [key_id]
+    )
+    if not found:
+        return False
+    store.con.execute(
+        "UPDATE api_keys SET revoked_at = now()::TIMESTAMP WHERE key_id = ?", [key_id]
+    )
+    return True
+
+
+# -- audit log and segment changes ----------------------------------------------------------
+def write_audit(
+    store: Store,
+    key_id: int | None,
+    role: str,
+    action: str,
+    target: str | None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """One ``audit_log`` row: who (key and role) did what to which target, and when."""
+    store.con.execute(
+        "INSERT INTO audit_log (logged_at, key_id, role, action, target, detail) "
+        "VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?)",
+        [key_id, role, action, target, json.dumps(detail or {}, default=str)],
+    )
+
+
+def audit_rows(store: Store, limit: int = 100) -> pd.DataFrame:
+    """The newest ``limit`` rows of the audit log, newest first."""
+    return store.con.execute(
+        "SELECT logged_at, key_id, role, action, target, detail FROM audit_log "
+        "ORDER BY logged_at DESC, rowid DESC LIMIT ?",
+        [limit],
+    ).df()
+
+
+def write_segment_changes(
+    store: Store,
+    run_id: int,
+    customer_id: str,
+    changes: Iterable[tuple[str, str | None, str | None]],
+    cause: str,
+) -> None:
+    """One ``segment_changes`` row per ``(lens, before, after)``."""
+    rows = [[run_id, customer_id, lens, b, a, cause] for lens, b, a in changes]
+    if rows:
+        store.con.executemany(
+            "INSERT INTO segment_changes (changed_at, run_id, customer_id, lens, before_value, "
+            "after_value, cause) VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def segment_changes(store: Store, customer_id: str) -> pd.DataFrame:
+    """``changed_at, run_id, lens, before_value, after_value, cause`` of a customer."""
+    return store.con.execute(
+        "SELECT changed_at, run_id, lens, before_value, after_value, cause FROM segment_changes "
+        "WHERE customer_id = ? ORDER BY changed_at, rowid",
+        [customer_id],
+    ).df()
+
+
+def latest_changes(store: Store, run_id: int, customer_id: str) -> dict[str, str | None]:
+    """Lens -> the newest ``after_value`` logged for the customer under run ``run_id``."""
+    rows = store.con.execute(
+        "SELECT lens, arg_max(after_value, rowid) FROM segment_changes "
+        "WHERE run_id = ? AND customer_id = ? GROUP BY lens",
+        [run_id, customer_id],
+    ).fetchall()
+    return {str(lens): (None if v is None else str(v)) for lens, v in rows}
+
+
+# -- runs -----------------------------------------------------------------------------------
+def run_row(store: Store, run_id: int) -> dict[str, Any] | None:
+    """A run's row (parameters parsed), or None when there is no such run."""
+    row = _record(
+        store,
+        "SELECT run_id, as_of, status, started_at, finished_at, "
+        "date_diff('millisecond', started_at, finished_at) / 1000.0 AS seconds, parameters, "
+        "input_fingerprint, message FROM runs WHERE run_id = ?",
+        [run_id],
+    )
+    if row is not None:
+        row["parameters"] = json.loads(row["parameters"]) if row["parameters"] else {}
+    return row
+
+
+def model_fit_rows(store: Store, run_id: int) -> list[dict[str, Any]]:
+    """The ``model_fits`` rows of a run, params and back-test parsed."""
+    cursor = store.con.execute(
+        "SELECT model, params, loglik, aic, bic, converged, chosen, backtest FROM model_fits "
+        "WHERE run_id = ? ORDER BY model",
+        [run_id],
+    )
+    names = [d[0] for d in cursor.description or []]
+    out = []
+    for row in cursor.fetchall():
+        record = dict(zip(names, row, strict=True))
+        for key in ("params", "backtest"):
+            record[key] = json.loads(record[key]) if record[key] else {}
+        out.append(record)
+    return out
+
+
+def chosen_value_model(store: Store, run_id: int) -> str | None:
+    """The purchase model a run chose (``bg_nbd`` …), None when it chose none."""
+    value = _one(
+        store,
+        "SELECT model FROM model_fits WHERE run_id = ? AND chosen AND model <> 'gamma_gamma' "
+        "ORDER BY model LIMIT 1",
+        [run_id],
+    )
+    return None if value is None else str(value)
+
+
+def run_distribution(store: Store, run_id: int) -> pd.DataFrame:
+    """Every customer of a run with what the RFM scores and value tiers rank them by:
+    ``customer_id, days_since_last_order, orders_total, spend_total, predicted_clv_365d``."""
+    return store.con.execute(
+        "SELECT f.customer_id, f.days_since_last_order, f.orders_total, f.spend_total, "
+        "s.predicted_clv_365d FROM customer_features f LEFT JOIN customer_scores s "
+        "ON s.run_id = f.run_id AND s.customer_id = f.customer_id WHERE f.run_id = ?",
+        [run_id],
+    ).df()
+
+
+# -- segments and customers -----------------------------------------------------------------
+def segment_customers(
+    store: Store,
+    run_id: int,
+    lens: str,
+    segment: str,
+    *,
+    sort: str = "predicted_clv_365d",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[pd.DataFrame, int]:
+    """One page of a segment's customers (:data:`SCORE_COLUMNS`) and how many it holds.
+
+    ``lens`` and ``sort`` are names from :data:`LENS_COLUMNS` and :data:`SORTS` (anything
+    else raises ``KeyError``: the caller checks them); customers without a value of the
+    sort column come last, ties in customer id order.
+    """
+    column, order = LENS_COLUMNS[lens], SORTS[sort]
+    direction = "DESC" if descending else "ASC"
+    where = f'FROM customer_scores WHERE run_id = ? AND "{column}" = ?'
+    total = int(_one(store, f"SELECT count(*) {where}", [run_id, segment]))
+    page = store.con.execute(
+        f"SELECT {', '.join(SCORE_COLUMNS)} {where} "
+        f'ORDER BY "{order}" {direction} NULLS LAST, customer_id LIMIT ? OFFSET ?',
+        [run_id, segment, limit, offset],
+    ).df()
+    return page, total
+
+
+def customer_score_row(store: Store, run_id: int, customer_id: str) -> dict[str, Any] | None:
+    """A customer's ``customer_scores`` row of a run (:data:`SCORE_COLUMNS`), or None."""
+    return _record(
+        store,
+        f"SELECT {', '.join(SCORE_COLUMNS)} FROM customer_scores "
+        "WHERE run_id = ? AND customer_id = ?",
+        [run_id, customer_id],
+    )
+
+
+def customer_action(store: Store, run_id: int, customer_id: str) -> tuple[str, str] | None:
+    """``(action, rule)``: the customer's next-best action in a run (None: none)."""
+    row = store.con.execute(
+        "SELECT action, rule FROM customer_actions WHERE run_id = ? AND customer_id = ?",
+        [run_id, customer_id],
+    ).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def customer_feature_row(store: Store, run_id: int, customer_id: str) -> dict[str, Any] | None:
+    """A customer's ``customer_features`` row of a run (every column but ``run_id``)."""
+    row = _record(
+        store,
+        "SELECT * FROM customer_features WHERE run_id = ? AND customer_id = ?",
+        [run_id, customer_id],
+    )
+    if row is not None:
+        row.pop("run_id", None)
+    return row
+
+
+def feature_types(store: Store) -> dict[str, str]:
+    """Column -> SQL type of ``customer_features`` (every run's columns).
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     feature_types(store)
+    {'run_id': 'INTEGER', 'customer_id': 'VARCHAR'}
+    """
+    rows = store.con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'customer_features' ORDER BY ordinal_position"
+    ).fetchall()
+    return {str(name): str(kind) for name, kind in rows}
+
+
+def customer_is_known(store: Store, customer_id: str) -> bool:
+    """Whether the store has any order line or score of the customer."""
+    return bool(
+        _one(
+            store,
+            "SELECT EXISTS (SELECT 1 FROM transactions WHERE customer_id = ?) "
+            "OR EXISTS (SELECT 1 FROM customer_scores WHERE customer_id = ?)",
+            [customer_id, customer_id],
+        )
+    )
+
+
+def customer_lines(store: Store, customer_id: str, until: datetime) -> pd.DataFrame:
+    """The customer's order lines (purchases and returns) up to ``until``, oldest first:
+    ``order_id, timestamp, amount, product_id, category, discount, channel, is_return``."""
+    return store.con.execute(
+        'SELECT order_id, "timestamp", amount, product_id, category, discount, channel, '
+        'is_return FROM transactions WHERE customer_id = ? AND "timestamp" <= ? '
+        'ORDER BY "timestamp", order_id',
+        [customer_id, until],
+    ).df()
+
+
+def customer_views(store: Store, customer_id: str, until: datetime) -> int:
+    """The customer's product views up to ``until`` (events of type ``view``)."""
+    return int(
+        _one(
+            store,
+            "SELECT count(*) FROM events WHERE customer_id = ? AND event_type = 'view' "
+            'AND "timestamp" <= ?',
+            [customer_id, until],
+        )
+    )
+
+
+def customer_orders(store: Store, customer_id: str, limit: int = 100) -> pd.DataFrame:
+    """The customer's newest ``limit`` orders: ``order_id, timestamp, amount, lines,
+    is_return`` (returns as their own rows), newest first."""
+    return store.con.execute(
+        'SELECT order_id, min("timestamp") AS "timestamp", sum(amount) AS amount, '
+        "count(*) AS lines, is_return FROM transactions WHERE customer_id = ? "
+        'GROUP BY order_id, is_return ORDER BY "timestamp" DESC, order_id LIMIT ?',
+        [customer_id, limit],
+    ).df()
+
+
+def segment_history(store: Store, customer_id: str) -> pd.DataFrame:
+    """The customer's segments in every finished run: ``run_id, as_of, rfm_segment,
+    value_tier, segment``, oldest run first."""
+    return store.con.execute(
+        "SELECT s.run_id, r.as_of, s.rfm_segment, s.value_tier, s.segment "
+        "FROM customer_scores s JOIN runs r USING (run_id) "
+        "WHERE s.customer_id = ? AND r.status = 'succeeded' ORDER BY s.run_id",
+        [customer_id],
+    ).df()
+
+
+# -- pages: overview and data quality -------------------------------------------------------
+def overview_numbers(store: Store, run_id: int) -> dict[str, Any]:
+    """The overview's KPIs of a run: customers, mean P(alive), predicted CLV in total and
+    per customer, mean churn probability, customers more likely gone than not."""
+    row = _record(
+        store,
+        "SELECT count(*) AS customers, avg(p_alive) AS mean_p_alive, "
+        "sum(predicted_clv_365d) AS total_clv_365d, avg(predicted_clv_365d) AS mean_clv_365d, "
+        "avg(churn_probability) AS mean_churn_probability, "
+        "count(*) FILTER (WHERE churn_probability > 0.5) AS likely_churners "
+        "FROM customer_scores WHERE run_id = ?",
+        [run_id],
+    )
+    assert row is not None  # an aggregate always gives a row
+    return row
+
+
+def loads_rows(store: Store, limit: int = 50) -> pd.DataFrame:
+    """The newest ``limit`` loads: id, source, kind, rows read, accepted, rejected, when."""
+    return store.con.execute(
+        "SELECT load_id, source, kind, rows_read, accepted, rejected, loaded_at FROM loads "
+        "ORDER BY load_id DESC LIMIT ?",
+        [limit],
+    ).df()
+
+
+def rejected_by_reason(store: Store) -> pd.DataFrame:
+    """``kind, reason, rows, example`` of the quarantined rows, the most frequent first
+    (reasons like 'duplicate order line (first on 12)' counted under their first part)."""
+    return store.con.execute(
+        "SELECT kind, split_part(reason, ' (first on', 1) AS reason, count(*) AS rows, "
+        "min(raw) AS example FROM rejected_rows GROUP BY ALL ORDER BY rows DESC, kind, reason"
+    ).df()

@@ -1,0 +1,127 @@
+"""What every route depends on: the app's state, a store per request, the caller's role.
+
+**Connections.** The server opens the store once, for writing (DuckDB lets one process
+write a file; the server is that process while it runs). Every request then reads through
+its own connection to that one database (:func:`valueseg.store.web.request_store`, a
+DuckDB cursor), closed when the request ends: reads run in parallel, each in its own
+transaction, and see what was committed when they started. **Writes** that change what
+a customer is (a posted order: ingest, then the rescoring and its segment changes) take
+one lock, so one runs at a time; appends to the audit log do not need it (DuckDB appends
+from several connections do not conflict).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from valueseg.store import Store
+from valueseg.store.web import request_store
+from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
+from valueseg.web.realtime import RunModels, load_run_models
+
+__all__ = [
+    "Admin",
+    "Analyst",
+    "ApiError",
+    "CallerOrNone",
+    "StoreDep",
+    "Viewer",
+    "WebState",
+    "get_store",
+    "not_found",
+    "require",
+    "web_state",
+]
+
+
+class ApiError(Exception):
+    """An error the API answers with its status, code, message and field."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+@dataclass
+class WebState:
+    """The app's one store, whether keys are required, the write lock and the loaded runs."""
+
+    root: Store
+    keys_required: bool
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _models_lock: threading.Lock = field(default_factory=threading.Lock)
+    _models: dict[int, RunModels] = field(default_factory=dict)
+
+    def run_models(self, store: Store, run_id: int) -> RunModels:
+        """Run ``run_id``'s estimators and rankings, read from ``store`` the first time."""
+        with self._models_lock:
+            if run_id not in self._models:
+                self._models[run_id] = load_run_models(store, run_id)
+            return self._models[run_id]
+
+
+def web_state(request: Request) -> WebState:
+    """The :class:`WebState` of the app serving ``request``."""
+    state: WebState = request.app.state.web
+    return state
+
+
+def get_store(request: Request) -> Iterator[Store]:
+    """A store on a connection of the request's own, closed after it."""
+    store = request_store(web_state(request).root)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def _caller(request: Request, store: StoreDep) -> Caller | None:
+    if not web_state(request).keys_required:
+        return Caller(None, "admin")
+    key = bearer(request.headers.get("authorization")) or request.cookies.get(COOKIE)
+    return identify(store, key)
+
+
+CallerOrNone = Annotated[Caller | None, Depends(_caller)]
+
+
+def require(role: str) -> Callable[..., Caller]:
+    """A dependency giving the caller when their role is at least ``role`` (401, 403)."""
+
+    def dependency(request: Request, caller: CallerOrNone) -> Caller:
+        if caller is None:
+            db = web_state(request).root.path
+            raise ApiError(
+                401,
+                "unauthorized",
+                "Missing or unknown API key. Send the header 'Authorization: Bearer <key>'; "
+                f"an admin creates keys with: valueseg keys create --role viewer --db {db}",
+            )
+        if not role_at_least(caller.role, role):
+            raise ApiError(
+                403,
+                "forbidden",
+                f"This needs the {role} role; the key given is {caller.role}. Ask an admin for "
+                f"a key: valueseg keys create --role {role}",
+            )
+        return caller
+
+    return dependency
+
+
+Viewer = Annotated[Caller, Depends(require("viewer"))]
+Analyst = Annotated[Caller, Depends(require("analyst"))]
+Admin = Annotated[Caller, Depends(require("admin"))]
+
+
+def not_found(what: str, hint: str = "") -> ApiError:
+    """A 404 naming what was not found."""
+    return ApiError(404, "not_found", f"{what} not found.{' ' + hint if hint else ''}")

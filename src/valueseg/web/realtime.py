@@ -1,0 +1,398 @@
+"""Score one customer again, at once, with a finished run's stored estimators.
+
+:func:`load_run_models` reads what a run kept (table ``run_estimators``: the chosen value
+model, Gamma-Gamma, the segmenter, the churn and spend learners when they beat the
+baseline) and what its lenses rank against (its customers' days since the last order,
+orders, spend and predicted CLV), once per run. :func:`rescore` then rebuilds the
+customer's order features at a moment (:mod:`valueseg.web.rebuild`) and gives:
+
+- P(alive), expected purchases in 90 and 365 days and the 365-day CLV: the run's value
+  model and Gamma-Gamma in closed form (``valueseg.models.choice.score_customers``);
+- churn probability and 90-day spend: the run's learner (calibration included) on the
+  rebuilt feature row, or the value model's baseline where the run chose it;
+- R, F and M: the customer's quintile among the run's customers (the customer's own old
+  values taken out), and the run's R×F grid's name;
+- value tier: the customer's rank by predicted CLV among the run's customers;
+- cluster: the run's segmenter, its cluster matched to the stored names by centroid.
+
+What is carried rather than recomputed is listed in :attr:`Rescored.carried`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from valueseg.actions.nba import next_best_actions
+from valueseg.actions.playbooks import Playbook, load_playbooks
+from valueseg.errors import InputError, ValuesegError
+from valueseg.models.choice import score_customers
+from valueseg.predict.btyd import ValueFit, value_features
+from valueseg.predict.next_order import next_order_dates
+from valueseg.segment.grid import RfmGrid, load_rfm_grid
+from valueseg.segment.tiers import DEFAULT_CUTS, tier_labels
+from valueseg.store import Store
+from valueseg.store.estimators import estimator_names, read_estimator
+from valueseg.store.predict import read_predict_fits
+from valueseg.store.recommend import read_recommendations
+from valueseg.store.web import (
+    chosen_value_model,
+    customer_feature_row,
+    customer_lines,
+    customer_views,
+    feature_types,
+    run_distribution,
+    run_row,
+)
+from valueseg.web.rebuild import rebuild_features
+
+__all__ = ["Rescored", "RunModels", "load_run_models", "rescore"]
+
+_RFM = {"r": "days_since_last_order", "f": "orders_total", "m": "spend_total"}
+
+
+@dataclass
+class RunModels:
+    """What one finished run gives real-time scoring (loaded once per run)."""
+
+    run_id: int
+    as_of: datetime
+    freq: str
+    horizon_days: int
+    value_name: str | None
+    estimators: dict[str, Any]
+    grid: RfmGrid
+    playbook: Playbook
+    channels: list[str]
+    categories: list[str]
+    has_events: bool
+    distribution: pd.DataFrame  # customer_id index; _RFM columns and predicted_clv_365d
+    sorted_values: dict[str, np.ndarray]
+    clusters: dict[int, tuple[int, str]]  # the segmenter's label -> (stored id, name)
+    clv_learner: str | None  # the learner the run's CLV came from, when not the value models
+    new_customer: dict[str, float]  # the carried columns of a customer the run did not see
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def customers(self) -> int:
+        """How many customers the run scored."""
+        return len(self.distribution)
+
+
+@dataclass
+class Rescored:
+    """A customer's scores at a moment; ``recomputed`` and ``carried`` name the columns."""
+
+    at: datetime
+    scores: dict[str, Any]
+    recomputed: list[str]
+    carried: list[str]
+    notes: list[str]
+
+
+def _round(values: Any) -> np.ndarray:
+    return np.round(np.asarray(values, dtype=float), 6)
+
+
+def load_run_models(store: Store, run_id: int) -> RunModels:
+    """Read run ``run_id``'s estimators and its customers' ranking columns."""
+    row = run_row(store, run_id)
+    if row is None or row["status"] != "succeeded":
+        raise InputError(f"Run {run_id} did not finish in {store.path}; nothing to score with.")
+    params = row["parameters"]
+    estimators = {
+        name: read_estimator(store, run_id, name) for name in estimator_names(store, run_id)
+    }
+    notes: list[str] = []
+    dist = run_distribution(store, run_id).set_index("customer_id")
+    sorted_values = {c: np.sort(_round(dist[c])) for c in _RFM.values()}
+    clv = _round(dist["predicted_clv_365d"])
+    sorted_values["predicted_clv_365d"] = np.sort(np.where(np.isnan(clv), -np.inf, clv))
+    channels, categories, has_events = _shop_lists(store, row["as_of"])
+    return RunModels(
+        run_id=run_id,
+        as_of=row["as_of"],
+        freq=str(params.get("freq", "D")),
+        horizon_days=int(params.get("horizon", 90)),
+        value_name=chosen_value_model(store, run_id),
+        estimators=estimators,
+        grid=_grid(params.get("segments_config"), notes),
+        playbook=_playbook(params.get("playbooks"), notes),
+        channels=channels,
+        categories=categories,
+        has_events=has_events,
+        distribution=dist,
+        sorted_values=sorted_values,
+        clusters=_cluster_names(store, run_id, estimators.get("segmenter")),
+        clv_learner=_clv_learner(store, run_id),
+        new_customer=_new_customer(store),
+        notes=notes,
+    )
+
+
+def _grid(path: str | None, notes: list[str]) -> RfmGrid:
+    if path is not None and Path(path).exists():
+        return load_rfm_grid(path)
+    if path is not None:
+        notes.append(f"the run's R×F grid {path} is gone; segments named by the default grid")
+    return load_rfm_grid(None)
+
+
+def _playbook(path: str | None, notes: list[str]) -> Playbook:
+    if path is not None and Path(path).exists():
+        return load_playbooks(path)
+    if path is not None:
+        notes.append(f"the run's playbook {path} is gone; actions chosen by the packaged one")
+    return load_playbooks(None)
+
+
+def _shop_lists(store: Store, as_of: datetime) -> tuple[list[str], list[str], bool]:
+    """The run's main channels and categories (its share columns), and whether the shop
+    has events: computed as the run computed them (valueseg.features.table)."""
+    import ibis
+
+    from valueseg.features.table import (
+        TOP_CHANNELS,
+        top_categories,
+        top_values,
+        with_optional_columns,
+    )
+
+    con = ibis.duckdb.from_connection(store.con)
+    tx = with_optional_columns(con.table("transactions"))
+    events = store.con.execute("SELECT count(*) > 0 FROM events").fetchone()
+    return (
+        top_values(tx, as_of, "channel", TOP_CHANNELS),
+        top_categories(tx, as_of),
+        bool(events and events[0]),
+    )
+
+
+def _new_customer(store: Store) -> dict[str, float]:
+    """What the feature table gives a customer without events or attributes: 0 for the
+    event counts and rates (:data:`~valueseg.features.behaviour.EVENT_ZERO`) and for
+    one-hot attributes (integer columns), missing for the rest."""
+    from valueseg.features.behaviour import EVENT_ZERO
+
+    out = {}
+    for name, kind in feature_types(store).items():
+        one_hot = name.startswith("attr_") and "INT" in kind
+        out[name] = 0.0 if name in EVENT_ZERO or one_hot else float("nan")
+    return out
+
+
+def _clv_learner(store: Store, run_id: int) -> str | None:
+    for fit in read_predict_fits(store, run_id):
+        if fit["task"] == "clv_365d" and fit["chosen"] and fit["model"] != "btyd":
+            return str(fit["model"])
+    return None
+
+
+def _cluster_names(store: Store, run_id: int, segmenter: Any) -> dict[int, tuple[int, str]]:
+    """The segmenter's own cluster labels -> (stored cluster id, name), by centroid.
+
+    A run carries cluster identities over from the previous run, so its stored ids need not
+    be the segmenter's labels; each stored profile keeps its centroid, the segmenter its own.
+    """
+    if segmenter is None:
+        return {}
+    rows = store.con.execute(
+        "SELECT segment, profile FROM segments WHERE run_id = ? AND lens = 'cluster'", [run_id]
+    ).fetchall()
+    stored = []
+    for name, profile in rows:
+        info = json.loads(profile) if profile else {}
+        if "cluster" in info and info.get("centroid"):
+            stored.append((int(info["cluster"]), str(name), info["centroid"]))
+    out: dict[int, tuple[int, str]] = {}
+    centroids: pd.DataFrame = segmenter.centroids_
+    for label, centre in centroids.iterrows():
+        best = min(stored, key=lambda s: _distance(centre, s[2]), default=None)
+        if best is not None:
+            out[int(str(label))] = (best[0], best[1])
+    return out
+
+
+def _distance(centre: pd.Series, other: dict[str, float | None]) -> float:
+    keys = [k for k in centre.index if other.get(str(k)) is not None]
+    a = centre[keys].to_numpy(np.float64)
+    b = np.array([other[str(k)] for k in keys], dtype=np.float64)
+    return float(np.nansum((a - b) ** 2))
+
+
+def rescore(store: Store, models: RunModels, customer_id: str, at: datetime) -> Rescored:
+    """The customer's scores at ``at`` from their order lines up to then (see the module)."""
+    notes = list(models.notes)
+    lines = customer_lines(store, customer_id, at)
+    views = customer_views(store, customer_id, at) if models.has_events else None
+    rebuilt = rebuild_features(
+        lines,
+        at,
+        freq=models.freq,
+        channels=models.channels,
+        categories=models.categories,
+        views=views,
+    )
+    if not rebuilt:
+        raise InputError(
+            f"Customer {customer_id!r} has no purchase up to {at:%Y-%m-%d %H:%M}; "
+            "there is nothing to score. Post an order of theirs first."
+        )
+    old = customer_feature_row(store, models.run_id, customer_id)
+    if old is None:
+        old = {k: v for k, v in models.new_customer.items() if k not in ("run_id", "customer_id")}
+        notes.append("a customer the run did not see: event and attribute columns as for none")
+    row = {**old, **rebuilt}
+    carried = sorted(k for k in old if k not in rebuilt and k != "customer_id")
+    scores: dict[str, Any] = {
+        k: rebuilt[k] for k in ("frequency", "recency", "T", "monetary_value")
+    }
+    recomputed = [*scores]
+    frame = pd.DataFrame([{**row, "customer_id": customer_id}])
+    recomputed += _value_scores(models, frame, at, scores, notes)
+    recomputed += _learner_scores(models, frame, scores, notes)
+    recomputed += _lens_scores(models, customer_id, rebuilt, scores, notes)
+    recomputed += _cluster(models, frame, scores, notes)
+    recomputed += _action(store, models, customer_id, scores, notes)
+    return Rescored(at, scores, recomputed, carried, notes)
+
+
+def _value_scores(
+    models: RunModels, frame: pd.DataFrame, at: datetime, out: dict[str, Any], notes: list[str]
+) -> list[str]:
+    """P(alive), expected purchases, CLV and the expected next order, in closed form."""
+    model = models.estimators.get("value_model")
+    if model is None or models.value_name is None:
+        notes.append("the run kept no value model: no P(alive), expected purchases or CLV")
+        return []
+    spend_model = models.estimators.get("spend_model")
+    summary = frame[["customer_id", "frequency", "recency", "T", "monetary_value"]]
+    scored = score_customers(models.value_name, model, spend_model, summary, models.freq)
+    names = ["p_alive", "expected_purchases_90d", "expected_purchases_365d"]
+    out |= {n: _number(scored[n].iloc[0]) for n in names}
+    out["predicted_clv_365d"] = _number(scored["predicted_clv_365d"].iloc[0])
+    names.append("predicted_clv_365d")
+    if models.clv_learner is not None:
+        notes.append(
+            f"predicted_clv_365d from the value models: the run's own came from the "
+            f"{models.clv_learner} learner, which the run does not keep"
+        )
+    dates = next_order_dates(models.value_name, model, summary, at, models.freq)
+    out["expected_next_order_date"] = None if pd.isna(dates.iloc[0]) else dates.iloc[0].date()
+    return [*names, "expected_next_order_date"]
+
+
+def _learner_scores(
+    models: RunModels, frame: pd.DataFrame, out: dict[str, Any], notes: list[str]
+) -> list[str]:
+    """Churn probability and the horizon's spend: the run's learners, else the baseline."""
+    model = models.estimators.get("value_model")
+    if model is None or models.value_name is None:
+        return []
+    fit = ValueFit(models.value_name, model, models.estimators.get("spend_model"))
+    summary = frame[["frequency", "recency", "T", "monetary_value"]]
+    btyd = value_features(fit, summary, models.horizon_days, models.freq)
+    X = pd.concat([frame.drop(columns=btyd.columns, errors="ignore"), btyd], axis=1)
+    churn, calibration = models.estimators.get("churn"), models.estimators.get("churn_calibration")
+    spend = models.estimators.get("spend")
+    not_kept = models.estimators.get("not_kept") or []
+    if not_kept:  # the run chose a learner that reads the order sequence
+        notes.append(
+            f"churn probability and spend not recomputed: the run's {', '.join(not_kept)} "
+            "learner reads the order sequence and is not rerun per event"
+        )
+        return []
+    try:
+        p = churn.predict_proba(X)[:, 1] if churn is not None else btyd["btyd_p_churn"]
+        if churn is not None and calibration is not None:
+            p = calibration.transform(np.asarray(p))
+        out["churn_probability"] = _number(np.asarray(p)[0])
+        spent = spend.predict(X) if spend is not None else btyd["btyd_expected_spend"]
+        out["predicted_spend_90d"] = _number(np.asarray(spent)[0])
+    except (ValuesegError, ValueError) as exc:  # a feature the row lacks: say so
+        notes.append(f"churn probability and spend not recomputed: {exc}")
+        return []
+    return ["churn_probability", "predicted_spend_90d"]
+
+
+def _number(value: Any) -> float | None:
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
+def _lens_scores(
+    models: RunModels,
+    customer_id: str,
+    rebuilt: dict[str, Any],
+    out: dict[str, Any],
+    notes: list[str],
+) -> list[str]:
+    """R, F, M against the run's customers, the grid's name, and the value tier."""
+    known = customer_id in models.distribution.index
+    n = models.customers + (0 if known else 1)
+    own = models.distribution.loc[customer_id] if known else None
+    for score, column in _RFM.items():
+        x = float(_round(rebuilt[column]))
+        ordered = models.sorted_values[column]
+        old = None if own is None else float(_round(own[column]))
+        if score == "r":  # fewer days is better: worse is more days
+            worse = len(ordered) - int(np.searchsorted(ordered, x, side="right"))
+            worse -= int(old is not None and old > x)
+        else:
+            worse = int(np.searchsorted(ordered, x, side="left"))
+            worse -= int(old is not None and old < x)
+        out[f"rfm_{score}"] = int(1 + (5 * worse) // max(n, 1))
+    out["rfm_segment"] = str(models.grid.lookup(out["rfm_r"], out["rfm_f"]))
+    names = ["rfm_r", "rfm_f", "rfm_m", "rfm_segment"]
+    clv = out.get("predicted_clv_365d")
+    if clv is None or models.clv_learner is not None:
+        notes.append("value tier not recomputed: no predicted CLV comparable to the run's")
+        return names
+    ordered = models.sorted_values["predicted_clv_365d"]
+    value = float(_round(clv))
+    above = len(ordered) - int(np.searchsorted(ordered, value, side="right"))
+    if own is not None and np.isfinite(own["predicted_clv_365d"]):
+        above -= int(float(_round(own["predicted_clv_365d"])) > value)
+    tier = int(np.searchsorted(np.array(DEFAULT_CUTS) * n, above, side="right"))
+    out["value_tier"] = tier_labels(DEFAULT_CUTS)[tier]
+    return [*names, "value_tier"]
+
+
+def _cluster(
+    models: RunModels, frame: pd.DataFrame, out: dict[str, Any], notes: list[str]
+) -> list[str]:
+    segmenter = models.estimators.get("segmenter")
+    if segmenter is None:
+        notes.append("the run kept no segmenter: cluster not recomputed")
+        return []
+    try:
+        label = int(segmenter.predict(frame)[0])
+    except (ValuesegError, ValueError, KeyError) as exc:
+        notes.append(f"cluster not recomputed: {exc}")
+        return []
+    ident, name = models.clusters.get(label, (label, "Noise" if label < 0 else str(label)))
+    out["cluster"], out["segment"] = ident, name
+    return ["cluster", "segment"]
+
+
+def _action(
+    store: Store, models: RunModels, customer_id: str, out: dict[str, Any], notes: list[str]
+) -> list[str]:
+    """The next-best action of the new scores, by the run's playbook and recommendations."""
+    recommended = read_recommendations(store, models.run_id, customer_id)
+    scores = pd.DataFrame([{**out, "customer_id": customer_id}])
+    chosen = next_best_actions(
+        scores, models.playbook, recommendations=recommended if len(recommended) else None
+    )
+    if chosen.empty:
+        notes.append("no rule of the playbook meets the new scores: no next-best action")
+        out["action"] = None
+        return ["action"]
+    out["action"], out["action_rule"] = str(chosen["action"].iloc[0]), str(chosen["rule"].iloc[0])
+    return ["action", "action_rule"]

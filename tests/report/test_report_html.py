@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from markupsafe import escape
@@ -41,10 +42,11 @@ def shop() -> vs.synth.Shop:
 
 @pytest.fixture(scope="module")
 def run_db(tmp_path_factory: pytest.TempPathFactory, shop) -> Path:
-    """A store with one real run of 2,000 customers (one learner, four clusters)."""
+    """A store with one real run of 2,000 customers (one learner, 3 to 6 clusters looked
+    for, so the segmenter scores the k criteria)."""
     db = tmp_path_factory.mktemp("run") / "shop.duckdb"
     vs.ingest(shop.transactions, db=db)
-    vs.run(db, learners="lr", clusters="4")
+    vs.run(db, learners="lr", clusters="3-6")
     return db
 
 
@@ -228,11 +230,132 @@ def test_cluster_reading(report, run_db: Path) -> None:
     section = _section(report[0], "clusters")
     c = _customers(run_db)
     sizes = c["segment"].value_counts()
-    assert section.numbers["clusters"] == len(sizes) == 4
+    assert section.numbers["clusters"] == len(sizes)
+    assert 3 <= len(sizes) <= 6
     assert section.numbers["largest"] == sizes.iloc[0]
     assert f"the largest, {sizes.index[0]}, holds {count(sizes.iloc[0])}" in section.reading
     assert "their rules place" in section.reading
     assert "Rules in words" in _html_section(report[1], "clusters")
+
+
+# -- curves of the validation sample, k criteria and projection of the segmenter -------------
+def _built(db: Path, build):
+    """One section built again on the store (its Displays, which the report lets go)."""
+    from valueseg.report.section import Context
+    from valueseg.store.report import report_run
+
+    with Store(db, read_only=True) as store:
+        section = build(Context(store, report_run(store, None), None))
+    return section, {c.key: c for c in section.charts}
+
+
+def _sample(db: Path, task: str) -> tuple[pd.Series, pd.DataFrame]:
+    """The stored validation sample of ``task``: the target and one column per model."""
+    v = _frame(db, f"SELECT * FROM predict_validation WHERE run_id = 1 AND task = '{task}'")
+    wide = v.pivot(index="row", columns="model", values="prediction")
+    return v.groupby("row")["target"].first().reindex(wide.index), wide
+
+
+def _fits(db: Path, task: str) -> dict[str, dict]:
+    fits = _frame(db, f"SELECT model, metrics, chosen FROM predict_fits WHERE task = '{task}'")
+    return {r.model: {"chosen": bool(r.chosen), **json.loads(r.metrics)} for r in fits.itertuples()}
+
+
+def test_churn_curves_are_the_stored_sample(report, run_db: Path) -> None:
+    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+    from valueseg.predict.metrics import calibration_table
+    from valueseg.report.sections_models import predictions
+
+    _, charts = _built(run_db, predictions)
+    y, wide = _sample(run_db, "churn")
+    fits = _fits(run_db, "churn")
+    assert set(wide.columns) == set(fits) == {"lr", "btyd"}
+    roc = charts["churn_roc"].display.summary_.set_index("model")["roc_auc"]
+    pr = charts["churn_pr"].display.summary_.set_index("model")["pr_auc"]
+    for model in wide.columns:
+        assert roc[model] == pytest.approx(roc_auc_score(y, wide[model]))
+        assert pr[model] == pytest.approx(average_precision_score(y, wide[model]))
+        if len(y) == fits[model]["customers"]:  # the sample holds the whole fold
+            assert roc[model] == pytest.approx(fits[model]["roc_auc"])
+    chosen = next(m for m, f in fits.items() if f["chosen"])
+    cal = charts["churn_calibration"].display.table_
+    pd.testing.assert_frame_equal(cal, calibration_table(y.to_numpy(), wide[chosen].to_numpy()))
+    confusion = charts["churn_confusion"].display
+    threshold = fits[chosen]["threshold"]
+    assert confusion.threshold_ == threshold
+    expected = confusion_matrix(y.astype(bool), wide[chosen] >= threshold, labels=[False, True])
+    assert confusion.matrix_.tolist() == expected.tolist()
+    assert confusion.matrix_.sum() == len(y)
+    # the captions say where the curves come from
+    html = _html_section(report[1], "predict")
+    for key in ("churn_roc", "churn_pr", "churn_calibration", "churn_confusion"):
+        figure = re.search(rf'<figure id="predict-{key}".*?</figure>', html, flags=re.S)
+        assert figure and "<svg" in figure.group(0), key
+        assert f"Drawn from a sample of {count(len(y))} validation customers." in figure.group(0)
+    assert "(from its precision and recall)" not in html  # the sample's matrix replaces it
+
+
+def test_spend_gain_curves_are_the_stored_sample(report, run_db: Path) -> None:
+    from valueseg.predict.metrics import gain_curve, normalized_gini
+    from valueseg.report.sections_models import predictions
+
+    _, charts = _built(run_db, predictions)
+    y, wide = _sample(run_db, "spend")
+    gain = charts["spend_gain"].display
+    gini = gain.summary_.set_index("model")["gini"]
+    for model in wide.columns:
+        assert gini[model] == pytest.approx(normalized_gini(y.to_numpy(), wide[model].to_numpy()))
+        curve = gain.curves_.loc[gain.curves_["model"] == model, "spend_share"].to_numpy()
+        assert curve == pytest.approx(gain_curve(y.to_numpy(), wide[model].to_numpy()))
+    assert "spend_gain" in _section(report[0], "predict").charts
+    assert f"a sample of {count(len(y))} validation customers" in _html_section(
+        report[1], "predict"
+    )
+
+
+def test_k_criteria_are_the_segmenters(report, run_db: Path) -> None:
+    from valueseg.report.sections_clusters import clusters
+    from valueseg.store.estimators import read_estimator
+
+    _, charts = _built(run_db, clusters)
+    with Store(run_db, read_only=True) as store:
+        seg = read_estimator(store, 1, "segmenter")
+    disp = charts["k_criteria"].display
+    pd.testing.assert_frame_equal(disp.scores_, seg.k_scores_)
+    assert disp.k_ == seg.n_clusters_ == _section(report[0], "clusters").numbers["clusters"]
+    assert disp.votes_ == seg.k_votes_
+    assert disp.accepted_ == seg.k_accepted_
+    assert list(disp.scores_.index) == [3, 4, 5, 6]
+    assert len(disp.axes_) == 6  # five criteria and the count of votes
+    html = _html_section(report[1], "clusters")
+    figure = re.search(r'<figure id="clusters-k_criteria".*?</figure>', html, flags=re.S)
+    assert figure and "<svg" in figure.group(0)
+    assert str(escape(seg.k_reason_)) in figure.group(0)
+
+
+def test_projection_is_the_segmenters_matrix(report, run_db: Path) -> None:
+    from sklearn.decomposition import PCA
+
+    from valueseg.report.sections_clusters import clusters
+    from valueseg.store.estimators import read_estimator
+
+    _, charts = _built(run_db, clusters)
+    with Store(run_db, read_only=True) as store:
+        seg = read_estimator(store, 1, "segmenter")
+    points = charts["cluster_projection"].display.points_
+    c = _customers(run_db)
+    assert len(points) == min(2000, len(c)) == 2000  # every customer of this run
+    assert points["cluster"].value_counts().to_dict() == c["segment"].value_counts().to_dict()
+    # the same cloud from the stored features through the segmenter's preprocessing
+    names = list(seg.feature_names_in_)
+    features = _frame(run_db, "SELECT * FROM customer_features WHERE run_id = 1")
+    xy = PCA(n_components=2, svd_solver="full").fit_transform(seg.transform(features[names]))
+    got = np.sort(np.abs(points[["pc1", "pc2"]].to_numpy()), axis=0)
+    assert got == pytest.approx(np.sort(np.abs(xy), axis=0))
+    assert "Every customer on the first two principal components" in _html_section(
+        report[1], "clusters"
+    )
 
 
 def test_recommend_reading(report, run_db: Path) -> None:
@@ -380,6 +503,30 @@ def test_names_from_the_data_are_escaped(second) -> None:
     assert "Big $ spenders" in html  # a dollar is drawn as a dollar, not as mathtext
 
 
+def test_a_run_without_sample_nor_segmenter_says_so(second, two_runs: Path) -> None:
+    """Run 2 of the copy has no predict_validation nor run_estimators rows (an older run)."""
+    result, html = second
+    predict = _section(result, "predict")
+    assert predict.filled and "churn_leaderboard" in predict.charts
+    assert not {"churn_roc", "churn_pr", "churn_calibration", "spend_gain"} & set(predict.charts)
+    part = _html_section(html, "predict")
+    assert (
+        "Churn: run 2 kept no sample of the validation fold&#39;s predictions (the task fell "
+        "back to the value models&#39; baseline, or the run is older than the sample), so its "
+        "ROC, precision-recall and calibration curves and confusion matrix are not drawn; "
+        f"valueseg run --db {two_runs} keeps one."
+    ) in part
+    assert "Spend: run 2 kept no sample" in part
+    assert "(from its precision and recall)" in part  # the matrix rebuilt from the metrics
+    clusters = _section(result, "clusters")
+    assert clusters.filled and "cluster_sizes" in clusters.charts
+    assert not {"k_criteria", "cluster_projection"} & set(clusters.charts)
+    assert (
+        f"No chart of the k criteria nor projection: Run 2 kept no estimator &#39;segmenter&#39; "
+        f"in {two_runs}. It kept: none."
+    ) in _html_section(html, "clusters")
+
+
 def test_a_failed_run_says_so(two_runs: Path, tmp_path: Path) -> None:
     result = write_report(two_runs, run_id=3, out=tmp_path / "r.html")
     assert result.run_id == 3
@@ -425,6 +572,11 @@ def test_a_run_without_products(tmp_path: Path) -> None:
     assert f"valueseg ingest FILE --map product_id=COLUMN --db {db}" in rec.reading
     for key in ("kpis", "rfm", "value", "models", "predict", "clusters"):
         assert _section(result, key).filled, key
+    # k fixed by --clusters 3: no criteria to draw, the projection still drawn
+    clusters = _section(result, "clusters")
+    assert "k_criteria" not in clusters.charts and "cluster_projection" in clusters.charts
+    html = result.path.read_text(encoding="utf-8")
+    assert "No k criteria to draw: k = 3: the only k asked for (k_range=(3, 3))." in html
 
 
 def test_an_unknown_run_is_refused(run_db: Path, tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from valueseg.report.charts import (
     BarsDisplay,
+    ClusterProjectionDisplay,
     HeatTableDisplay,
+    KCriteriaDisplay,
     RfmGridDisplay,
     TimelineDisplay,
 )
@@ -24,9 +26,11 @@ from valueseg.report.plots import (
 __all__ = [
     "BarsDisplay",
     "CalibrationDisplay",
+    "ClusterProjectionDisplay",
     "ClvDistributionDisplay",
     "ExpectedPurchasesMatrixDisplay",
     "HeatTableDisplay",
+    "KCriteriaDisplay",
     "ProbabilityAliveMatrixDisplay",
     "RepeatTransactionsDisplay",
     "ReportResult",

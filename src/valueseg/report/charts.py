@@ -2,9 +2,11 @@
 
 Bars per label (:class:`BarsDisplay`), orders and revenue per month
 (:class:`TimelineDisplay`), an annotated heat map of a small matrix
-(:class:`HeatTableDisplay`: flows between segments, cluster profiles) and the R×F grid
-with customers and revenue per cell (:class:`RfmGridDisplay`). Every one draws aggregates:
-a chart of a million customers has as many marks as one of a thousand.
+(:class:`HeatTableDisplay`: flows between segments, cluster profiles), the R×F grid
+with customers and revenue per cell (:class:`RfmGridDisplay`), the criteria that chose the
+number of clusters (:class:`KCriteriaDisplay`) and a 2-D projection of a sample of the
+clustered customers (:class:`ClusterProjectionDisplay`). Every one draws aggregates or a
+bounded sample: a chart of a million customers has as many marks as one of a thousand.
 """
 
 from __future__ import annotations
@@ -17,12 +19,21 @@ import pandas as pd
 
 from valueseg.errors import InputError
 from valueseg.report.plots import AxesLike, _Display, _new_axes
+from valueseg.report.readings import plural
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure, SubFigure
 
-__all__ = ["BarsDisplay", "HeatTableDisplay", "RfmGridDisplay", "TimelineDisplay", "plain"]
+__all__ = [
+    "BarsDisplay",
+    "ClusterProjectionDisplay",
+    "HeatTableDisplay",
+    "KCriteriaDisplay",
+    "RfmGridDisplay",
+    "TimelineDisplay",
+    "plain",
+]
 
 _MAX_ANNOTATED = 400  # cells of a heat map that get their number written in them
 
@@ -309,4 +320,243 @@ class RfmGridDisplay(_Display):
         self.ax_.set_xlabel("F: frequency score (5 = most orders)")
         self.ax_.set_ylabel("R: recency score (5 = most recent)")
         self.ax_.set_title("RFM grid: customers and revenue per cell")
+        return self
+
+
+#: The k criteria drawn, in order: criterion (``k_votes_`` key), score column, panel title.
+_K_CRITERIA = (
+    ("elbow", "inertia", "Elbow: within-cluster sum of squares"),
+    ("silhouette", "silhouette", "Silhouette (higher is better)"),
+    ("davies_bouldin", "davies_bouldin", "Davies–Bouldin (lower is better)"),
+    ("calinski_harabasz", "calinski_harabasz", "Calinski–Harabasz (higher is better)"),
+    ("gap", "gap", "Gap statistic (higher is better)"),
+)
+_K_SE = {
+    "silhouette": "silhouette_se",
+    "davies_bouldin": "davies_bouldin_se",
+    "calinski_harabasz": "calinski_harabasz_se",
+    "gap": "gap_se",
+}
+
+
+def _grid(ax: AxesLike, n: int, height: float) -> tuple[Figure | SubFigure, list[Axes]]:
+    """``n`` axes: those given, or a new Agg figure of up to three panels per row."""
+    if ax is not None:
+        return _new_axes(ax, n)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cols = min(3, n)
+    rows = -(-n // cols)
+    figure = Figure(figsize=(7.5, 0.7 + height * rows), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = list(figure.subplots(rows, cols, squeeze=False).ravel())
+    for spare in axes[n:]:
+        figure.delaxes(spare)
+    return figure, axes[:n]
+
+
+class KCriteriaDisplay(_Display):
+    """The criteria that chose the number of clusters k, one small panel per criterion.
+
+    Each panel draws one criterion's score per k (the mean over the Segmenter's selection
+    samples, ± one standard error where it kept one), a dashed line at the chosen k and a
+    ring on the smallest k the criterion accepts (its vote). With ``accepted``, a last
+    panel counts the criteria that accept each k: the Segmenter takes the smallest k a
+    majority accepts (:mod:`valueseg.segment._ksel`).
+
+    Attributes
+    ----------
+    scores_ : pandas.DataFrame
+        One row per k tried (index ``k``): ``Segmenter.k_scores_`` as it is.
+    k_ : int or None
+        The chosen k.
+    votes_ : dict of str to int or None
+        The smallest k each criterion accepts (``Segmenter.k_votes_``).
+    accepted_ : dict of str to list of int
+        The ks each criterion accepts (``Segmenter.k_accepted_``; empty: not known).
+    axes_ : list of Axes
+        The panels, in the order above (``ax_`` is the first).
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"inertia": [90.0, 40, 35], "silhouette": [0.3, 0.5, 0.4]},
+    ...                       index=pd.Index([2, 3, 4], name="k"))
+    >>> disp = KCriteriaDisplay.from_scores(scores, k=3, votes={"elbow": 3}).plot()
+    >>> int(disp.scores_["silhouette"].idxmax()), len(disp.axes_)
+    (3, 2)
+    """
+
+    scores_: pd.DataFrame
+    k_: int | None
+    votes_: dict[str, int | None]
+    accepted_: dict[str, list[int]]
+    axes_: list[Axes]
+
+    @classmethod
+    def from_scores(
+        cls,
+        scores: pd.DataFrame,
+        *,
+        k: int | None = None,
+        votes: dict[str, int | None] | None = None,
+        accepted: dict[str, list[int]] | None = None,
+    ) -> KCriteriaDisplay:
+        """Keep ``scores`` (one row per k, the criteria's columns) and what they chose."""
+        columns = [c for _, c, _ in _K_CRITERIA]
+        if not isinstance(scores, pd.DataFrame) or scores.empty:
+            raise InputError("No k scores to draw: expected one row per k tried.")
+        if not set(columns) & set(map(str, scores.columns)):
+            raise InputError(
+                f"No k criterion to draw. Expected a column among {', '.join(columns)}; got "
+                f"{', '.join(map(str, scores.columns)) or 'none'}."
+            )
+        return cls(
+            scores=scores.copy(),
+            k=None if k is None else int(k),
+            votes=dict(votes or {}),
+            accepted={str(c): [int(v) for v in ks] for c, ks in (accepted or {}).items()},
+        )
+
+    @classmethod
+    def from_segmenter(cls, segmenter: Any) -> KCriteriaDisplay:
+        """From a fitted :class:`~valueseg.segment.Segmenter` that chose k itself."""
+        scores = getattr(segmenter, "k_scores_", None)
+        if scores is None:
+            reason = getattr(segmenter, "k_reason_", None) or "k was not chosen (HDBSCAN)."
+            raise InputError(
+                f"The Segmenter scored no k; its reason: {reason} Fit it with "
+                "n_clusters='auto' and a k_range of two ks or more to draw the criteria."
+            )
+        return cls.from_scores(
+            scores,
+            k=getattr(segmenter, "n_clusters_", None),
+            votes=getattr(segmenter, "k_votes_", None),
+            accepted=getattr(segmenter, "k_accepted_", None),
+        )
+
+    def plot(self, ax: AxesLike = None) -> Self:
+        """Draw one panel per criterion (and the count of votes); return ``self``."""
+        drawn = [c for c in _K_CRITERIA if c[1] in self.scores_.columns]
+        n = len(drawn) + (1 if self.accepted_ else 0)
+        self.figure_, self.axes_ = _grid(ax, n, 2.1)
+        self.ax_ = self.axes_[0]
+        ks = self.scores_.index.to_numpy(np.int64)
+        for axes, (criterion, column, title) in zip(self.axes_, drawn, strict=False):
+            values = self.scores_[column].to_numpy(np.float64)
+            se = self.scores_.get(_K_SE.get(column, ""))
+            yerr = None if se is None else np.nan_to_num(se.to_numpy(np.float64))
+            axes.errorbar(ks, values, yerr=yerr, marker="o", markersize=3, capsize=2, lw=1.2)
+            vote = self.votes_.get(criterion)
+            if vote is not None and vote in ks:
+                at = values[int(np.flatnonzero(ks == vote)[0])]
+                axes.plot([vote], [at], "o", ms=9, mfc="none", mec="#c0392b", mew=1.5)
+            self._dress(axes, ks, title)
+        if self.accepted_:
+            axes = self.axes_[-1]
+            votes = [sum(int(k) in v for v in self.accepted_.values()) for k in ks]
+            colours = ["#1d4e89" if k == self.k_ else "#9ab7d3" for k in ks]
+            axes.bar(ks, votes, color=colours, width=0.6)
+            majority = len(self.accepted_) // 2 + 1
+            axes.axhline(majority, color="#c0392b", linestyle=":", lw=1)
+            axes.set_ylim(0, len(self.accepted_) + 0.3)
+            axes.set_yticks(range(len(self.accepted_) + 1))
+            self._dress(axes, ks, f"Criteria accepting k (majority: {majority})", line=False)
+        self.figure_.suptitle(
+            "Choosing k: each criterion per k (dashed: chosen k; ring: the criterion's vote)",
+            fontsize=10,
+        )
+        self.figure_.supxlabel("k (number of clusters)", fontsize=8)
+        return self
+
+    def _dress(self, axes: Axes, ks: np.ndarray, title: str, *, line: bool = True) -> None:
+        if line and self.k_ is not None:
+            axes.axvline(self.k_, color="grey", linestyle="--", lw=1)
+        axes.set_xticks(ks)
+        axes.tick_params(labelsize=7)
+        axes.yaxis.get_offset_text().set_fontsize(7)
+        axes.set_title(title, fontsize=8.5)
+
+
+class ClusterProjectionDisplay(_Display):
+    """Customers on the first two principal components of the clustered matrix.
+
+    Each dot is a customer (a seeded sample of at most ``max_points``), coloured by its
+    cluster; the components are those of the sample, so the chart shows how far apart the
+    clusters lie in the space the algorithm clustered, flattened to two dimensions. The
+    dots are drawn as one image inside the SVG (axes and text stay vector): 2,000 vector
+    dots would weigh four times as much.
+
+    Attributes
+    ----------
+    points_ : pandas.DataFrame
+        ``pc1, pc2, cluster``: one row per customer drawn.
+    explained_ : numpy.ndarray
+        The share of the matrix's variance each of the two components explains.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> z = np.vstack([rng.normal(0, 1, (50, 3)), rng.normal(6, 1, (50, 3))])
+    >>> disp = ClusterProjectionDisplay.from_matrix(z, ["a"] * 50 + ["b"] * 50).plot()
+    >>> disp.points_.shape, bool(disp.explained_[0] > 0.8)
+    ((100, 3), True)
+    """
+
+    points_: pd.DataFrame
+    explained_: np.ndarray
+
+    @classmethod
+    def from_matrix(
+        cls,
+        z: Any,
+        clusters: Sequence[Any] | pd.Series,
+        *,
+        max_points: int = 2000,
+        random_state: int = 0,
+    ) -> ClusterProjectionDisplay:
+        """Project the rows of ``z`` (the clustered matrix) labelled by ``clusters``."""
+        from sklearn.decomposition import PCA
+
+        matrix = np.asarray(z, np.float64)
+        labels = np.asarray([str(c) for c in clusters], dtype=object)
+        if matrix.ndim != 2 or len(matrix) != len(labels):
+            raise InputError(
+                f"Expected one cluster per row of the matrix. Got {len(labels):,} clusters "
+                f"for a matrix of shape {matrix.shape}."
+            )
+        if len(matrix) < 3 or matrix.shape[1] < 2:
+            raise InputError(
+                "A 2-D projection needs at least 3 customers and 2 clustered columns. Got "
+                f"{plural(len(matrix), 'customer')} and {plural(matrix.shape[1], 'column')}."
+            )
+        if len(matrix) > max_points:
+            rng = np.random.default_rng(random_state)
+            keep = np.sort(rng.choice(len(matrix), max_points, replace=False))
+            matrix, labels = matrix[keep], labels[keep]
+        pca = PCA(n_components=2, svd_solver="full").fit(matrix)
+        xy = pca.transform(matrix)
+        points = pd.DataFrame({"pc1": xy[:, 0], "pc2": xy[:, 1], "cluster": labels})
+        return cls(points=points, explained=np.asarray(pca.explained_variance_ratio_))
+
+    def plot(self, ax: AxesLike = None) -> Self:
+        """Draw the dots, one colour per cluster (largest first); return ``self``."""
+        self.figure_, self.ax_ = _axes(ax, 7.5, 4.8)
+        p = self.points_
+        for name in p["cluster"].value_counts().index:
+            part = p[p["cluster"] == name]
+            self.ax_.scatter(
+                part["pc1"],
+                part["pc2"],
+                s=5,
+                alpha=0.6,
+                linewidths=0,
+                label=f"{plain(name)} ({len(part):,})",
+                rasterized=True,  # the dots as one image in the SVG: a quarter of the bytes
+            )
+        first, second = self.explained_
+        self.ax_.set_xlabel(f"First principal component ({_share(float(first))} of variance)")
+        self.ax_.set_ylabel(f"Second principal component ({_share(float(second))})")
+        self.ax_.set_title(f"Clusters of {len(p):,} customers on two principal components")
+        self.ax_.legend(loc="best", fontsize=7, markerscale=2.5)
         return self

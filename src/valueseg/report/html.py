@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from valueseg.errors import InputError
-from valueseg.report import sections_models, sections_more, sections_overview
+from valueseg.report import (
+    sections_clusters,
+    sections_models,
+    sections_more,
+    sections_overview,
+)
 from valueseg.report.section import Context, Section
 from valueseg.store import Store
 from valueseg.store import report as q
@@ -40,7 +45,7 @@ SECTIONS: tuple[Callable[[Context], Section], ...] = (
     sections_overview.value,
     sections_models.value_models,
     sections_models.predictions,
-    sections_more.clusters,
+    sections_clusters.clusters,
     sections_more.migration,
     sections_more.recommendations,
     sections_more.actions,

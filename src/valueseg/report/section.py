@@ -1,9 +1,9 @@
 """What a report section is: a heading, a reading, charts, tables, and what fills it.
 
 Each section builder (:mod:`valueseg.report.sections_overview`,
-:mod:`~valueseg.report.sections_models`, :mod:`~valueseg.report.sections_more`) takes the
-:class:`Context` of one report and returns a :class:`Section`; :mod:`valueseg.report.html`
-turns the sections into one HTML file.
+:mod:`~valueseg.report.sections_models`, :mod:`~valueseg.report.sections_clusters`,
+:mod:`~valueseg.report.sections_more`) takes the :class:`Context` of one report and returns
+a :class:`Section`; :mod:`valueseg.report.html` turns the sections into one HTML file.
 """
 
 from __future__ import annotations

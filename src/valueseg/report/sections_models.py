@@ -1,4 +1,11 @@
-"""The report's model sections: the value models' back-test, and churn and spend learners."""
+"""The report's model sections: the value models' back-test, and churn and spend learners.
+
+The churn and spend curves (ROC, precision-recall, calibration, confusion matrix, gain) are
+drawn from the sample of the validation fold's predictions a run keeps (table
+``predict_validation``, at most 5,000 customers per task, every model's prediction for the
+same customers); a run without one (a task that fell back to the baseline, or a run older
+than the table) says so instead of drawing them.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,9 @@ from valueseg.report.charts import BarsDisplay
 from valueseg.report.readings import count, money, number, pct
 from valueseg.report.section import Chart, Context, Section, Table, empty, first, unrun
 from valueseg.store import report as q
-from valueseg.store.predict import read_predict_fits
+from valueseg.store.predict import read_predict_fits, read_validation
 
-__all__ = ["predictions", "value_models"]
+__all__ = ["predictions", "validation_matrix", "value_models"]
 
 #: Back-test numbers shown per purchase model, in order.
 _BACKTEST = (
@@ -37,6 +44,11 @@ _METRICS = {
 }
 _NAMES = {"roc_auc": "ROC AUC", "gini": "normalized Gini"}
 _TASKS = {"churn": "Churn", "spend": "Spend", "clv_365d": "365-day CLV"}
+#: The curves drawn from each task's validation sample.
+_CURVES = {
+    "churn": "ROC, precision-recall and calibration curves and confusion matrix",
+    "spend": "gain curves",
+}
 
 
 def _unrun(ctx: Context, key: str, title: str, what: str) -> Section:
@@ -155,7 +167,8 @@ def _tracking(ctx: Context, chosen: dict[str, Any], section: Section) -> None:
 
 # -- churn and spend ------------------------------------------------------------------------
 def predictions(ctx: Context) -> Section:
-    """Leaderboards, global importance, a confusion matrix and example customers."""
+    """Leaderboards, the curves of the validation sample, global importance and example
+    customers."""
     key, title = "predict", "Churn and spend"
     if (gone := unrun(ctx, key, title)) is not None:
         return gone
@@ -174,6 +187,8 @@ def predictions(ctx: Context) -> Section:
         said = _task_reading(task, rows, section.numbers)
         if said and task != "clv_365d":
             parts.append(said)
+        if task in _CURVES:
+            section.charts += _curves(ctx, task, rows, section)
     importance = q.reason_importance(ctx.store, ctx.run_id)
     if len(importance):
         top = str(importance["feature"].iloc[0])
@@ -182,17 +197,156 @@ def predictions(ctx: Context) -> Section:
     section.reading = ("; ".join(parts) or "Learners were trained") + "."
     section.reading = section.reading[0].upper() + section.reading[1:]
     churn = first(fits, task="churn", chosen=True)
-    if churn is not None and (table := _confusion(churn)) is not None:
+    drawn = any(c.key == "churn_confusion" for c in section.charts)
+    if churn is not None and not drawn and (table := _confusion(churn)) is not None:
         section.tables.append(table)
     examples = q.example_customers(ctx.store, ctx.run_id)
     if len(examples):
         section.tables.append(_examples(examples, ctx.currency))
-    section.notes.append(
-        "ROC, precision-recall and calibration curves need each customer's prediction on the "
-        "validation fold, which a run does not store: valueseg.report.predict_plots draws "
-        "them from a run's PredictResult in Python."
-    )
     return section
+
+
+def _curves(ctx: Context, task: str, rows: list[dict[str, Any]], section: Section) -> list[Chart]:
+    """The curves of ``task`` drawn from the run's validation sample (a note if none)."""
+    sample = read_validation(ctx.store, ctx.run_id, task)
+    if sample.empty:
+        section.notes.append(
+            f"{_TASKS[task]}: run {ctx.run_id} kept no sample of the validation fold's "
+            "predictions (the task fell back to the value models' baseline, or the run is "
+            f"older than the sample), so its {_CURVES[task]} are not drawn; "
+            f"{ctx.command('run')} keeps one."
+        )
+        return []
+    y, scores = validation_matrix(sample)
+    chosen = first(rows, chosen=True) or {}
+    name = str(chosen.get("model"))
+    if name not in scores:  # the chosen learner's predictions missing: draw the first one
+        name, chosen = next(iter(scores)), {}
+    whom = f"Drawn from a sample of {count(len(y))} validation customers."
+    try:
+        if task == "spend":
+            return [_gain_chart(y, scores, name, whom)]
+        threshold = chosen.get("metrics", {}).get("threshold")
+        return _churn_charts(ctx, y, scores, name, whom, threshold)
+    except InputError as exc:
+        section.notes.append(f"{_TASKS[task]}: no curves from the validation sample: {exc}")
+        return []
+
+
+def validation_matrix(sample: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The target and each model's predictions of a validation sample (``read_validation``
+    rows), on the rows every model predicted.
+
+    Examples
+    --------
+    >>> sample = pd.DataFrame({"row": [0, 1, 0, 1], "target": [1.0, 0.0, 1.0, 0.0],
+    ...                        "model": ["a", "a", "b", "b"], "prediction": [0.9, 0.2, 0.6, None]})
+    >>> validation_matrix(sample)
+    (array([1.]), {'a': array([0.9]), 'b': array([0.6])})
+    """
+    wide = sample.pivot(index="row", columns="model", values="prediction")
+    wide = wide.dropna(axis=1, how="all").dropna()
+    target = sample.groupby("row")["target"].first().reindex(wide.index)
+    return target.to_numpy(np.float64), {str(m): wide[m].to_numpy(np.float64) for m in wide}
+
+
+def _churn_charts(
+    ctx: Context,
+    y: np.ndarray,
+    scores: dict[str, np.ndarray],
+    name: str,
+    whom: str,
+    stored: float | None,
+) -> list[Chart]:
+    """ROC and precision-recall curves of every model; calibration and confusion matrix
+    (at ``stored``, the F1-best threshold on the whole fold, else on the sample) of ``name``."""
+    from valueseg.predict.metrics import best_f1_threshold
+    from valueseg.report.predict_plots import (
+        ChurnConfusionDisplay,
+        PrecisionRecallCurvesDisplay,
+        RocCurvesDisplay,
+    )
+
+    roc = RocCurvesDisplay.from_predictions(y, scores).plot()
+    pr = PrecisionRecallCurvesDisplay.from_predictions(y, scores).plot()
+    threshold = float(stored) if stored is not None else best_f1_threshold(y, scores[name])
+    confusion = ChurnConfusionDisplay.from_predictions(y, scores[name], threshold).plot()
+    where = "on the whole validation fold" if stored is not None else "on the sample"
+    return [
+        Chart(
+            "churn_roc",
+            "Churn: ROC curves",
+            roc,
+            "Share of churners caught against share of stayers wrongly flagged, as each "
+            f"model's threshold falls (AUC in the legend); {name} was chosen and the dotted "
+            f"diagonal is chance. {whom}",
+        ),
+        Chart(
+            "churn_pr",
+            "Churn: precision and recall",
+            pr,
+            "Precision among the customers flagged against the share of churners caught, per "
+            f"model (AP: average precision; a model that guesses has the churn rate, "
+            f"{pct(float(np.mean(y)))}, as precision). {whom}",
+        ),
+        _calibration_chart(ctx, y, scores[name], name, whom),
+        Chart(
+            "churn_confusion",
+            "Churn: confusion matrix",
+            confusion,
+            f"Customers of the validation sample by what happened (rows) and what {name} "
+            f"said (columns) at its F1-best threshold {number(threshold)}, chosen {where} "
+            "(so optimistic) on its scores before calibration. "
+            f"{whom}",
+        ),
+    ]
+
+
+def _calibration_chart(ctx: Context, y: np.ndarray, p: np.ndarray, name: str, whom: str) -> Chart:
+    """The chosen learner's validation scores by decile, and after the run's calibrator."""
+    from valueseg.report.predict_plots import ChurnCalibrationDisplay
+    from valueseg.store.estimators import read_estimator
+
+    disp = ChurnCalibrationDisplay.from_predictions(y, p, name=f"{name}: validation scores")
+    disp.plot()
+    caption = (
+        f"Observed churn rate against {name}'s mean predicted probability, by decile of the "
+        "prediction; on the diagonal a probability means what it says."
+    )
+    try:
+        cal = read_estimator(ctx.store, ctx.run_id, "churn_calibration")
+    except InputError:
+        cal = None
+    if cal is not None and hasattr(cal, "transform"):
+        label = f"{name}: calibrated ({cal.method})"
+        ChurnCalibrationDisplay.from_predictions(y, cal.transform(p), name=label).plot(ax=disp.ax_)
+        brier = getattr(cal, "brier", {})
+        caption += (
+            f" The run maps the scores through {cal.method} calibration before storing "
+            "churn probabilities; that calibrator was fitted on this same fold, so its curve "
+            "is in-sample"
+        )
+        if cal.method in brier and "none" in brier:
+            caption += (
+                f" (cross-validated Brier score {number(brier[cal.method])} against "
+                f"{number(brier['none'])} uncalibrated)"
+            )
+        caption += "."
+    return Chart("churn_calibration", "Churn: calibration", disp, f"{caption} {whom}")
+
+
+def _gain_chart(y: np.ndarray, scores: dict[str, np.ndarray], name: str, whom: str) -> Chart:
+    from valueseg.report.predict_plots import GainCurveDisplay
+
+    disp = GainCurveDisplay.from_predictions(y, scores).plot()
+    return Chart(
+        "spend_gain",
+        "Spend: gain curves",
+        disp,
+        "Share of the spend in the horizon brought by the customers each model ranks highest "
+        f"(normalized Gini in the legend); perfect: ranked by the actual spend; {name} was "
+        f"chosen. {whom}",
+    )
 
 
 def _leaderboard(task: str, rows: list[dict[str, Any]]) -> Table:

@@ -1,9 +1,8 @@
-"""The report's later sections: clusters, migration, recommendations, actions and
-experiments."""
+"""The report's later sections: migration, recommendations, actions and experiments
+(the clusters have theirs: :mod:`valueseg.report.sections_clusters`)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -13,165 +12,13 @@ from valueseg.report.charts import BarsDisplay, HeatTableDisplay
 from valueseg.report.readings import count, day, money, number, pct, plural, share_of
 from valueseg.report.section import Chart, Context, Section, Table, empty, unrun
 from valueseg.store import report as q
-from valueseg.store.derived import segment_rows
 
-__all__ = ["actions", "clusters", "migration", "recommendations", "segment_profile"]
+__all__ = ["actions", "migration", "recommendations"]
 
 _NEW, _GONE = "(new)", "(gone)"
 _LENSES = {"rfm_segment": "RFM segment", "value_tier": "value tier", "segment": "cluster"}
-_MAX_LIFT_FEATURES = 12
 #: Recommendation metrics drawn (shares in [0, 1]); the first the reading says.
 _REC_DRAWN = ("hit_rate", "ndcg", "coverage")
-
-
-def segment_profile(profile: Any) -> dict[str, Any]:
-    """A stored ``segments.profile`` (JSON text or None) as a dict.
-
-    Examples
-    --------
-    >>> segment_profile('{"share": 0.5}'), segment_profile(None)
-    ({'share': 0.5}, {})
-    """
-    if profile is None or (isinstance(profile, float) and np.isnan(profile)):
-        return {}
-    return dict(json.loads(profile))
-
-
-# -- clusters -------------------------------------------------------------------------------
-def clusters(ctx: Context) -> Section:
-    """Cluster sizes and revenue, profiles (lift), rules with their fidelity."""
-    key, title = "clusters", "Behavioural clusters"
-    if (gone := unrun(ctx, key, title)) is not None:
-        return gone
-    rows = segment_rows(ctx.store, ctx.run_id)
-    rows = rows[rows["lens"] == "cluster"].reset_index(drop=True)
-    notes = ctx.notes("segments")
-    if rows.empty:
-        why = "; ".join(notes) or "the segments stage made no clusters"
-        return empty(key, title, ctx.command("run"), f"Run {ctx.run_id} has no clusters ({why})")
-    profiles = [segment_profile(p) for p in rows["profile"]]
-    total = float(rows["size"].sum())
-    placed = [p.get("rule_fit", {}).get("placed_recall") for p in profiles]
-    right = sum(float(r or 0) * s for r, s in zip(placed, rows["size"], strict=True))
-    fidelity = right / total if total and any(r is not None for r in placed) else None
-    big = rows.iloc[0]
-    reading = (
-        f"{plural(len(rows), 'cluster')}; the largest, {big['segment']}, holds "
-        f"{count(big['size'])} customers ({pct(big['size'] / total)}) and brings "
-        f"{pct(big['revenue_share'])} of revenue"
-    )
-    if fidelity is not None:
-        reading += f"; their rules place {pct(fidelity)} of customers in their own cluster"
-    section = Section(key, title, reading + ".", True, notes=notes)
-    section.numbers = {"clusters": len(rows), "largest": int(big["size"])}
-    if fidelity is not None:
-        section.numbers["fidelity"] = fidelity
-    shares = pd.DataFrame(
-        {
-            "cluster": rows["segment"],
-            "customers": rows["size"] / total,
-            "revenue": rows["revenue_share"],
-        }
-    )
-    section.charts.append(
-        Chart(
-            "cluster_sizes",
-            "Cluster sizes and revenue",
-            BarsDisplay.from_frame(
-                shares,
-                "cluster",
-                ["customers", "revenue"],
-                title="Clusters: share of customers and of revenue",
-                percent=True,
-            ).plot(),
-            "Each cluster's share of customers and of revenue.",
-        )
-    )
-    if (lift := _lift_chart(rows, profiles)) is not None:
-        section.charts.append(lift)
-    section.tables += [_profile_table(rows, profiles, total), _rules_table(rows, profiles)]
-    section.notes.append(
-        "The k criteria's curves (elbow, silhouette …), a 2-D projection and the bootstrap "
-        "stability are computed during the run but not stored; the run's notes say which "
-        "criteria agreed."
-    )
-    return section
-
-
-def _lift_chart(rows: pd.DataFrame, profiles: list[dict[str, Any]]) -> Chart | None:
-    features: list[str] = []
-    for p in profiles:
-        for item in p.get("top_features", []):
-            name = str(item).rsplit(" ", 1)[0]
-            if name not in features:
-                features.append(name)
-    features = features[:_MAX_LIFT_FEATURES]
-    lifts = [p.get("lift", {}) for p in profiles]
-    if not features or not any(lifts):
-        return None
-    matrix = pd.DataFrame(
-        [[lift.get(f, np.nan) for f in features] for lift in lifts],
-        index=[str(s) for s in rows["segment"]],
-        columns=features,
-    ).astype(float)
-    disp = HeatTableDisplay.from_matrix(
-        matrix, title="Cluster profiles: mean of members / mean of all", ratio=True
-    ).plot()
-    return Chart(
-        "cluster_profiles",
-        "Cluster profiles",
-        disp,
-        "Lift of each cluster's defining features (red: above the shop's mean; blue: below).",
-    )
-
-
-def _profile_table(rows: pd.DataFrame, profiles: list[dict[str, Any]], total: float) -> Table:
-    frame = pd.DataFrame(
-        {
-            "cluster": rows["segment"],
-            "customers": rows["size"],
-            "share": rows["size"] / total,
-            "revenue_share": rows["revenue_share"],
-            "name_evidence": ["; ".join(p.get("name_evidence", [])) for p in profiles],
-            "top_features": [", ".join(p.get("top_features", [])) for p in profiles],
-        }
-    )
-    return Table.from_frame(
-        frame, "Cluster profiles", {"customers": count, "share": pct, "revenue_share": pct}
-    )
-
-
-def _rules_table(rows: pd.DataFrame, profiles: list[dict[str, Any]]) -> Table:
-    out = []
-    for name, p in zip(rows["segment"], profiles, strict=True):
-        fit = p.get("rule_fit", {})
-        for i, rule in enumerate(p.get("rules", [])):
-            out.append(
-                [
-                    str(name) if i == 0 else "",
-                    str(rule.get("text", "")),
-                    pct(rule.get("precision")),
-                    pct(rule.get("recall")),
-                    count(rule.get("customers")),
-                    pct(fit.get("placed_precision")) if i == 0 else "",
-                    pct(fit.get("placed_recall")) if i == 0 else "",
-                ]
-            )
-    return Table(
-        "Rules in words (OR-ed), with their precision and recall; placed: how the rules "
-        "place customers (precision, and recall: the fidelity within the cluster)",
-        [
-            "cluster",
-            "rule",
-            "precision",
-            "recall",
-            "customers",
-            "placed precision",
-            "placed recall",
-        ],
-        out,
-        [False, False, True, True, True, True, True],
-    )
 
 
 # -- migration ------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 The report (:mod:`valueseg.report.html`) draws what these functions return. Each one
 aggregates in DuckDB, so the report of a run of a million customers moves a few thousand
-numbers, not a million rows; the two exceptions say so (:func:`score_values` reads one
-column, :func:`sample_orders` the orders of a uniform sample of customers).
+numbers, not a million rows; the exceptions say so (:func:`score_values` reads one
+column, :func:`sample_orders` the orders of a uniform sample of customers,
+:func:`feature_sample` the features of a sample of at most a few thousand customers).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "example_customers",
     "experiments",
     "feature_limits",
+    "feature_sample",
     "kept_aside_by_reason",
     "kpis",
     "loads",
@@ -218,6 +220,37 @@ def kpis(store: Store, run_id: int) -> dict[str, Any]:
         "churners": None if row[8] == 0 else float(row[7]),
         "spend_90d": None if row[10] == 0 else float(row[9]),
     }
+
+
+def feature_sample(store: Store, run_id: int, columns: list[str], n: int = 2000) -> pd.DataFrame:
+    """``customer_id, segment`` and the feature ``columns`` of ``n`` customers of a run
+    (all when there are fewer), chosen by a hash of the id: the same sample every time.
+
+    A column ``customer_features`` lacks raises ``KeyError`` (a run of an older schema).
+
+    Examples
+    --------
+    >>> store = Store(":memory:")  # before any run: no feature column yet
+    >>> feature_sample(store, 1, []).columns.tolist()
+    ['customer_id', 'segment']
+    >>> feature_sample(store, 1, ["orders_total"])
+    Traceback (most recent call last):
+    KeyError: 'orders_total'
+    >>> store.close()
+    """
+    have = set(store.columns("customer_features"))
+    if missing := [c for c in columns if c not in have]:
+        raise KeyError(", ".join(missing))
+    picked = "".join(f', f."{c}"' for c in columns)
+    return store.con.execute(
+        "WITH pick AS (SELECT customer_id FROM customer_features WHERE run_id = ? "
+        f"ORDER BY hash(customer_id), customer_id LIMIT {int(n)}) "
+        f"SELECT f.customer_id, s.segment{picked} FROM pick "
+        "JOIN customer_features f ON f.run_id = ? AND f.customer_id = pick.customer_id "
+        "LEFT JOIN customer_scores s ON s.run_id = ? AND s.customer_id = pick.customer_id "
+        "ORDER BY hash(f.customer_id), f.customer_id",
+        [run_id, run_id, run_id],
+    ).df()
 
 
 def rfm_cells(store: Store, run_id: int) -> pd.DataFrame:

@@ -69,10 +69,16 @@ def get_runs(store: StoreDep, caller: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/runs/{run_id}", response_model=RunDetail, tags=["runs"])
 def get_run(
-    run_id: Annotated[int, Path(ge=1, le=2**31 - 1)], store: StoreDep, caller: Viewer
+    run_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
+    store: StoreDep,
+    caller: Viewer,
 ) -> dict[str, Any]:
-    """One run: parameters, notes, value models' back-tests and learners' leaderboard."""
-    return run_view(store, run_id)
+    """One run: parameters, notes, value models' back-tests and learners' leaderboard;
+    for a run this server started (``POST /v1/runs``), its progress."""
+    out = run_view(store, run_id)
+    job = web_state(request).jobs.get(run_id)
+    return {**out, "job": None if job is None else job.view()}
 
 
 @router.get("/segments", response_model=SegmentsOut, tags=["segments"])

@@ -8,10 +8,12 @@ uvicorn (:mod:`.serve`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 
 from valueseg.store import Store
@@ -19,6 +21,8 @@ from valueseg.web.deps import WebState
 from valueseg.web.errors import install_handlers
 
 __all__ = ["create_app"]
+
+_LOG = logging.getLogger("valueseg.web")
 
 _DESCRIPTION = """
 valueseg's API over one store: runs, segments, customers' scores and recommendations, and
@@ -28,7 +32,9 @@ real-time scoring of posted orders. Send `Authorization: Bearer <key>`
 """
 
 
-def create_app(db: str | Path, *, keys_required: bool = True) -> FastAPI:
+def create_app(
+    db: str | Path, *, keys_required: bool = True, local_token: str | None = None
+) -> FastAPI:
     """The web app (JSON API under ``/v1`` and the pages) over the store ``db``.
 
     Parameters
@@ -38,6 +44,9 @@ def create_app(db: str | Path, *, keys_required: bool = True) -> FastAPI:
     keys_required : bool, default True
         False: every caller is the local admin (``valueseg serve`` on 127.0.0.1 over a
         store without keys).
+    local_token : str, optional
+        A bearer token that makes its caller the local admin (``valueseg serve`` writes it
+        in the file beside the store, for the CLI: :mod:`valueseg.store.server_file`).
 
     Examples
     --------
@@ -46,13 +55,18 @@ def create_app(db: str | Path, *, keys_required: bool = True) -> FastAPI:
     ['/v1/runs', '/v1/runs/{run_id}']
     """
     from valueseg import __version__
-    from valueseg.web import api, pages
+    from valueseg.web import api, api_writes, pages
 
     root = Store(db)
+    state = WebState(root, keys_required, local_token)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        job = state.job
+        if job is not None and not job.done.is_set():  # the run's results are not written yet
+            _LOG.warning("waiting for run %s to finish before stopping", job.run_id)
+            await anyio.to_thread.run_sync(job.done.wait)
         root.close()
 
     app = FastAPI(
@@ -63,8 +77,9 @@ def create_app(db: str | Path, *, keys_required: bool = True) -> FastAPI:
         docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: the schema is enough
         redoc_url=None,
     )
-    app.state.web = WebState(root, keys_required)
+    app.state.web = state
     install_handlers(app)
     app.include_router(api.router)
+    app.include_router(api_writes.router)
     app.include_router(pages.router)
     return app

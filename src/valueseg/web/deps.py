@@ -12,19 +12,24 @@ from several connections do not conflict).
 
 from __future__ import annotations
 
+import contextlib
+import hmac
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from valueseg.errors import ValuesegError
 from valueseg.store import Store
 from valueseg.store.web import request_store
 from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
 from valueseg.web.realtime import RunModels, load_run_models
 
 __all__ = [
+    "WRITE_WAIT_S",
     "Admin",
     "Analyst",
     "ApiError",
@@ -38,6 +43,11 @@ __all__ = [
     "web_state",
 ]
 
+_LOG = logging.getLogger("valueseg.web")
+#: Seconds a short write (an order, a load) waits for the one before it; a run is not
+#: waited for (it takes minutes): the write is refused at once with a 409.
+WRITE_WAIT_S = 10.0
+
 
 class ApiError(Exception):
     """An error the API answers with its status, code, message and field."""
@@ -49,11 +59,16 @@ class ApiError(Exception):
 
 @dataclass
 class WebState:
-    """The app's one store, whether keys are required, the write lock and the loaded runs."""
+    """The app's one store, whether keys are required, the local admin token, the write
+    lock (and what holds it), the background run, and the loaded runs' estimators."""
 
     root: Store
     keys_required: bool
+    local_token: str | None = None
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    writer: str | None = None
+    job: Any = None  # the valueseg.web.jobs.RunJob in progress or last finished
+    jobs: dict[int, Any] = field(default_factory=dict)  # run id -> its RunJob
     _models_lock: threading.Lock = field(default_factory=threading.Lock)
     _models: dict[int, RunModels] = field(default_factory=dict)
 
@@ -63,6 +78,53 @@ class WebState:
             if run_id not in self._models:
                 self._models[run_id] = load_run_models(store, run_id)
             return self._models[run_id]
+
+    def advance_models(self, store: Store, run_id: int) -> None:
+        """Load run ``run_id``'s estimators and drop the older runs' (a run just finished)."""
+        try:
+            models = {run_id: load_run_models(store, run_id)}
+        except ValuesegError as exc:  # loaded (and its error shown) at the next order
+            _LOG.warning("run %s's estimators were not loaded: %s", run_id, exc)
+            models = {}
+        with self._models_lock:
+            self._models = models
+
+    def loaded_runs(self) -> list[int]:
+        """The runs whose estimators are in memory."""
+        with self._models_lock:
+            return sorted(self._models)
+
+    def acquire_write(self, what: str, wait: float = WRITE_WAIT_S) -> None:
+        """Take the write lock for ``what``, or answer 409 naming the write holding it.
+
+        A run in progress is not waited for; another short write is, up to ``wait`` s.
+        """
+        busy = self.writer is not None and self.writer.startswith("run")
+        taken = self.write_lock.acquire(timeout=wait) if wait > 0 and not busy else False
+        if not taken and not self.write_lock.acquire(blocking=False):
+            holder = self.writer or "another write"
+            raise ApiError(
+                409,
+                "conflict",
+                f"The store is busy: {holder} is writing to it, and one write runs at a "
+                "time. Try again when it has finished (GET /v1/runs shows a run's status); "
+                "reads go on meanwhile.",
+            )
+        self.writer = what
+
+    def release_write(self) -> None:
+        """Give the write lock back (from whichever thread finished the write)."""
+        self.writer = None
+        self.write_lock.release()
+
+    @contextlib.contextmanager
+    def writing(self, what: str, wait: float = WRITE_WAIT_S) -> Iterator[None]:
+        """Hold the write lock for ``what`` (409 when it cannot be had)."""
+        self.acquire_write(what, wait)
+        try:
+            yield
+        finally:
+            self.release_write()
 
 
 def web_state(request: Request) -> WebState:
@@ -84,9 +146,12 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def _caller(request: Request, store: StoreDep) -> Caller | None:
-    if not web_state(request).keys_required:
+    state = web_state(request)
+    if not state.keys_required:
         return Caller(None, "admin")
     key = bearer(request.headers.get("authorization")) or request.cookies.get(COOKIE)
+    if key and state.local_token and hmac.compare_digest(key, state.local_token):
+        return Caller(None, "admin")  # the CLI beside the server (valueseg.store.server_file)
     return identify(store, key)
 
 

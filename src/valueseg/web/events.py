@@ -84,7 +84,7 @@ def post_event(state: WebState, store: Store, event: EventIn, caller: Caller) ->
             "Field 'amount': an order needs its amount (or give event_type for a browse event).",
             "amount",
         )
-    with state.write_lock:
+    with state.writing(f"an order of customer {event.customer_id!r}"):
         report = ingest(_frame(event, kind), kind=kind, db=store)
         refused = _refused(report)
         if refused is not None:

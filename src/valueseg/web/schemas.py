@@ -26,12 +26,15 @@ __all__ = [
     "Note",
     "Order",
     "OrdersOut",
+    "Progress",
     "QualityOut",
     "Reason",
     "Recommendation",
     "RecommendationsOut",
     "RejectedReason",
     "RunDetail",
+    "RunIn",
+    "RunJobOut",
     "RunSummary",
     "Scores",
     "Segment",
@@ -141,12 +144,54 @@ class Note(BaseModel):
     note: str
 
 
+class Progress(BaseModel):
+    at: dt.datetime
+    message: str
+
+
+class RunJobOut(BaseModel):
+    """A run this server started: its status and the stages it has begun, with times."""
+
+    run_id: int | None
+    status: Literal["starting", "running", "succeeded", "failed"]
+    error: str | None = None
+    progress: list[Progress]
+
+
 class RunDetail(RunSummary):
     parameters: dict[str, Any]
     notes: list[Note]
     value_models: list[ModelFit]
     learners: list[LearnerFit]
     estimators: list[str]
+    job: RunJobOut | None = Field(
+        default=None, description="Progress of a run this server started (else null)"
+    )
+
+
+class RunIn(BaseModel):
+    """The parameters of ``valueseg run`` (same names, same defaults, same checks)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"learners": "lr", "recommender": "popularity"}]},
+    )
+
+    as_of: str | None = Field(default=None, max_length=64, description="ISO date (--as-of)")
+    engine: str = Field(default="duckdb", max_length=20, description="duckdb or spark")
+    freq: str = Field(default="D", max_length=5, description="D, W, M or h")
+    spark_master: str = Field(default="local[2]", max_length=200)
+    segments_config: str | None = Field(
+        default=None, max_length=1000, description="A TOML file on the server"
+    )
+    seed: int = Field(default=0, description="Seed of the clustering")
+    clusters: str = Field(default="3-8", max_length=20, description="LOW-HIGH or one number")
+    horizon: int = Field(default=90, description="Days ahead of churn and spend predictions")
+    learners: str = Field(default="lr,tree,rf,lgbm", max_length=200)
+    recommender: str = Field(default="auto", max_length=50)
+    playbooks: str | None = Field(
+        default=None, max_length=1000, description="A TOML file on the server"
+    )
 
 
 class Segment(BaseModel):

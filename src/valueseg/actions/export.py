@@ -127,6 +127,7 @@ def export_audience(
     fmt: str = "csv",
     pseudonymize: bool = False,
     top_n: int = 3,
+    with_contacts: bool = True,
 ) -> ExportReport:
     """Write the customers of a run that match every filter given to ``out``.
 
@@ -150,6 +151,9 @@ def export_audience(
         ``VALUESEG_PSEUDONYM_KEY``; refused without it).
     top_n : int, default 3
         Recommendations per customer joined into the ``recommendations`` cell.
+    with_contacts : bool, default True
+        False: no contact column (e-mail, phone) in any format, not even e-mail addresses
+        taken from the ids (the web app's exports for a role below admin).
 
     Returns
     -------
@@ -179,7 +183,8 @@ def export_audience(
     parsed = None if where is None else parse_where(where, AUDIENCE_COLUMNS)
     known = check_filters(store, run, segment, action)
     key = pseudonym_key() if pseudonymize else None
-    contacts = contact_columns(customers_columns(store)) if fmt in ("klaviyo", "meta") else {}
+    layout = fmt in ("klaviyo", "meta")
+    contacts = contact_columns(customers_columns(store)) if layout and with_contacts else {}
     rows = audience_rows(
         store,
         run,
@@ -190,12 +195,10 @@ def export_audience(
         top_n=top_n,
         contacts=contacts,
     )
-    notes = _notes(rows, known, fmt, contacts, run)
-    if (
-        fmt in ("klaviyo", "meta")
-        and "email" not in contacts
-        and ids_are_emails(rows["customer_id"])
-    ):
+    notes = _notes(rows, known, fmt if with_contacts else "csv", contacts, run)
+    if not with_contacts and layout:
+        notes.append("contact columns (e-mail, phone) are left out of this export")
+    if layout and with_contacts and "email" not in contacts and ids_are_emails(rows["customer_id"]):
         rows["email"] = rows["customer_id"]
         notes.append("e-mail addresses taken from the customer ids, which are e-mail addresses")
     if key is not None:

@@ -55,7 +55,7 @@ def create_app(
     ['/v1/runs', '/v1/runs/{run_id}']
     """
     from valueseg import __version__
-    from valueseg.web import api, api_writes, pages
+    from valueseg.web import api, api_export, api_writes, pages
 
     root = Store(db)
     state = WebState(root, keys_required, local_token)
@@ -81,5 +81,6 @@ def create_app(
     install_handlers(app)
     app.include_router(api.router)
     app.include_router(api_writes.router)
+    app.include_router(api_export.router)
     app.include_router(pages.router)
     return app

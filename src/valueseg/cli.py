@@ -287,6 +287,13 @@ def run_command(
         Path | None,
         typer.Option("--playbooks", help="TOML file of actions and rules extending the playbook."),
     ] = None,
+    cluster_features: Annotated[
+        str,
+        typer.Option(
+            "--cluster-features",
+            help="default, or +embedding: clusters also read the sequence learner's embedding.",
+        ),
+    ] = "default",
 ) -> None:
     """One run: features, value models, churn and spend learners, segments and
     recommendations, back-tested and written to the store."""
@@ -306,6 +313,7 @@ def run_command(
             learners=learners,
             recommender=recommender,
             playbooks=playbooks,
+            cluster_features=cluster_features,
             progress=lambda msg: status.update(msg),
         )
     _print_run(result, db)

@@ -19,7 +19,7 @@ import pandas as pd
 from valueseg.actions.playbooks import Playbook, load_playbooks
 from valueseg.errors import InputError, ValuesegError
 from valueseg.features.rfm import FREQS as _RFM_FREQS
-from valueseg.predict.learners import LEARNERS
+from valueseg.predict.learners import LEARNERS, SEQUENCE
 from valueseg.predict.params import check_predict_params
 from valueseg.segment.grid import RfmGrid, load_rfm_grid
 
@@ -29,6 +29,8 @@ ENGINES: Final = ("duckdb", "spark")
 FREQS: Final = tuple(sorted(_RFM_FREQS, key=("D", "W", "M", "h").index))
 #: Recommenders a run may fix (``--recommender``); "auto" tunes them all.
 RECOMMENDERS: Final = ("auto", "als", "bpr", "item_item", "segment_popularity", "popularity")
+#: What the behavioural clusters may read besides the feature table (``--cluster-features``).
+CLUSTER_FEATURES: Final = ("default", "+embedding")
 #: Seeds numpy's generators take.
 MAX_SEED: Final = 2**32 - 1
 #: Behavioural clusters looked for by default, and the most ever (``--clusters``).
@@ -53,6 +55,7 @@ class RunParams:
     recommender: str = "auto"
     playbook: Playbook | None = None
     playbooks: str | None = None
+    cluster_embedding: bool = False
 
     def record(self, as_of: datetime) -> dict[str, Any]:
         """The parameters as ``runs.parameters`` keeps them (JSON-ready)."""
@@ -67,6 +70,7 @@ class RunParams:
             "learners": ",".join(self.learners),
             "recommender": self.recommender,
             "playbooks": self.playbooks,
+            "cluster_features": CLUSTER_FEATURES[int(self.cluster_embedding)],
         }
 
 
@@ -83,6 +87,7 @@ def check_run_params(
     learners: Any = LEARNERS,
     recommender: Any = "auto",
     playbooks: str | Path | None = None,
+    cluster_features: Any = "default",
 ) -> RunParams:
     """Check every parameter of a run; the first bad one raises :class:`InputError`.
 
@@ -113,7 +118,10 @@ def check_run_params(
     if not 0 <= random_state <= MAX_SEED:
         raise InputError(f"--seed must be from 0 to {MAX_SEED:,}. Got {random_state:,}.")
     k_range = parse_clusters(clusters)
+    embedding = _cluster_features(cluster_features)
     horizon_days, learners = check_predict_params(horizon_days, learners)
+    if embedding and SEQUENCE not in learners:  # the embedding is the sequence learner's
+        horizon_days, learners = check_predict_params(horizon_days, (*learners, SEQUENCE))
     if recommender not in RECOMMENDERS:
         raise InputError(
             f"Unknown --recommender {recommender!r}. Expected one of: {', '.join(RECOMMENDERS)} "
@@ -133,7 +141,20 @@ def check_run_params(
         recommender=recommender,
         playbook=_playbook(playbooks),
         playbooks=None if playbooks is None else str(playbooks),
+        cluster_embedding=embedding,
     )
+
+
+def _cluster_features(value: Any) -> bool:
+    """Whether ``--cluster-features`` adds the sequence learner's customer embedding."""
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in CLUSTER_FEATURES:
+        raise InputError(
+            f"Unknown --cluster-features {value!r}. Expected one of: "
+            f"{', '.join(CLUSTER_FEATURES)} (+embedding: the sequence learner's customer "
+            "embedding beside the feature table; it needs the deep extra)."
+        )
+    return text == "+embedding"
 
 
 def parse_clusters(value: Any) -> tuple[int, int]:

@@ -86,6 +86,7 @@ def run(
     learners: str | Sequence[str] = "lr,tree,rf,lgbm",
     recommender: str = "auto",
     playbooks: str | Path | None = None,
+    cluster_features: str = "default",
     progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Features, back-tested value models, scores and segments of every customer, stored.
@@ -125,6 +126,10 @@ def run(
     playbooks : path, optional (``--playbooks``)
         TOML file of actions and rules that extends the packaged playbook (its rules of the
         same name replace the packaged ones); each customer gets one next-best action.
+    cluster_features : {"default", "+embedding"} (``--cluster-features``)
+        ``+embedding``: the behavioural clusters also read the sequence learner's customer
+        embedding (the learner is added to ``learners``; the ``deep`` extra); profiles and
+        rules still speak of the feature table.
     progress : callable, optional
         Called with a short message as each stage starts.
     """
@@ -140,6 +145,7 @@ def run(
         learners=learners,
         recommender=recommender,
         playbooks=playbooks,
+        cluster_features=cluster_features,
     )
     with _opened(db) as store:
         when = default_as_of(store) if params.as_of is None else params.as_of
@@ -171,7 +177,7 @@ def _stages(
         predicted = _predict(store, when, table, values, params)
         scores = _with_predictions(values.scores, predicted.scores)
     with _timed(seconds, "segments", say, "segmenting customers"):
-        segments = _segments(store, table, scores, params)
+        segments = _segments(store, table, scores, params, predicted.embedding)
     with _timed(seconds, "recommend", say, "fitting and evaluating recommenders"):
         recommended = _recommend(store, when, segments.customers, params)
     with _timed(seconds, "actions", say, "choosing each customer's next-best action"):
@@ -287,6 +293,7 @@ def _predict(
         learners=params.learners,
         random_state=params.random_state,
         engine=params.engine,
+        embedding=params.cluster_embedding,
     )
 
 
@@ -340,7 +347,11 @@ def _actions(
 
 
 def _segments(
-    store: Store, features: pd.DataFrame, scores: pd.DataFrame, params: RunParams
+    store: Store,
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    params: RunParams,
+    embedding: pd.DataFrame | None = None,
 ) -> SegmentResult:
     """RFM segments, value tiers and clusters; cluster names carried from the last run."""
     from valueseg.segment.lenses import segment_customers
@@ -353,6 +364,7 @@ def _segments(
         previous=previous_segments(store),
         random_state=params.random_state,
         clusters=params.clusters,
+        extra_features=embedding,
     )
 
 

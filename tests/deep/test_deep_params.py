@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
 from valueseg.errors import InputError
+from valueseg.params import check_run_params
 from valueseg.predict import check_predict_params
 
 DEFAULTS = ("lr", "tree", "rf", "lgbm")
@@ -48,6 +50,22 @@ def test_a_leading_plus_adds_to_the_defaults(value, names):
 def test_a_bad_name_is_one_line_naming_the_flag(value, message):
     with pytest.raises(InputError, match=f"^{re.escape(message)}$"):
         check_predict_params(90, value)
+
+
+@pytest.mark.parametrize(
+    "learners,expected",
+    [("lr,tree,rf,lgbm", (*DEFAULTS, "sequence")), ("lgbm,sequence", ("lgbm", "sequence"))],
+)
+def test_cluster_features_embedding_brings_the_sequence_learner(learners, expected):
+    params = check_run_params(learners=learners, cluster_features="+embedding")
+    assert params.cluster_embedding and params.learners == expected
+    assert params.record(params.as_of or datetime(2025, 1, 1))["cluster_features"] == "+embedding"
+    assert not check_run_params().cluster_embedding
+
+
+def test_an_unknown_cluster_features_value_is_one_line():
+    with pytest.raises(InputError, match=r"^Unknown --cluster-features 'embedding'\. Expected"):
+        check_run_params(cluster_features="embedding")
 
 
 def test_importing_valueseg_does_not_import_torch():

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from valueseg.deep.board import SequenceBoard
 from valueseg.features.compute import compute_features
@@ -19,6 +20,7 @@ from valueseg.pipeline import _estimators
 from valueseg.predict import PredictResult, predict_stage
 from valueseg.predict.evaluate import MAX_TRAIN_ROWS, _at_most, temporal_folds
 from valueseg.predict.tasks import Stacked, run_task
+from valueseg.segment.lenses import segment_customers
 from valueseg.store import Store
 from valueseg.synth import make_shop
 
@@ -102,7 +104,7 @@ def shop_run() -> Iterator[tuple[Store, pd.DataFrame, Any]]:
 @pytest.fixture(scope="module")
 def sequence_run(shop_run) -> PredictResult:
     store, features, values = shop_run
-    return predict_stage(store, AS_OF, features, values, learners="lr,sequence")
+    return predict_stage(store, AS_OF, features, values, learners="lr,sequence", embedding=True)
 
 
 def test_the_stage_runs_the_sequence_learner_beside_the_others(sequence_run):
@@ -121,6 +123,40 @@ def test_the_stage_runs_the_sequence_learner_beside_the_others(sequence_run):
     assert row["params"]["class"] == "SequenceLearner" and len(row["params"]["best_epochs"]) == 2
     assert result.seconds["sequence_fit"] > 0 and result.seconds["sequence_sequences"] > 0
     assert result.scores["churn_probability"].between(0, 1).all()
+
+
+def test_the_embedding_feeds_the_clusters_which_still_speak_of_the_feature_table(
+    shop_run, sequence_run
+):
+    """--cluster-features +embedding: one embedding row per customer from the refit
+    learner; the segmenter reads it, the stored profiles, rules and centroids do not."""
+    features = shop_run[1]
+    embedding = sequence_run.embedding
+    assert embedding is not None
+    assert list(embedding["customer_id"]) == list(features["customer_id"])
+    dims = [c for c in embedding.columns if c != "customer_id"]
+    assert len(dims) == 32 and np.isfinite(embedding[dims].to_numpy()).all()
+    assert embedding[dims].to_numpy().std(axis=0).min() > 0  # every axis varies
+    assert any("32-number customer embedding" in n for n in sequence_run.notes)
+
+    plain = segment_customers(features, random_state=0, clusters=(4, 4))
+    both = segment_customers(features, random_state=0, clusters=(4, 4), extra_features=embedding)
+    assert set(dims) <= set(both.segmenter.columns_)
+    assert not set(dims) & set(plain.segmenter.columns_)
+    assert both.customers["cluster"].notna().all()
+    assert adjusted_rand_score(plain.customers["cluster"], both.customers["cluster"]) < 1.0
+    for profile in both.segments.loc[both.segments["lens"] == "cluster", "profile"]:
+        info = json.loads(profile)
+        assert info["centroid"] and not any(k.startswith("embedding_") for k in info["centroid"])
+        words = json.dumps([info["lift"], info["median"], info["rules"], info["top_features"]])
+        assert "embedding_" not in words
+
+
+def test_without_the_sequence_learner_there_is_no_embedding_and_a_note(shop_run):
+    store, features, values = shop_run
+    result = predict_stage(store, AS_OF, features, values, learners="lr", embedding=True)
+    assert result.embedding is None
+    assert "no customer embedding: the sequence learner was not asked for" in result.notes
 
 
 def test_when_the_sequence_learner_wins_it_scores_everyone(shop_run, monkeypatch):

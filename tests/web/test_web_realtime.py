@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -144,6 +145,17 @@ def test_a_sequence_learner_the_run_chose_is_not_rerun_and_says_so(
     assert "churn_probability" not in rescored.recomputed
     assert any("sequence learner reads the order sequence" in n for n in rescored.notes)
     assert {"p_alive", "predicted_clv_365d"} <= set(rescored.recomputed)  # the rest goes on
+
+
+def test_clusters_that_read_the_embedding_are_not_recomputed_and_say_so(
+    store: Store, models: RunModels
+) -> None:
+    segmenter = SimpleNamespace(columns_=["orders_total", "embedding_0"])
+    embedded = dataclasses.replace(models, estimators={**models.estimators, "segmenter": segmenter})
+    customer = str(_stored(store, "customer_features").index[0])
+    rescored = rescore(store, embedded, customer, models.as_of)
+    assert "cluster" not in rescored.recomputed
+    assert any("read the sequence learner's embedding" in n for n in rescored.notes)
 
 
 def test_clusters_are_named_as_the_run_named_them(store: Store, models: RunModels) -> None:

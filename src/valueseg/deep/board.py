@@ -149,6 +149,14 @@ class SequenceBoard:
         self.seconds["predict"] += time.perf_counter() - started
         return out
 
+    def embed_scoring(self) -> np.ndarray:
+        """The refit learner's embedding of the customers at ``as_of`` (one row each)."""
+        model = self._fit(np.arange(len(self.data.X)))
+        started = time.perf_counter()
+        out = model.transform(self.scoring[self.columns], sequences=self.at_as_of)
+        self.seconds["predict"] += time.perf_counter() - started
+        return np.asarray(out, np.float64)
+
     # -- fits --------------------------------------------------------------------------
     def _fit(self, rows: np.ndarray) -> SequenceLearner:
         key = hashlib.sha1(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from valueseg.errors import ValuesegError
 from valueseg.models.choice import ValueModels
 from valueseg.predict.btyd import BTYD_COLUMNS, ValueFit, value_features
 from valueseg.predict.clv import CLV_DAYS, ClvOutcome, clv_365
@@ -90,6 +91,7 @@ class PredictResult:
     validation: dict[str, CrossValidation] = field(default_factory=dict)
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    embedding: pd.DataFrame | None = None
 
 
 def predict_stage(
@@ -105,6 +107,7 @@ def predict_stage(
     random_state: int = 0,
     engine: str = "duckdb",
     n_jobs: int | None = None,
+    embedding: bool = False,
 ) -> PredictResult:
     """Churn and spend learners on time-respecting labels; every customer scored at ``as_of``.
 
@@ -135,6 +138,10 @@ def predict_stage(
         Where the cutoffs' features are computed.
     n_jobs : int, optional
         Threads of the random forests and LightGBM (default one each).
+    embedding : bool, default False (``--cluster-features +embedding``)
+        Also give every customer at ``as_of`` the sequence learner's embedding
+        (``PredictResult.embedding``: ``customer_id, embedding_0 …``); needs ``sequence``
+        among ``learners``.
 
     Returns
     -------
@@ -170,6 +177,7 @@ def predict_stage(
         )
     with _timed(seconds, "scoring"):
         scores = _scores(scoring, columns, churn, spend, ctx, notes, extra)
+    embedded = _embedding(extra, notes) if embedding else None
     for part, sec in getattr(extra.get(SEQUENCE), "seconds", {}).items():
         seconds[f"sequence_{part}"] = sec
     with _timed(seconds, "clv_365d"):
@@ -196,6 +204,7 @@ def predict_stage(
         validation={t.task: t.cv for t in (churn, spend) if t.cv is not None},
         tasks={"churn": churn, "spend": spend},
         seconds=seconds,
+        embedding=embedded,
     )
 
 
@@ -284,6 +293,27 @@ def _extra(
         n_jobs=ctx.n_jobs,
     )
     return {SEQUENCE: board}
+
+
+def _embedding(extra: dict[str, ExtraLearner], notes: list[str]) -> pd.DataFrame | None:
+    """The sequence learner's embedding of every customer at ``as_of`` (its refit on every
+    stacked row, the one that scores them), or None with a note saying why not."""
+    board: Any = extra.get(SEQUENCE)
+    if board is None:
+        notes.append("no customer embedding: the sequence learner was not asked for")
+        return None
+    try:
+        vectors = np.asarray(board.embed_scoring(), np.float64)
+    except (ValuesegError, ValueError) as exc:  # e.g. no stacked row to fit on
+        notes.append(f"no customer embedding: {exc}")
+        return None
+    frame = pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])])
+    frame.insert(0, "customer_id", board.scoring["customer_id"].to_numpy())
+    notes.append(
+        f"behavioural clusters also read the sequence learner's {vectors.shape[1]}-number "
+        "customer embedding (--cluster-features +embedding)"
+    )
+    return frame
 
 
 def _predicted(result: TaskResult, X: pd.DataFrame, extra: dict[str, ExtraLearner]) -> np.ndarray:

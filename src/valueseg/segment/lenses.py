@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from valueseg.errors import ValuesegError
+from valueseg.segment._preprocess import clustering_columns
 from valueseg.segment.cluster import Segmenter
 from valueseg.segment.grid import RfmGrid
 from valueseg.segment.migration import carry_names, match_clusters
@@ -125,20 +126,23 @@ def _clusters(
     random_state: int,
     clusters: tuple[int, int],
     notes: list[str],
+    extra: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, dict[int, str], pd.DataFrame, Segmenter, StabilityResult, float]:
-    seg = Segmenter(k_range=clusters, random_state=random_state).fit(features)
+    frame, columns, own = _with_extra(features, extra)
+    seg = Segmenter(k_range=clusters, random_state=random_state, columns=columns).fit(frame)
     labels = np.asarray(seg.labels_)
     profiles = profile_clusters(features, labels)
     rules = cluster_rules(features, labels, random_state=random_state)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnstableClustersWarning)
-        stability = cluster_stability(seg, features, random_state=random_state)
+        stability = cluster_stability(seg, frame, random_state=random_state)
     notes += [str(w.message) for w in caught if issubclass(w.category, UnstableClustersWarning)]
     own_names = profiles.names()  # by this fit's cluster number
     old_centroids, old_names, old_words = _previous_clusters(previous)
     mapping = {c: c for c in own_names}  # this fit's number -> stored identity
+    centroids = _own_centroids(seg, own)
     if not old_centroids.empty:
-        mapping = match_clusters(old_centroids, seg.centroids_)
+        mapping = match_clusters(old_centroids, centroids)
         kept = _still_backed(mapping, old_names, old_words, profiles)
         own_names = carry_names(mapping, kept, own_names)
         labels = np.array([mapping.get(int(c), int(c)) if c >= 0 else c for c in labels])
@@ -150,7 +154,9 @@ def _clusters(
     ):
         ident = mapping.get(cluster, cluster)
         name = names.get(ident, str(info["name"]))
-        rows.append(_cluster_row(cluster, ident, name, info, seg, profiles, rules))
+        rows.append(
+            _cluster_row(cluster, ident, name, info, centroids, profiles, rules, seg.k_reason_)
+        )
     low, high = clusters
     if low == high:
         notes.append(f"behavioural clusters: {low}, as asked (--clusters {low}).")
@@ -159,17 +165,37 @@ def _clusters(
     return labels, names, pd.DataFrame(rows), seg, stability, float(rules.fidelity)
 
 
+def _with_extra(
+    features: pd.DataFrame, extra: pd.DataFrame | None
+) -> tuple[pd.DataFrame, list[str] | None, list[str] | None]:
+    """(the frame the clustering reads, its columns, the feature table's columns among them):
+    the feature table alone, or with ``extra``'s columns joined by ``customer_id``."""
+    if extra is None or extra.empty:
+        return features, None, None
+    own = clustering_columns(features)
+    added = [c for c in extra.columns if c != "customer_id" and c not in features.columns]
+    frame = features.merge(extra[["customer_id", *added]], on="customer_id", how="left")
+    return frame, [*own, *added], own
+
+
+def _own_centroids(seg: Segmenter, own: list[str] | None) -> pd.DataFrame:
+    """The centroids in the feature table's columns: what is stored and matched between
+    runs (another run's embedding has other axes)."""
+    centroids: pd.DataFrame = seg.centroids_
+    return centroids if own is None else centroids[[c for c in centroids.columns if c in own]]
+
+
 def _cluster_row(
     cluster: int,
     ident: int,
     name: str,
     info: dict[Hashable, Any],
-    seg: Segmenter,
+    centroids: pd.DataFrame,
     profiles: ClusterProfiles,
     rules: ClusterRules,
+    k_reason: str | None,
 ) -> dict[str, Any]:
     """The ``segments`` row of one cluster: this fit's ``cluster``, stored as ``ident``."""
-    centroids = seg.centroids_
     per = rules.per_cluster
     own = rules.rules.get(cluster, [])
     profile = {
@@ -192,7 +218,7 @@ def _cluster_row(
             for r in own
         ],
         "rule_fit": _clean_row(per, cluster) if cluster in per.index else {},
-        "k_reason": seg.k_reason_,
+        "k_reason": k_reason,
     }
     return {
         "lens": "cluster",
@@ -225,6 +251,7 @@ def segment_customers(
     previous: pd.DataFrame | None = None,
     random_state: int = 0,
     clusters: tuple[int, int] = CLUSTERS,
+    extra_features: pd.DataFrame | None = None,
 ) -> SegmentResult:
     """Every customer's RFM segment, value tier and behavioural cluster.
 
@@ -244,6 +271,11 @@ def segment_customers(
     clusters : tuple of two ints, default (3, 8)
         Fewest and most behavioural clusters looked for (``--clusters 3-8``); equal
         bounds fix the number.
+    extra_features : DataFrame, optional
+        ``customer_id`` and more numeric columns the clustering reads beside the feature
+        table's own (the sequence learner's embedding, ``--cluster-features +embedding``).
+        Profiles, names and rules still speak of the feature table, and cluster identities
+        carry over between runs by the feature table's centroids only.
     """
     notes: list[str] = []
     frame = features
@@ -264,7 +296,7 @@ def segment_customers(
     clustered = None
     if len(features) >= MIN_CLUSTER_CUSTOMERS:
         try:
-            clustered = _clusters(features, previous, random_state, clusters, notes)
+            clustered = _clusters(features, previous, random_state, clusters, notes, extra_features)
         except ValuesegError as exc:  # the library's own refusal: e.g. no column that varies
             notes.append(f"no behavioural clusters: {exc}")
     elif len(features):

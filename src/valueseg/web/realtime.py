@@ -371,6 +371,12 @@ def _cluster(
     if segmenter is None:
         notes.append("the run kept no segmenter: cluster not recomputed")
         return []
+    if any(str(c).startswith("embedding_") for c in getattr(segmenter, "columns_", [])):
+        notes.append(
+            "cluster not recomputed: the run's clusters also read the sequence learner's "
+            "embedding (--cluster-features +embedding), which is not rerun per event"
+        )
+        return []
     try:
         label = int(segmenter.predict(frame)[0])
     except (ValuesegError, ValueError, KeyError) as exc:

@@ -15,11 +15,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from valueseg.actions.experiments import METRICS
 from valueseg.store.web import SORTS, write_audit
 from valueseg.web.auth import COOKIE, Caller, identify, role_at_least
 from valueseg.web.deps import Admin, Analyst, ApiError, StoreDep, Viewer, web_state
 from valueseg.web.errors import validation_message
 from valueseg.web.events import post_event
+from valueseg.web.experiments import ExperimentForm, design_for_segment
+from valueseg.web.exports import MEDIA_TYPES, export_refusal
 from valueseg.web.schemas import EventIn, LensName, SortName
 from valueseg.web.templating import templates
 from valueseg.web.views import (
@@ -118,6 +121,14 @@ def segment(
     sort: SortName = "predicted_clv_365d",
     order: Literal["desc", "asc"] = "desc",
 ) -> Response:
+    context = _segment_context(store, caller, lens, name, page, sort, order)
+    return _page(request, "segment.html.j2", caller, **context)
+
+
+def _segment_context(
+    store: Any, caller: Caller, lens: str, name: str, page: int = 1,
+    sort: str = "predicted_clv_365d", order: str = "desc",
+) -> dict[str, Any]:  # fmt: skip
     data = segment_page(store, lens, name, page, 50, sort, order)
     customers: dict[str, Any] | None = None
     if role_at_least(caller.role, "analyst"):
@@ -125,9 +136,33 @@ def segment(
         detail = {"run_id": data["run_id"], "page": page, "sort": sort, "order": order}
         write_audit(store, caller.key_id, caller.role, "list_segment", f"{lens}/{name}", detail)
     context = {k: data[k] for k in ("run_id", "lens", "segment", "sort", "order", "profile")}
-    return _page(
-        request, "segment.html.j2", caller, customers=customers, sorts=list(SORTS), **context
-    )
+    return {
+        **context,
+        "customers": customers,
+        "sorts": list(SORTS),
+        "export_refusal": export_refusal(caller),
+        "can_design": role_at_least(caller.role, "admin"),
+        "formats": list(MEDIA_TYPES),
+        "metrics": list(METRICS),
+    }
+
+
+@router.post("/segments/{lens}/{name}/experiment")
+def design(
+    request: Request,
+    lens: LensName,
+    name: str,
+    store: StoreDep,
+    caller: Admin,
+    form: Annotated[ExperimentForm, Form()],
+) -> Response:
+    context = _segment_context(store, caller, lens, name)
+    try:
+        context["design"] = design_for_segment(web_state(request), store, caller, name, form)
+    except ApiError as exc:
+        context["design_error"] = exc.message
+    context["form"] = form
+    return _page(request, "segment.html.j2", caller, **context)
 
 
 @router.get("/customers")

@@ -38,7 +38,15 @@ _PER_CUSTOMER = (
     "recommendations",
 )
 #: Per-run tables copied once.
-_PER_RUN = ("model_fits", "predict_fits", "recommend_evaluation", "run_notes", "similar_products")
+_PER_RUN = (
+    "model_fits",
+    "predict_fits",
+    "predict_validation",
+    "recommend_evaluation",
+    "run_estimators",
+    "run_notes",
+    "similar_products",
+)
 
 
 def base_store() -> Path:

@@ -1,7 +1,7 @@
 """Acceptance: the chosen learner against the truth (synthetic shop) and the future (CDNOW).
 
 Synthetic shop (known truth), at the validation cutoff (the latest, 2024-10-03), churn = no
-purchase in the next 90 days. Two oracles score the same customers:
+purchase in the next 90 days. Three oracles score the same customers:
 
 - the *latent* oracle knows each customer's true state and rate:
   ``1 - alive * (1 - exp(-lambda * 90))``. No model of the history can reach it (it knows
@@ -10,7 +10,11 @@ purchase in the next 90 days. Two oracles score the same customers:
   the purchase history: each segment's BG/NBD P(no purchase in 90 days), weighed by the
   segment's posterior (share, birth window, likelihood of the history), as
   ``bench/value_truth.py`` does. The learners also see browsing, which the process ties to
-  being alive, so they can do better than it.
+  being alive, so they can do better than it;
+- the *own-rate* oracle knows each customer's own rate and dropout probability (not
+  whether they have left) and sees the purchase history (:func:`rate_oracle`). No model
+  can know a customer's own rate from a handful of orders either; it is printed between
+  the two.
 
 The chosen learner must be at least as good as the baseline and within 0.03 of the history
 oracle (or better).
@@ -48,6 +52,19 @@ def history_oracle(shop, d: pd.DataFrame, end: datetime, days: float) -> np.ndar
     return (post * np.column_stack(p0)).sum(axis=1)
 
 
+def rate_oracle(truth: pd.DataFrame, d: pd.DataFrame, days: float) -> np.ndarray:
+    """P(no purchase in ``days``) for a customer whose own rate ``lambda`` and dropout
+    probability ``p`` are known, given their history ``d`` (Fader, Hardie & Lee 2005 at the
+    individual level): alive with odds (1 - p) e^(-lambda (T - recency)) against p after a
+    repeat purchase, surely alive before one; an alive customer buys within ``days`` with
+    probability 1 - e^(-lambda days)."""
+    lam, p = truth["lambda"].to_numpy(), truth["p"].to_numpy()
+    x, recency, age = (d[c].to_numpy() for c in RFT)
+    stay = (1 - p) * np.exp(-lam * (age - recency))
+    alive = np.where(x > 0, stay / (stay + p), 1.0)
+    return np.asarray(1 - alive * (1 - np.exp(-lam * days)))
+
+
 @pytest.fixture(scope="module")
 def synth():
     from valueseg.pipeline import _value_models
@@ -77,12 +94,16 @@ def test_synth_chosen_learner_against_the_oracles_and_the_baseline(synth):
     auc = {name: roc_auc_score(cv.target, cv.predictions[name]) for name in cv.predictions}
     auc["oracle (latent state and rate)"] = roc_auc_score(cv.target, latent)
     auc["oracle (true parameters, history)"] = roc_auc_score(cv.target, history)
+    auc["oracle (own rate and dropout, history)"] = roc_auc_score(
+        cv.target, rate_oracle(truth, d, 90.0)
+    )
     print("\n" + "\n".join(f"{k:36s} {v:.3f}" for k, v in auc.items()))
     chosen = result.tasks["churn"].chosen
     assert chosen != "btyd"
     assert auc[chosen] >= auc["btyd"]
     assert auc[chosen] >= auc["oracle (true parameters, history)"] - 0.03
-    assert auc[chosen] < auc["oracle (latent state and rate)"]
+    assert auc[chosen] < auc["oracle (own rate and dropout, history)"]
+    assert auc["oracle (own rate and dropout, history)"] < auc["oracle (latent state and rate)"]
 
 
 def test_synth_next_order_dates_come_true_half_the_time(synth):

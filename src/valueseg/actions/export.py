@@ -40,6 +40,7 @@ from valueseg.store.actions import (
     lens_values,
     scored_runs,
 )
+from valueseg.store.pii import personal_columns
 
 __all__ = [
     "ExportReport",
@@ -184,7 +185,9 @@ def export_audience(
     known = check_filters(store, run, segment, action)
     key = pseudonym_key() if pseudonymize else None
     layout = fmt in ("klaviyo", "meta")
-    contacts = contact_columns(customers_columns(store)) if layout and with_contacts else {}
+    contacts = {}
+    if layout and with_contacts:
+        contacts = contact_columns(customers_columns(store), personal_columns(store))
     rows = audience_rows(
         store,
         run,

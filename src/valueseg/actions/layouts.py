@@ -18,7 +18,7 @@ or, for e-mail, from the customer ids themselves when most of them are e-mail ad
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import numpy as np
@@ -45,13 +45,19 @@ _KLAVIYO: Final = {
 }
 
 
-def contact_columns(columns: Sequence[str]) -> dict[str, str]:
-    """``{"email": column, "phone": column}`` for the attribute columns that hold them.
+def contact_columns(
+    columns: Sequence[str], tags: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``{"email": column, "phone": column}`` for the attribute columns that hold them: by
+    their usual names, else the columns tagged ``email`` or ``phone`` at ingest by their
+    content (``tags``, :func:`valueseg.store.pii.personal_columns`).
 
     Examples
     --------
     >>> contact_columns(["region", "E-Mail", "Phone Number"])
     {'email': 'E-Mail', 'phone': 'Phone Number'}
+    >>> contact_columns(["region", "reach"], {"reach": "email"})
+    {'email': 'reach'}
     """
     found: dict[str, str] = {}
     for column in columns:
@@ -60,6 +66,9 @@ def contact_columns(columns: Sequence[str]) -> dict[str, str]:
             found.setdefault("email", column)
         elif key in _PHONE_NAMES:
             found.setdefault("phone", column)
+    for column, kind in (tags or {}).items():
+        if kind in ("email", "phone") and column in columns:
+            found.setdefault(kind, column)
     return found
 
 

@@ -29,6 +29,7 @@ from valueseg.io.dedupe import (
 from valueseg.io.ids import merged_ids
 from valueseg.io.joins import join_sources
 from valueseg.io.parse import count_offsets
+from valueseg.io.pii import tag_personal_columns
 from valueseg.io.progress import Progress, run_with_progress
 from valueseg.io.report import IngestReport, add_transactions_summary
 from valueseg.io.rules import ParsePlan, care_checks, plan_parse
@@ -183,8 +184,14 @@ def _ingest(store: Store, source: Any, kind: str, options: _Options) -> IngestRe
         written = run_with_progress(
             con, progress, "writing", lambda: _write(con, store, opened, cmap, plan, load)
         )
+        personal = tag_personal_columns(store) if kind == "customers" else []
     report = _report(con, opened, cmap, kind, load_id, rows_read)
     report.notes.extend([*opened.notes, *plan.notes, *planned.notes])
+    if personal:
+        report.notes.append(
+            "personal data tagged (shown to admins only in the web app): "
+            + ", ".join(t.describe() for t in personal)
+        )
     if kind != "customers":
         report.currency = planned.currency
         _normalised(con, report, plan, cmap, planned.carry, careful)

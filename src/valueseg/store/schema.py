@@ -395,11 +395,27 @@ CREATE TABLE run_notes (
 """
 )
 
+# Customer attribute columns that hold personal data (e-mail, phone, name, address),
+# tagged at ingest by their name and their content (valueseg.io.pii); every attribute
+# column examined has a row, kind NULL when it looked like no personal data.
+_V4: Final = """
+CREATE TABLE pii_columns (
+    table_name   VARCHAR NOT NULL,   -- customers
+    column_name  VARCHAR NOT NULL,
+    kind         VARCHAR,            -- email | phone | name | address; NULL: not personal
+    how          VARCHAR,            -- name | content | name and content
+    share        DOUBLE,             -- of the sampled values that matched the kind's pattern
+    tagged_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (table_name, column_name)
+);
+"""
+
 #: Ordered migrations: (version, description, SQL). Append only.
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial schema: inputs, quarantine, runs and derived tables", _V1),
     (2, "order status, refunds, currency and line items; orders kept aside", _V2),
     (3, "predictions, reasons, recommendations' evaluation, actions, estimators, web app", _V3),
+    (4, "personal-data tags of customer attribute columns", _V4),
 )
 
 #: The schema version this valueseg writes.
@@ -431,4 +447,5 @@ DATA_TABLES: Final = (
     "api_keys",
     "audit_log",
     "segment_changes",
+    "pii_columns",
 )

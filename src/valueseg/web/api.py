@@ -108,8 +108,9 @@ def get_segment_customers(
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
 def get_customer(customer_id: CustomerId, store: StoreDep, caller: Analyst) -> dict[str, Any]:
-    """A customer's scores, reasons, segments across runs and real-time changes."""
-    out = customer_view(store, customer_id)
+    """A customer's scores, reasons, segments across runs, real-time changes and
+    attributes (personal-data columns for an admin only)."""
+    out = customer_view(store, customer_id, personal=role_at_least(caller.role, "admin"))
     write_audit(store, caller.key_id, caller.role, "read_customer", customer_id)
     return out
 

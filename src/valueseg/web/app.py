@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from fastapi import FastAPI
 
+from valueseg.io.pii import tag_personal_columns
 from valueseg.store import Store
 from valueseg.web.deps import WebState
 from valueseg.web.errors import install_handlers
@@ -58,6 +59,8 @@ def create_app(
     from valueseg.web import api, api_export, api_writes, pages
 
     root = Store(db)
+    with root.transaction():  # a store loaded before personal-data tags (schema 4) gets them
+        tag_personal_columns(root)
     state = WebState(root, keys_required, local_token)
 
     @asynccontextmanager

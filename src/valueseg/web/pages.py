@@ -182,7 +182,8 @@ def _customer_context(
     if not customer_id:
         return context
     try:
-        context["customer"] = customer_view(store, customer_id)
+        personal = role_at_least(caller.role, "admin")
+        context["customer"] = customer_view(store, customer_id, personal=personal)
         context["orders"] = orders_view(store, customer_id)["orders"]
         context["recommendations"] = _recommendations(store, customer_id)
     except ApiError as exc:

@@ -285,6 +285,15 @@ class CustomerOut(BaseModel):
     reasons: list[Reason]
     segment_history: list[HistoryRow]
     changes: list[SegmentChange]
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The customers table's columns; personal data (tagged at ingest) for "
+        "an admin only",
+    )
+    personal_columns: list[str] = Field(
+        default_factory=list, description="Which attributes shown are personal data"
+    )
+    hidden_columns: int = Field(default=0, description="Personal-data attributes left out")
 
 
 class Recommendation(BaseModel):

@@ -14,6 +14,7 @@ from valueseg.errors import InputError
 from valueseg.segment.stored import stored_segments
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names
+from valueseg.store.pii import customer_attributes, personal_columns
 from valueseg.store.predict import read_predict_fits, read_reasons
 from valueseg.store.recommend import read_recommendations
 from valueseg.store.runs import chosen_run, list_runs, run_notes
@@ -36,6 +37,7 @@ from valueseg.web.schemas import clean, records
 
 __all__ = [
     "LENSES",
+    "attributes_view",
     "customer_view",
     "latest_run",
     "orders_view",
@@ -145,9 +147,10 @@ def segment_page(
     }
 
 
-def customer_view(store: Store, customer_id: str) -> dict[str, Any]:
-    """A customer's scores and reasons in the latest run, segments across runs, and the
-    segment changes real-time scoring logged."""
+def customer_view(store: Store, customer_id: str, *, personal: bool = False) -> dict[str, Any]:
+    """A customer's scores and reasons in the latest run, segments across runs, the
+    segment changes real-time scoring logged, and their attributes: the columns tagged as
+    personal data (:mod:`valueseg.io.pii`) only when ``personal`` (an admin)."""
     run_id = latest_run(store)
     scores = None if run_id is None else customer_score_row(store, run_id, customer_id)
     if scores is None and not customer_is_known(store, customer_id):
@@ -168,6 +171,20 @@ def customer_view(store: Store, customer_id: str) -> dict[str, Any]:
         "reasons": reasons,
         "segment_history": records(segment_history(store, customer_id)),
         "changes": records(segment_changes(store, customer_id)),
+        **attributes_view(store, customer_id, personal=personal),
+    }
+
+
+def attributes_view(store: Store, customer_id: str, *, personal: bool) -> dict[str, Any]:
+    """The customer's attributes; personal-data columns only when ``personal``, else
+    counted in ``hidden_columns``."""
+    row = customer_attributes(store, customer_id) or {}
+    tagged = personal_columns(store)
+    shown = {k: v for k, v in row.items() if personal or k not in tagged}
+    return {
+        "attributes": clean(shown),
+        "personal_columns": sorted(k for k in tagged if k in shown),
+        "hidden_columns": len(row) - len(shown),
     }
 
 

@@ -6,6 +6,8 @@ made for customers and a period it had not seen). Platt's sigmoid and isotonic r
 are both tried, each through scikit-learn's ``CalibratedClassifierCV`` around the frozen
 scores; the one with the lower Brier score across the customer groups of the validation
 fold (fit on the other groups, score on this one) is kept, then fitted on the whole fold.
+When neither beats the raw scores' own Brier score on that fold, the scores are kept as
+they are (method ``"none"``): a calibrator that does not help is not applied.
 """
 
 from __future__ import annotations
@@ -54,13 +56,16 @@ class Calibration:
     brier: dict[str, float]
 
     def transform(self, scores: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of the raw ``scores``."""
+        """Calibrated probabilities of the raw ``scores`` (clipped to [0, 1] for "none")."""
+        if self.model is None:
+            return np.clip(np.asarray(scores, np.float64), 0.0, 1.0)
         proba = self.model.predict_proba(np.asarray(scores, np.float64)[:, None])
         return np.asarray(proba[:, 1])
 
 
 def choose_calibration(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Calibration:
-    """Isotonic or Platt, whichever gives the lower Brier score across ``groups``.
+    """Isotonic or Platt, whichever gives the lower Brier score across ``groups``, or
+    ``"none"`` when neither does better than the scores themselves.
 
     Examples
     --------
@@ -71,6 +76,8 @@ def choose_calibration(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) ->
     >>> cal = choose_calibration(scores, y, np.arange(4000) % 2)
     >>> cal.method in METHODS, bool(cal.brier[cal.method] < cal.brier["none"])
     (True, True)
+    >>> choose_calibration(truth, y, np.arange(4000) % 2).method  # already calibrated
+    'none'
     """
     from sklearn.metrics import brier_score_loss
 
@@ -89,4 +96,6 @@ def choose_calibration(scores: np.ndarray, y: np.ndarray, groups: np.ndarray) ->
             weights.append(int(test.sum()))
         brier[method] = float(np.average(losses, weights=weights)) if losses else np.inf
     method = min(METHODS, key=lambda m: brier[m])
+    if not brier[method] < brier["none"]:
+        return Calibration("none", None, brier)
     return Calibration(method, _fit(method, scores, y), brier)

@@ -491,8 +491,10 @@ def _task_notes(churn: TaskResult, spend: TaskResult, horizon_days: int) -> list
         else:
             how = "the value models' baseline" if result.chosen == BASELINE else result.chosen
             extra = ""
-            if result.calibration is not None:
+            if result.calibration is not None and result.calibration.method != "none":
                 extra = f", calibrated ({result.calibration.method})"
+            elif result.calibration is not None:
+                extra = ", not recalibrated (no calibrator beat its own scores)"
             out.append(f"{what} from {how}{extra}: {result.reason}")
     if horizon_days != 90:
         out.append(

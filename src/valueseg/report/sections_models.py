@@ -317,7 +317,16 @@ def _calibration_chart(ctx: Context, y: np.ndarray, p: np.ndarray, name: str, wh
         cal = read_estimator(ctx.store, ctx.run_id, "churn_calibration")
     except InputError:
         cal = None
-    if cal is not None and hasattr(cal, "transform"):
+    if cal is not None and getattr(cal, "method", None) == "none":
+        caption += (
+            " The run stores these scores as they are: neither Platt's nor isotonic "
+            "calibration lowered their cross-validated Brier score"
+        )
+        brier = getattr(cal, "brier", {})
+        if "none" in brier:
+            caption += f" ({number(brier['none'])})"
+        caption += "."
+    elif cal is not None and hasattr(cal, "transform"):
         label = f"{name}: calibrated ({cal.method})"
         ChurnCalibrationDisplay.from_predictions(y, cal.transform(p), name=label).plot(ax=disp.ax_)
         brier = getattr(cal, "brier", {})

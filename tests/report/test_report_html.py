@@ -587,3 +587,20 @@ def test_an_unknown_run_is_refused(run_db: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=re.escape(msg)):
         write_report(run_db, run_id=9, out=tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_leaderboard_lists_every_learner_the_run_compared(run_db: Path, tmp_path: Path):
+    """A run with --learners +sequence keeps a predict_fits row for it: the churn and spend
+    section's leaderboard lists it beside the others, with its own numbers."""
+    db = tmp_path / "sequence.duckdb"
+    shutil.copy(run_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "INSERT INTO predict_fits SELECT * REPLACE ('sequence' AS model, false AS chosen, "
+            "'not chosen: a lower score' AS reason, "
+            'json_merge_patch(metrics, \'{"roc_auc": 0.6123, "gini": 0.4567}\') AS metrics) '
+            "FROM predict_fits WHERE model = 'lr' AND task IN ('churn', 'spend')"
+        )
+    result = write_report(db, out=tmp_path / "report.html")
+    html = _html_section(result.path.read_text(encoding="utf-8"), "predict")
+    assert "sequence" in html and "0.612" in html and "0.457" in html

@@ -109,6 +109,13 @@ def ingest(
     options: dict[str, Any] = {"mapping": parsed, "currency": currency, "join": join or ()}
     if statuses is not None or status:
         options["statuses"] = load_statuses(statuses, _parse_status(status or []))
+    server = _server(db)
+    if server is not None:  # the store is served: load through the server
+        from valueseg import cli_remote
+
+        options["statuses"] = options.get("statuses")
+        _print_ingest(cli_remote.ingest(server, paths, kind=kind, **options))
+        return
     reports = []
     for path in paths:
         bar = _progress_for(path)
@@ -183,6 +190,12 @@ def info(db: DbOption = Path(DEFAULT_DB)) -> None:
     """Show what the store holds."""
     from valueseg.store import Store
 
+    server = _server(db)
+    if server is not None:
+        from valueseg import cli_remote
+
+        _print_info(cli_remote.summary(server))
+        return
     with Store(db, read_only=True) as store:
         summary = store.summary()
     _print_info(summary)
@@ -299,6 +312,20 @@ def run_command(
     recommendations, back-tested and written to the store."""
     from valueseg.pipeline import run
 
+    server = _server(db)
+    if server is not None:  # the store is served: the server runs it, one write at a time
+        from valueseg import cli_remote
+
+        parameters = {"as_of": as_of, "engine": engine, "freq": freq,
+                      "spark_master": spark_master, "seed": seed, "clusters": clusters,
+                      "horizon": horizon, "learners": learners, "recommender": recommender,
+                      "segments_config": None if segments_config is None else str(segments_config),
+                      "playbooks": None if playbooks is None else str(playbooks),
+                      "cluster_features": cluster_features}  # fmt: skip
+        with console.status(f"Running through {server}…") as status:
+            detail = cli_remote.run(server, parameters, lambda msg: status.update(msg))
+        _print_remote_run(detail, server)
+        return
     with console.status("Running…") as status:
         result = run(
             db,
@@ -331,8 +358,14 @@ def segments(
     from valueseg.segment.stored import stored_segments
     from valueseg.store import Store
 
-    with Store(db, read_only=True) as store:
-        frame = stored_segments(store, run_id, lens)
+    server = _server(db)
+    if server is not None:
+        from valueseg import cli_remote
+
+        frame = cli_remote.segments(server, run_id, lens)
+    else:
+        with Store(db, read_only=True) as store:
+            frame = stored_segments(store, run_id, lens)
     import json
 
     run = int(frame["run_id"].iloc[0]) if len(frame) else run_id
@@ -400,6 +433,27 @@ def migration(
     for label, row in matrix.iterrows():
         table.add_row(str(label), *[f"{v:,}" if v else "·" for v in row])
     console.print(table)
+
+
+def _server(db: Path) -> Any:
+    """The server holding store ``db`` (the command goes through it), or None."""
+    from valueseg.cli_remote import find_server
+
+    return find_server(db)
+
+
+def _print_remote_run(detail: dict[str, Any], server: Any) -> None:
+    chosen = [m["model"] for m in detail["value_models"] if m.get("chosen")]
+    learners = [f"{r['task']} {r['model']}" for r in detail["learners"] if r.get("chosen")]
+    console.print(
+        f"Run {detail['run_id']} (as of {str(detail['as_of'])[:10]}) {detail['status']} "
+        f"through {server} in {detail['seconds'] or 0:.1f} s: value model "
+        f"{', '.join(chosen) or 'none'}; learners {', '.join(learners) or 'none'}.",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+    for note in detail["notes"]:
+        console.print(f"Note ({note['stage']}): {note['note']}", markup=False, soft_wrap=True)
+    console.print(f"Segments: valueseg segments --run {detail['run_id']}", highlight=False)
 
 
 def _print_run(result: Any, db: Any = None) -> None:

@@ -61,8 +61,16 @@ def register(app: typer.Typer, console: Console, err_console: Console) -> None:
     ) -> None:
         """Write an audience (a segment, an action or a filter) for a campaign tool."""
         from valueseg.actions import export_audience
+        from valueseg.cli_remote import find_server
         from valueseg.store import Store
 
+        server = find_server(db)
+        if server is not None:  # the store is served: export through the server
+            _export_remote(console, server, out, {
+                "run": run_id, "segment": segment, "action": action, "where": where,
+                "format": fmt, "pseudonymize": str(pseudonymize).lower(), "top": top,
+            })  # fmt: skip
+            return
         with Store(db, read_only=True) as store:
             report = export_audience(
                 store, run_id, segment=segment, action=action, where=where, out=out,
@@ -86,6 +94,17 @@ def register(app: typer.Typer, console: Console, err_console: Console) -> None:
     app.add_typer(experiment, name="experiment")
     _register_design(experiment, console, err_console)
     _register_analyze(experiment, console, err_console)
+
+
+def _export_remote(console: Console, server: Any, out: Path, params: dict[str, Any]) -> None:
+    from valueseg.cli_remote import export
+
+    rows, _ = export(server, out, params)
+    console.print(
+        f"Wrote {rows:,} customers to {out} ({params['format']}, through {server}; ids "
+        f"{'pseudonymized with the server key' if params['pseudonymize'] == 'true' else 'raw'}).",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 def _notes(err_console: Console, notes: list[str]) -> None:

@@ -35,8 +35,15 @@ def register(app: typer.Typer, console: Console) -> None:
         port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     ) -> None:
         """Serve the web pages and the JSON API (/v1, schema at /openapi.json) over the store."""
+        from valueseg.cli_remote import find_server
         from valueseg.web.serve import keys_required, serve
 
+        held = find_server(db)
+        if held is not None:
+            raise InputError(
+                f"Store {db} is already served by {held}. Use that server, or stop it "
+                f"(kill {held.info.pid}) first."
+            )
         if not db.exists():
             raise InputError(
                 f"Store {db} does not exist. Load data and run first: valueseg ingest FILE "
@@ -60,11 +67,16 @@ def _register_keys(keys: typer.Typer, console: Console) -> None:
         db: DbOption = _DB,
     ) -> None:
         """Create a key; it is printed once, as the last line, and stored hashed."""
+        from valueseg import cli_remote
         from valueseg.store import Store
-        from valueseg.web.auth import create_key
+        from valueseg.web.auth import check_role, create_key
 
-        with Store(db) as store:
-            key_id, key = create_key(store, role, label)
+        server = cli_remote.find_server(db)
+        if server is not None:
+            key_id, key = cli_remote.create_key(server, check_role(role), label)
+        else:
+            with Store(db) as store:
+                key_id, key = create_key(store, role, label)
         console.print(
             f"Created key {key_id} ({role}) in {db}. It is shown once; keep it:", markup=False
         )
@@ -73,11 +85,16 @@ def _register_keys(keys: typer.Typer, console: Console) -> None:
     @keys.command("list")
     def list_(db: DbOption = _DB) -> None:
         """List the keys (their first characters only) and whether they are revoked."""
+        from valueseg import cli_remote
         from valueseg.store import Store
         from valueseg.store.web import list_keys
 
-        with Store(db, read_only=True) as store:
-            frame = list_keys(store)
+        server = cli_remote.find_server(db)
+        if server is not None:
+            frame = cli_remote.list_keys(server)
+        else:
+            with Store(db, read_only=True) as store:
+                frame = list_keys(store)
         table = Table("id", "key", "role", "label", "created", "revoked")
         for row in frame.itertuples(index=False):
             revoked = str(row.revoked_at)
@@ -94,11 +111,16 @@ def _register_keys(keys: typer.Typer, console: Console) -> None:
         db: DbOption = _DB,
     ) -> None:
         """Revoke a key: requests with it are refused from now on."""
+        from valueseg import cli_remote
         from valueseg.store import Store
         from valueseg.store.web import revoke_key
 
-        with Store(db) as store:
-            done = revoke_key(store, key_id)
+        server = cli_remote.find_server(db)
+        if server is not None:
+            done = cli_remote.revoke_key(server, key_id)
+        else:
+            with Store(db) as store:
+                done = revoke_key(store, key_id)
         if not done:
             raise InputError(
                 f"No active key {key_id} in {db}. See the keys with: valueseg keys list --db {db}"

@@ -46,6 +46,16 @@ class Store:
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
+            from valueseg.store.server_file import read_server_file
+
+            served = read_server_file(self.path)
+            if served is not None:
+                raise StoreError(
+                    f"Store {self.path} is held by valueseg serve (process {served.pid}, "
+                    f"{served.url}). valueseg ingest, run, info, segments, export and keys go "
+                    f"through it; for this command, stop the server (kill {served.pid}) "
+                    "and start it again afterwards."
+                ) from exc
             raise StoreError(
                 f"Cannot open store {self.path}: {exc}. "
                 "Is another valueseg process writing to it? Close it or use another --db."

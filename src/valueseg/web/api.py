@@ -82,10 +82,15 @@ def get_run(
 
 
 @router.get("/segments", response_model=SegmentsOut, tags=["segments"])
-def get_segments(store: StoreDep, caller: Viewer, lens: LensName | None = None) -> dict[str, Any]:
-    """The latest run's segments in the three lenses (or one): size, revenue share,
-    profile and rules."""
-    return segments_view(store, lens)
+def get_segments(
+    store: StoreDep,
+    caller: Viewer,
+    lens: LensName | None = None,
+    run: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> dict[str, Any]:
+    """The latest finished run's segments (or ``run``'s) in the three lenses (or one):
+    size, revenue share, profile and rules."""
+    return segments_view(store, lens, run)
 
 
 @router.get("/segments/{lens}/{name}/customers", response_model=CustomerPage, tags=["segments"])

@@ -56,7 +56,7 @@ def create_app(
     ['/v1/runs', '/v1/runs/{run_id}']
     """
     from valueseg import __version__
-    from valueseg.web import api, api_export, api_writes, pages
+    from valueseg.web import api, api_admin, api_export, api_writes, pages
 
     root = Store(db)
     with root.transaction():  # a store loaded before personal-data tags (schema 4) gets them
@@ -85,5 +85,6 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_writes.router)
     app.include_router(api_export.router)
+    app.include_router(api_admin.router)
     app.include_router(pages.router)
     return app

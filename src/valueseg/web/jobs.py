@@ -42,6 +42,7 @@ FLAGS: Final = {
     "--learners": "learners",
     "--recommender": "recommender",
     "--playbooks": "playbooks",
+    "--cluster-features": "cluster_features",
 }
 _KEYWORDS: Final = {"seed": "random_state", "horizon": "horizon_days"}
 _FLAG = re.compile("|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)))

@@ -192,6 +192,9 @@ class RunIn(BaseModel):
     playbooks: str | None = Field(
         default=None, max_length=1000, description="A TOML file on the server"
     )
+    cluster_features: str = Field(
+        default="default", max_length=40, description="default, or +embedding"
+    )
 
 
 class Segment(BaseModel):

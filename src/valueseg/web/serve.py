@@ -12,6 +12,7 @@ from pathlib import Path
 
 from valueseg.errors import InputError
 from valueseg.store import Store
+from valueseg.store.server_file import remove_server_file, write_server_file
 from valueseg.store.web import active_keys
 
 __all__ = ["is_loopback", "keys_required", "serve"]
@@ -58,10 +59,21 @@ def keys_required(db: str | Path, host: str) -> bool:
 
 
 def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the web app over ``db`` on ``host:port`` until interrupted."""
+    """Run the web app over ``db`` on ``host:port`` until interrupted.
+
+    While it runs, ``<db>.serve.json`` (mode 0600) names this process, its port and a
+    local admin token, so the CLI's commands on the store go through the server
+    (:mod:`valueseg.store.server_file`); it is removed when the server stops.
+    """
     import uvicorn
 
     from valueseg.web.app import create_app
 
     required = keys_required(db, host)
-    uvicorn.run(create_app(db, keys_required=required), host=host, port=port, log_level="info")
+    app = create_app(db, keys_required=required, local_token=None)
+    info = write_server_file(db, host, port)
+    app.state.web.local_token = info.token
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        remove_server_file(db, info)

@@ -93,9 +93,15 @@ def run_view(store: Store, run_id: int) -> dict[str, Any]:
     )
 
 
-def segments_view(store: Store, lens: str | None = None) -> dict[str, Any]:
-    """The latest run's segments, lens by lens (one lens when ``lens`` is given)."""
+def segments_view(store: Store, lens: str | None = None, run: int | None = None) -> dict[str, Any]:
+    """The latest run's segments (or run ``run``'s), lens by lens (one lens when ``lens``
+    is given)."""
     run_id = _require_run(store)
+    if run is not None:
+        try:
+            run_id = chosen_run(store, run)
+        except InputError as exc:
+            raise not_found(f"Run {run} with segments", str(exc)) from None
     try:
         frame = stored_segments(store, run_id)
     except InputError:  # a finished run without segments

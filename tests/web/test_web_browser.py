@@ -1,5 +1,6 @@
 """A real browser on the real server: headless Chromium (Debian's, never a downloaded one)
-logs in, opens the overview, a segment and a customer, posts an order and sees it scored.
+logs in, opens the overview and a segment, exports the segment's audience, opens a
+customer, posts an order and sees the customer's segment change.
 
 Screenshots go to ``$VALUESEG_ARTEFACTS/browser`` when that is set (CI keeps them), else
 to the test's temporary folder. Skipped, with the reason, where /usr/bin/chromium or the
@@ -16,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.web.web_testing import Keys
@@ -83,6 +85,12 @@ def test_a_marketer_walks_through_the_app(server: str, keys: Keys, shots: Path) 
             page.click("table a >> nth=0")  # the first segment of the first lens
             page.wait_for_selector("#customers")
             page.screenshot(path=str(shots / "2-segment.png"), full_page=True)
+            segment = page.input_value("#export-form input[name=segment]")
+            with page.expect_download() as download:
+                page.click("#export")  # the segment's audience, as a file
+            download.value.save_as(shots / "audience.csv")
+            audience = pd.read_csv(shots / "audience.csv")
+            assert len(audience) > 0 and set(audience["rfm_segment"]) == {segment}
             page.click("#customers a >> nth=0")
             page.wait_for_selector("#scores")
             customer = page.input_value("#customer-id")
@@ -101,4 +109,5 @@ def test_a_marketer_walks_through_the_app(server: str, keys: Keys, shots: Path) 
             browser.close()
     assert sorted(p.name for p in shots.iterdir()) == [
         "1-overview.png", "2-segment.png", "3-customer.png", "4-order-posted.png",
+        "audience.csv",
     ]  # fmt: skip

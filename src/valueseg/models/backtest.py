@@ -88,6 +88,8 @@ class ModelResult:
     backtest: dict[str, Any] = field(default_factory=dict)
     squared_errors: np.ndarray | None = field(default=None, repr=False)
     caveat: str | None = None
+    #: customers behind each of ``squared_errors`` (None: one each)
+    error_weights: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -95,14 +97,22 @@ class ModelResult:
 
 
 def bb_summary(summary: pd.DataFrame) -> pd.DataFrame:
-    """BG/BB's columns of a day-based summary: whole periods."""
-    return pd.DataFrame(
+    """BG/BB's columns of a day-based summary: whole periods (and ``weights``, if any)."""
+    out = pd.DataFrame(
         {
             "frequency": summary["frequency"],
             "recency": summary["recency"].round(),
             "n_periods": summary["T"].round(),
         }
     )
+    return _with_weights(out, summary)
+
+
+def _with_weights(data: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with ``summary``'s ``weights`` column (customers per row), when it has one."""
+    if "weights" in summary.columns:
+        return data.assign(weights=summary["weights"].to_numpy())
+    return data
 
 
 def _reason(exc: BaseException | Warning | str) -> str:
@@ -120,7 +130,11 @@ def fit_one(
     the second item: a model is fitted, but it is not to be trusted as a converged one.
     """
     cls = PURCHASE_MODELS[name]
-    data = bb_summary(summary) if name == "bg_bb" else summary[["frequency", "recency", "T"]]
+    data = (
+        bb_summary(summary)
+        if name == "bg_bb"
+        else _with_weights(summary[["frequency", "recency", "T"]], summary)
+    )
     model, why = _fit(cls(on_failure="raise" if strict else "warn"), data)
     if model is not None:
         with np.errstate(all="ignore"):
@@ -181,7 +195,8 @@ def fit_spend(summary: pd.DataFrame) -> tuple[GammaGamma | None, str | None]:
     predicts about the shop's mean order value for everyone.
     """
     repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    model, why = _fit(GammaGamma(on_failure="warn"), repeat[["frequency", "monetary_value"]])
+    data = _with_weights(repeat[["frequency", "monetary_value"]], repeat)
+    model, why = _fit(GammaGamma(on_failure="warn"), data)
     if model is not None and why is not None:
         spend = model.conditional_expected_average_profit(
             summary["frequency"], summary["monetary_value"]
@@ -192,14 +207,16 @@ def fit_spend(summary: pd.DataFrame) -> tuple[GammaGamma | None, str | None]:
 
 
 def _cal_summary(cal: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "frequency": cal["frequency_cal"].to_numpy(np.float64),
             "recency": cal["recency_cal"].to_numpy(np.float64),
             "T": cal["T_cal"].to_numpy(np.float64),
-            "monetary_value": cal["monetary_value_cal"].to_numpy(np.float64),
         }
     )
+    if "monetary_value_cal" in cal.columns:
+        out["monetary_value"] = cal["monetary_value_cal"].to_numpy(np.float64)
+    return _with_weights(out, cal)
 
 
 def candidates(freq: str) -> list[str]:
@@ -208,18 +225,38 @@ def candidates(freq: str) -> list[str]:
     return [*names, "bg_bb"] if freq in DISCRETE_FREQS else names
 
 
-def backtest(cal: pd.DataFrame, *, freq: str = "D", strict: bool = True) -> list[ModelResult]:
+def backtest(
+    cal: pd.DataFrame,
+    *,
+    freq: str = "D",
+    strict: bool = True,
+    spend: tuple[GammaGamma | None, str | None] | None = None,
+    value_sample: pd.DataFrame | None = None,
+) -> list[ModelResult]:
     """Fit each candidate on the calibration summary and score it on the holdout.
 
     ``cal`` is :func:`valueseg.calibration_holdout` output plus a ``spend_holdout`` column
     (each customer's actual spend in the holdout). ``strict=False`` keeps fits that did
     not converge, each with its ``caveat``; by default they are errors (see
     :func:`converged_only`).
+
+    On a shop too large to hold one row per customer, ``cal`` may instead hold one row per
+    distinct ``frequency_cal, recency_cal, T_cal, frequency_holdout`` with a ``weights``
+    column counting its customers: the fits and the holdout errors are then the same as
+    over the customers. ``spend`` is then the spend model (:func:`fit_spend` on the
+    calibration span's distinct ``frequency, monetary_value`` with their ``weights``) and
+    ``value_sample`` a uniform sample of customers' rows of :func:`calibration_holdout`
+    with ``spend_holdout``, on which the value metrics (Spearman, top-decile capture) are
+    computed.
     """
     summary = _cal_summary(cal)
     duration = float(cal["duration_holdout"].iloc[0])
-    spend = fit_spend(summary)
-    results = [_backtest_one(name, summary, cal, duration, spend) for name in candidates(freq)]
+    if spend is None:
+        spend = fit_spend(summary)
+    values = cal if value_sample is None else value_sample
+    results = [
+        _backtest_one(name, summary, cal, duration, spend, values) for name in candidates(freq)
+    ]
     return converged_only(results) if strict else results
 
 
@@ -229,8 +266,10 @@ def _backtest_one(
     cal: pd.DataFrame,
     duration: float,
     spend: tuple[GammaGamma | None, str | None],
+    values: pd.DataFrame,
 ) -> ModelResult:
-    """One candidate fitted on the calibration summary, with its holdout scorecard."""
+    """One candidate fitted on the calibration summary, with its holdout scorecard (the
+    value metrics on ``values``: ``cal`` itself, or a sample of customers)."""
     model, why = fit_one(name, summary, strict=False)
     if model is None:
         return ModelResult(name, error=why)
@@ -244,9 +283,16 @@ def _backtest_one(
     result = ModelResult(name, model, caveat=why)
     result.backtest = score_holdout(predicted, cal)
     result.squared_errors = (predicted - cal["frequency_holdout"].to_numpy()) ** 2
+    weights = cal["weights"].to_numpy(np.float64) if "weights" in cal.columns else None
+    result.error_weights = weights
     result.backtest["alive_auc"] = auc(
-        p_alive(name, model, summary), cal["frequency_holdout"].to_numpy() > 0
+        p_alive(name, model, summary), cal["frequency_holdout"].to_numpy() > 0, weights
     )
+    if values is not cal:
+        sample = _cal_summary(values)
+        predicted = predict_purchases(name, model, duration, sample)
+        summary, cal = sample, values
+        result.backtest["value_metrics_on"] = f"a uniform sample of {len(values):,} customers"
     result.backtest.update(_value_metrics(predicted, summary, cal, spend))
     return result
 

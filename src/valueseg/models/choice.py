@@ -28,6 +28,7 @@ __all__ = [
     "NOT_IDENTIFIED",
     "ValueModels",
     "choose",
+    "fit_value_models",
     "score_customers",
     "value_models",
 ]
@@ -64,8 +65,15 @@ def _not_worse(r: ModelResult, leader: ModelResult, z: float) -> bool:
     if r.squared_errors is None or leader.squared_errors is None:
         return False
     diff = r.squared_errors - leader.squared_errors
-    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
-    return bool(diff.mean() <= z * se)
+    w = r.error_weights
+    if w is None:
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.inf
+        return bool(diff.mean() <= z * se)
+    # rows standing for w customers each: the same mean and standard error
+    n = float(w.sum())
+    mean = float(w @ diff) / n
+    se = np.sqrt(float(w @ (diff - mean) ** 2) / (n - 1) / n) if n > 1 else np.inf
+    return bool(mean <= z * se)
 
 
 def score_customers(
@@ -158,20 +166,49 @@ def value_models(
     instead, and the notes say that the scores come from such a fit. Should the chosen
     model fail on all of history, the next best of the back-test is refitted instead.
     """
+    loose = bt.backtest(cal, freq=freq, strict=False) if cal is not None else None
+    values = fit_value_models(loose, summary, freq=freq, why_no_cal=why_no_cal)
+    chosen = values.chosen
+    if chosen is None or chosen.model is None:
+        values.scores = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
+    else:
+        values.scores = score_customers(
+            chosen.name, chosen.model, values.spend_model, summary, freq
+        )
+    return values
+
+
+def fit_value_models(
+    loose: list[ModelResult] | None,
+    summary: pd.DataFrame,
+    *,
+    spend_summary: pd.DataFrame | None = None,
+    freq: str = "D",
+    why_no_cal: str = "",
+) -> ValueModels:
+    """:func:`value_models` up to the scores: choose on the back-test, refit, spend model.
+
+    ``loose`` is :func:`valueseg.models.backtest.backtest` with ``strict=False`` (None: not
+    back-tested, ``why_no_cal`` says why). ``summary`` is what the chosen model is refitted
+    on: one row per customer, or per distinct ``frequency, recency, T`` with a ``weights``
+    column (the same fit); ``spend_summary`` likewise for the spend model (default
+    ``summary``). The result's ``scores`` is empty: score with :func:`score_customers`,
+    where the customers are.
+    """
     notes: list[str] = []
-    loose = bt.backtest(cal, freq=freq, strict=False) if cal is not None else []
-    results, chosen, strict = _choose_on_backtest(loose, notes)
-    if cal is None:
+    results, chosen, strict = _choose_on_backtest(loose or [], notes)
+    if loose is None:
         notes.append(f"not back-tested: {why_no_cal}")
     name = chosen.name if chosen is not None else "bg_nbd"
-    refit = _refit(_refit_order(name, results, loose, chosen is None, freq), summary, strict, notes)
-    spend_model = _spend_model(summary, notes)
+    order = _refit_order(name, results, loose or [], chosen is None, freq)
+    refit = _refit(order, summary, strict, notes)
+    spend_model = _spend_model(summary if spend_summary is None else spend_summary, notes)
+    scores = pd.DataFrame()
     if refit is None:
-        scores = pd.DataFrame({"customer_id": summary["customer_id"].to_numpy()})
         return ValueModels(results, None, spend_model, scores, notes)
     candidate, final, caveat = refit
     if candidate != name:
-        chosen, name = _result_of(candidate, results, loose), candidate
+        chosen, name = _result_of(candidate, results, loose or []), candidate
     if caveat:
         notes.append(
             f"the scores come from {name}, which did not converge on this shop ({caveat}). "
@@ -184,7 +221,6 @@ def value_models(
     else:
         chosen.model = final  # keep the back-test, report the refit
         chosen.caveat = caveat
-    scores = score_customers(name, final, spend_model, summary, freq)
     return ValueModels(results, chosen, spend_model, scores, notes)
 
 

@@ -267,6 +267,27 @@ def run_command(
     spark_master: Annotated[
         str, typer.Option("--spark-master", help="spark.master for --engine spark.")
     ] = "local[2]",
+    transactions: Annotated[
+        str | None,
+        typer.Option(
+            "--transactions",
+            help="With --engine spark: order lines (Parquet or CSV, any URI Spark reads).",
+        ),
+    ] = None,
+    events: Annotated[
+        str | None, typer.Option("--events", help="With --transactions: browsing events.")
+    ] = None,
+    customers: Annotated[
+        str | None, typer.Option("--customers", help="With --transactions: customer attributes.")
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", help="With --transactions: the folder (URI) the run is written to."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="With --transactions: TARGET=SOURCE (events:TARGET=SOURCE)."),
+    ] = None,
     segments_config: Annotated[
         Path | None,
         typer.Option("--segments-config", help="TOML file with an R×F grid to use instead."),
@@ -309,7 +330,17 @@ def run_command(
     ] = "default",
 ) -> None:
     """One run: features, value models, churn and spend learners, segments and
-    recommendations, back-tested and written to the store."""
+    recommendations, back-tested and written to the store; with --engine spark
+    --transactions URI --out URI, the whole run on Spark from the lake to the lake."""
+    from valueseg.cli_lake import wants_lake
+
+    if wants_lake(transactions, out, events, customers) or mapping:
+        _run_lake(
+            engine, transactions, out, events, customers, mapping or [],
+            as_of=as_of, freq=freq, spark_master=spark_master,
+            segments_config=segments_config, random_state=seed, clusters=clusters,
+        )  # fmt: skip
+        return
     from valueseg.pipeline import run
 
     server = _server(db)
@@ -344,6 +375,33 @@ def run_command(
             progress=lambda msg: status.update(msg),
         )
     _print_run(result, db)
+
+
+def _run_lake(
+    engine: str,
+    transactions: str | None,
+    out: str | None,
+    events: str | None,
+    customers: str | None,
+    mapping: list[str],
+    **options: Any,
+) -> None:
+    from valueseg.cli_lake import check_lake_flags, print_lake_run
+    from valueseg.lake import run_lake
+
+    check_lake_flags(engine, transactions, out)
+    assert transactions is not None and out is not None
+    with console.status("Running on Spark…") as status:
+        result = run_lake(
+            transactions,
+            out=out,
+            events=events,
+            customers=customers,
+            mapping=_parse_map(mapping),
+            progress=lambda msg: status.update(msg),
+            **options,
+        )
+    print_lake_run(console, result)
 
 
 @app.command()

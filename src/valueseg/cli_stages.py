@@ -148,12 +148,21 @@ def register(app: typer.Typer, console: Console) -> None:
         images: Annotated[
             Path | None, typer.Option("--images", help="Also write every chart as PNG here.")
         ] = None,
+        lake: Annotated[
+            Path | None,
+            typer.Option("--from", help="A lake run's --out folder to report instead of --db."),
+        ] = None,
     ) -> None:
         """One self-contained HTML report of a run, readable offline and printable."""
         from valueseg.report import write_report
 
         with console.status("Writing the report…"):
-            result = write_report(db, run_id=run_id, out=out, images=images)
+            if lake is not None:
+                from valueseg.cli_lake import report_from
+
+                result = report_from(lake, run_id, out, images)
+            else:
+                result = write_report(db, run_id=run_id, out=out, images=images)
         empty = [s.title for s in result.sections if not s.filled]
         console.print(
             f"Report of run {result.run_id}: [bold]{result.path}[/bold] "

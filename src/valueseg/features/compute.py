@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -91,9 +93,16 @@ def features_from_parquet(
 
 
 def spark_session(master: str = "local[2]") -> SparkSession:
-    """A SparkSession for valueseg: UTC, no UI, modest shuffle partitions for local runs."""
+    """A SparkSession for valueseg: UTC, no UI, modest shuffle partitions for local runs.
+
+    On a local master the Python workers run this interpreter (where valueseg is
+    installed) unless ``PYSPARK_PYTHON`` says otherwise; a cluster's executors need
+    valueseg installed in theirs (README, Spark on a cluster).
+    """
     from pyspark.sql import SparkSession
 
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(master)
         .appName("valueseg")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import ibis
@@ -185,43 +186,15 @@ def calibration_holdout(
         )
     needed = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col else [])
     with orders_table(transactions, needed, datetime_col) as table:
-        ts = table[datetime_col].cast("timestamp")
-        cal = table.filter(ts <= cal_end.to_pydatetime())
-        cal_summary = rfm_expr(
-            cal,
+        result = calibration_holdout_expr(
+            table,
             cal_end.to_pydatetime(),
+            obs_end.to_pydatetime(),
             freq=freq,
             freq_multiplier=freq_multiplier,
             customer_id_col=customer_id_col,
             datetime_col=datetime_col,
             monetary_value_col=monetary_value_col,
-        )
-        hold = table.filter((ts > cal_end.to_pydatetime()) & (ts <= obs_end.to_pydatetime()))
-        amount = hold[monetary_value_col] if monetary_value_col else ibis.literal(0.0)
-        hold = hold.select(
-            customer_id=hold[customer_id_col].cast("string"),
-            period=period_start(hold[datetime_col].cast("timestamp"), freq),
-            amount=amount.cast("float64"),
-        )
-        holdout = hold.group_by("customer_id").aggregate(
-            frequency_holdout=hold.period.nunique().cast("float64"),
-            monetary_value_holdout=hold.amount.mean(),
-        )
-        joined = cal_summary.left_join(holdout, "customer_id")
-        duration = periods_between(
-            period_start(ibis.literal(obs_end.to_pydatetime(), type="timestamp"), freq),
-            period_start(ibis.literal(cal_end.to_pydatetime(), type="timestamp"), freq),
-            freq,
-        )
-        result = joined.select(
-            customer_id=joined.customer_id,
-            frequency_cal=joined.frequency,
-            recency_cal=joined.recency,
-            T_cal=joined["T"],
-            monetary_value_cal=joined.monetary_value,
-            frequency_holdout=joined.frequency_holdout.fill_null(0.0),
-            monetary_value_holdout=joined.monetary_value_holdout.fill_null(0.0),
-            duration_holdout=(duration / freq_multiplier).cast("float64"),
         ).order_by("customer_id")
         frame = to_pandas(result)
     if frame.empty:
@@ -229,3 +202,56 @@ def calibration_holdout(
             f"No customer bought by calibration_end {cal_end.date()}. Pick a later calibration_end."
         )
     return frame
+
+
+def calibration_holdout_expr(
+    table: ir.Table,
+    cal_end: datetime,
+    obs_end: datetime,
+    *,
+    freq: str = "D",
+    freq_multiplier: float = 1,
+    customer_id_col: str = "customer_id",
+    datetime_col: str = "timestamp",
+    monetary_value_col: str | None = "amount",
+) -> ir.Table:
+    """:func:`calibration_holdout`'s table as an Ibis expression over purchase lines, for
+    any engine (the lake run's Spark, say); unordered."""
+    ts = table[datetime_col].cast("timestamp")
+    cal = table.filter(ts <= cal_end)
+    cal_summary = rfm_expr(
+        cal,
+        cal_end,
+        freq=freq,
+        freq_multiplier=freq_multiplier,
+        customer_id_col=customer_id_col,
+        datetime_col=datetime_col,
+        monetary_value_col=monetary_value_col,
+    )
+    hold = table.filter((ts > cal_end) & (ts <= obs_end))
+    amount = hold[monetary_value_col] if monetary_value_col else ibis.literal(0.0)
+    hold = hold.select(
+        customer_id=hold[customer_id_col].cast("string"),
+        period=period_start(hold[datetime_col].cast("timestamp"), freq),
+        amount=amount.cast("float64"),
+    )
+    holdout = hold.group_by("customer_id").aggregate(
+        frequency_holdout=hold.period.nunique().cast("float64"),
+        monetary_value_holdout=hold.amount.mean(),
+    )
+    joined = cal_summary.left_join(holdout, "customer_id")
+    duration = periods_between(
+        period_start(ibis.literal(obs_end, type="timestamp"), freq),
+        period_start(ibis.literal(cal_end, type="timestamp"), freq),
+        freq,
+    )
+    return joined.select(
+        customer_id=joined.customer_id,
+        frequency_cal=joined.frequency,
+        recency_cal=joined.recency,
+        T_cal=joined["T"],
+        monetary_value_cal=joined.monetary_value,
+        frequency_holdout=joined.frequency_holdout.fill_null(0.0),
+        monetary_value_holdout=joined.monetary_value_holdout.fill_null(0.0),
+        duration_holdout=(duration / freq_multiplier).cast("float64"),
+    )

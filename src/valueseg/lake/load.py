@@ -1,0 +1,62 @@
+"""Read a lake run back from ``OUT`` into a store (for ``valueseg report --from OUT``).
+
+Read with pyarrow from a local folder (copy a remote ``OUT`` down first): the report needs
+no Spark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from valueseg.errors import InputError
+from valueseg.store import Store
+from valueseg.store.lake import import_run
+
+_TABLES = ("customer_features", "customer_scores", "segments", "model_fits", "run_notes")
+
+
+def lake_runs(out: str | Path) -> pd.DataFrame:
+    """``OUT/runs``: one row per run with its ``run_id`` and status."""
+    import pyarrow.dataset as ds
+
+    folder = Path(out) / "runs"
+    if not folder.is_dir():
+        raise InputError(
+            f"No lake run in {out}: {folder} is not there. Expected the --out folder of "
+            "`valueseg run --engine spark --transactions URI --out URI` (copied down when "
+            "it lies on object storage)."
+        )
+    return ds.dataset(folder, format="parquet", partitioning="hive").to_table().to_pandas()
+
+
+def load_lake_run(store: Store, out: str | Path, run_id: int | None = None) -> int:
+    """Put run ``run_id`` of ``OUT`` (default: its newest succeeded run) into ``store``;
+    return the run's id."""
+    import pyarrow.parquet as pq
+
+    runs = lake_runs(out)
+    ok = runs[runs["status"] == "succeeded"]
+    if run_id is None:
+        if ok.empty:
+            raise InputError(
+                f"No succeeded run in {out}: runs {_listed(runs)}. Run "
+                "`valueseg run --engine spark ... --out` again."
+            )
+        run_id = int(ok["run_id"].max())
+    row = runs[runs["run_id"] == run_id]
+    if row.empty:
+        raise InputError(f"Run {run_id} not found in {out}. Runs: {_listed(runs)}. Pass --run.")
+    tables: dict[str, pd.DataFrame] = {"runs": row.drop(columns="run_id")}
+    for name in _TABLES:
+        folder = Path(out) / name / f"run_id={run_id}"
+        if folder.is_dir():
+            tables[name] = pq.read_table(folder).to_pandas()
+    import_run(store, run_id, tables)
+    return run_id
+
+
+def _listed(runs: pd.DataFrame) -> str:
+    pairs = runs.sort_values("run_id")[["run_id", "status"]].itertuples(index=False)
+    return ", ".join(f"{r} ({s})" for r, s in pairs) or "none"

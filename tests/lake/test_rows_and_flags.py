@@ -1,0 +1,175 @@
+"""The lake run's row rules (quarantine with reasons; accepted + rejected = rows read), its
+printed counts, ``valueseg report --from``, and the one-line refusals of bad flags."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.lake.conftest import SPARK_WARNINGS, needs_spark
+
+BAD = """CustomerID,InvoiceDate,Revenue,Invoice
+c1,2024-01-01,10,o1
+c1,2024-02-01,20,o2
+c1,2024-02-01,20,o2
+,2024-01-03,5,o3
+c2,yesterday,5,o4
+c2,2024-01-05,x,o5
+c3,2030-01-01,5,o6
+c2,2024-01-06,7,o7
+c3,2024-01-07T23:00:00-02:00,8,o8
+c3,2024-03-07,9,o9
+c4,,3,o10
+c4,2024-01-02,,o11
+"""
+REASONS = {
+    "o2": "duplicate order line",
+    "o3": "missing customer_id",
+    "o4": "unparseable timestamp",
+    "o5": "non-numeric amount",
+    "o6": "timestamp more than a day in the future",
+    "o10": "missing timestamp",
+    "o11": "missing amount",
+}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "valueseg", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.slow
+@needs_spark
+@SPARK_WARNINGS
+def test_bad_rows_are_quarantined_with_their_reasons_and_counted(tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(BAD)
+    out = tmp_path / "lake"
+    done = run(
+        "run", "--engine", "spark", "--transactions", str(orders), "--out", str(out),
+        "--map", "amount=Revenue",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "transactions: 12 rows read = 5 accepted + 7 rejected (" in done.stdout
+    rejected = pq.read_table(out / "rejected_rows").to_pandas()
+    assert len(rejected) == 7
+    assert set(rejected.kind) == {"transactions"}
+    by_order = dict(
+        zip(rejected.raw.map(lambda r: json.loads(r)["Invoice"]), rejected.reason, strict=True)
+    )
+    assert by_order == REASONS
+    assert json.loads(rejected.raw[rejected.reason == "unparseable timestamp"].iloc[0]) == {
+        "CustomerID": "c2", "InvoiceDate": "yesterday", "Revenue": "5", "Invoice": "o4",
+    }  # fmt: skip
+    features = pq.read_table(out / "customer_features" / "run_id=1").to_pandas()
+    assert sorted(features.customer_id) == ["c1", "c2", "c3"]
+    # 23:00 at -02:00 is the next day in UTC; c3's first order is 2024-01-08
+    scores = pq.read_table(out / "customer_scores" / "run_id=1").to_pandas()
+    assert sorted(scores.customer_id) == ["c1", "c2", "c3"]
+    runs = pq.read_table(out / "runs").to_pandas()
+    assert runs.status.tolist() == ["succeeded"]
+    counts = json.loads(runs.parameters[0])["counts"]["transactions"]
+    assert (counts["rows_read"], counts["accepted"], counts["rejected"]) == (12, 5, 7)
+
+    report = tmp_path / "report.html"
+    shown = run("report", "--from", str(out), "--out", str(report))
+    assert shown.returncode == 0, shown.stderr
+    assert "Report of run 1" in shown.stdout
+    assert "c1" not in shown.stderr and report.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@needs_spark
+@SPARK_WARNINGS
+def test_the_first_purchase_reads_offsets_as_utc(tmp_path):
+    """c3's order at 23:00 -02:00 on 7 January is on 8 January in UTC: T counts from it."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "customer_id,timestamp,amount\nc3,2024-01-07T23:00:00-02:00,8\nc3,2024-03-07,9\n"
+        "c1,2024-01-01,10\n"
+    )
+    out = tmp_path / "lake"
+    done = run("run", "--engine", "spark", "--transactions", str(orders), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    features = pq.read_table(out / "customer_features" / "run_id=1").to_pandas()
+    c3 = features.set_index("customer_id").loc["c3"]
+    assert c3["T"] == 60  # from 2024-01-08 (not 01-07: 61) to as_of 2024-03-08
+    assert c3["recency"] == 59
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--transactions", "t.parquet", "--out", "o"],
+            "Error: --transactions and --out read and write the lake, which only --engine "
+            "spark does (got --engine duckdb). Add --engine spark, or load the file with "
+            "`valueseg ingest FILE` and run on the store without them.",
+        ),
+        (
+            ["--engine", "spark", "--out", "o"],
+            "Error: The lake run needs --transactions URI (Parquet or CSV of order lines, any "
+            "path Spark reads). Pass it, or leave out --out/--events/--customers to run on the "
+            "store.",
+        ),
+        (
+            ["--engine", "spark", "--transactions", "t.parquet"],
+            "Error: The lake run needs --out URI: the folder its tables are written to "
+            "(customer_features, customer_scores, segments, model_fits, runs). Pass --out.",
+        ),
+        (
+            ["--engine", "spark", "--transactions", "t", "--out", "o", "--map", "amount"],
+            "Error: Cannot read --map 'amount'. Expected TARGET=SOURCE, e.g. --map amount=Revenue.",
+        ),
+        (
+            ["--engine", "spark", "--transactions", "t", "--out", "o", "--map", "orders:x=y"],
+            "Error: Cannot read --map orders:x=y: 'orders' is not an input. Expected "
+            "TARGET=SOURCE for the transactions, or events:TARGET=SOURCE, "
+            "customers:TARGET=SOURCE.",
+        ),
+    ],
+)
+def test_bad_flags_are_refused_in_one_line(tmp_path, args, message):
+    done = run("run", *args)
+    assert done.returncode == 1
+    assert done.stderr.strip() == message
+
+
+@pytest.mark.slow
+@needs_spark
+@SPARK_WARNINGS
+def test_a_path_spark_cannot_read_is_named(tmp_path):
+    missing = tmp_path / "nowhere.parquet"
+    done = run(
+        "run", "--engine", "spark", "--transactions", str(missing), "--out", str(tmp_path / "o")
+    )
+    assert done.returncode == 1
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"Error: Cannot read --transactions {missing}: ")
+    assert "PATH_NOT_FOUND" in line
+    assert line.endswith(
+        "Pass a Parquet or CSV path Spark can read (a local path, a glob, s3a://, abfss://, "
+        "hdfs://); object stores need their connector on the classpath (README, Spark on a "
+        "cluster)."
+    )
+
+
+def test_report_from_a_folder_without_a_run(tmp_path):
+    done = run("report", "--from", str(tmp_path), "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"Error: No lake run in {tmp_path}: {tmp_path / 'runs'} is not there. Expected the "
+        "--out folder of `valueseg run --engine spark --transactions URI --out URI` (copied "
+        "down when it lies on object storage)."
+    )
+
+
+def test_import_valueseg_does_not_import_pyspark():
+    code = "import sys, valueseg, valueseg.lake, valueseg.cli; print('pyspark' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

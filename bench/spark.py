@@ -1,0 +1,151 @@
+"""The lake run on Spark beside the DuckDB run, on the same Parquet files.
+
+Generates a synthetic shop of about ``--lines`` order lines (``make_shop``, about seven
+lines per customer) as Parquet once (kept in ``--data``), then:
+
+- **spark**: ``run_lake`` on ``local[2]`` from those files to Parquet under a temporary
+  ``OUT`` (read, checks, features, back-test and value models, scores, RFM, tiers,
+  clusters, write);
+- **duckdb**: the same stages of the DuckDB run: ingest into a store, features, value
+  models, segments (no predict or recommend stage, which the lake run has not either).
+
+Prints wall time per stage and the driver's peak memory: the Python process (its peak
+RSS) and, for Spark, the driver JVM (its peak RSS, ``VmHWM``). On ``local[N]`` the driver
+JVM also runs the executors' tasks, so its peak counts their memory too; the Python
+workers of ``mapInPandas`` are processes of their own, not counted.
+
+Run: ``python bench/spark.py --lines 1000000`` (``--engines spark`` for one side; each
+side runs in its own process so the peaks do not mix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _write_shop(lines: int, folder: Path, seed: int) -> dict[str, str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from valueseg.synth import make_shop
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {k: str(folder / f"{k}.parquet") for k in ("transactions", "events", "customers")}
+    if all(Path(f).exists() for f in files.values()):
+        return files
+    shop = make_shop(max(lines // 7, 100), random_state=seed)
+    for kind, path in files.items():
+        table = pa.Table.from_pandas(getattr(shop, kind), preserve_index=False)
+        pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return files
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _jvm_peak_mb(pid: int) -> float | None:
+    status = Path(f"/proc/{pid}/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def _spark(files: dict[str, str]) -> dict[str, object]:
+    from valueseg.features.compute import spark_session
+    from valueseg.lake import run_lake
+
+    spark = spark_session("local[2]")
+    spark.sparkContext.setLogLevel("ERROR")
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    pid = int(jvm.java.lang.ProcessHandle.current().pid())
+    with tempfile.TemporaryDirectory(prefix="valueseg-lake-") as out:
+        started = time.perf_counter()
+        result = run_lake(
+            files["transactions"],
+            events=files["events"],
+            customers=files["customers"],
+            out=f"{out}/lake",
+            spark=spark,
+        )
+        wall = time.perf_counter() - started
+    return {
+        "engine": "spark",
+        "lines": result.inputs[0].rows_read,
+        "customers": result.customers,
+        "wall_s": round(wall, 1),
+        "stages_s": {k: round(v, 1) for k, v in result.seconds.items()},
+        "driver_python_peak_mb": round(_peak_mb()),
+        "driver_jvm_peak_mb": _jvm_peak_mb(pid),
+    }
+
+
+def _duckdb(files: dict[str, str]) -> dict[str, object]:
+    from valueseg.features.compute import compute_features
+    from valueseg.io import ingest
+    from valueseg.pipeline import _value_models, default_as_of
+    from valueseg.segment.lenses import segment_customers
+    from valueseg.store import Store
+
+    stages: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="valueseg-duck-") as tmp:
+        started = tick = time.perf_counter()
+        with Store(Path(tmp) / "s.duckdb") as store:
+            for kind, path in files.items():
+                ingest(path, kind=kind, db=store)
+            stages["read"], tick = time.perf_counter() - tick, time.perf_counter()
+            as_of = default_as_of(store)
+            features = compute_features(store, as_of).to_pandas()
+            stages["features"], tick = time.perf_counter() - tick, time.perf_counter()
+            values = _value_models(store, as_of, features, "D")
+            stages["models"], tick = time.perf_counter() - tick, time.perf_counter()
+            segment_customers(features, values.scores)
+            stages["segments"] = time.perf_counter() - tick
+        wall = time.perf_counter() - started
+    return {
+        "engine": "duckdb",
+        "customers": len(features),
+        "wall_s": round(wall, 1),
+        "stages_s": {k: round(v, 1) for k, v in stages.items()},
+        "driver_python_peak_mb": round(_peak_mb()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=100_000_000)
+    parser.add_argument("--data", type=Path, default=Path("bench/_data/spark"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engines", nargs="+", default=["spark", "duckdb"])
+    parser.add_argument("--one", choices=["spark", "duckdb"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    folder = args.data / f"lines-{args.lines}"
+    if args.one:  # a child process: one engine, its own peaks
+        files = _write_shop(args.lines, folder, args.seed)
+        print(json.dumps(_spark(files) if args.one == "spark" else _duckdb(files)))
+        return
+    started = time.perf_counter()
+    _write_shop(args.lines, folder, args.seed)
+    print(f"data: {folder} ({time.perf_counter() - started:.0f} s to make)", flush=True)
+    for engine in args.engines:
+        done = subprocess.run(
+            [sys.executable, __file__, "--lines", str(args.lines), "--data", str(args.data),
+             "--seed", str(args.seed), "--one", engine],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        print(done.stdout.strip().splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()

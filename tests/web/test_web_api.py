@@ -47,6 +47,7 @@ def _routes(sample: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _audit_count(client: TestClient, action: str) -> int:
+    client.app.state.web.audit.flush()  # type: ignore[attr-defined]
     store = request_store(client.app.state.web.root)  # type: ignore[attr-defined]
     try:
         row = store.con.execute(

@@ -49,6 +49,7 @@ __all__ = [
     "segment_customers",
     "segment_history",
     "write_audit",
+    "write_audit_rows",
     "write_segment_changes",
 ]
 
@@ -186,6 +187,36 @@ def write_audit(
         "VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?)",
         [key_id, role, action, target, json.dumps(detail or {}, default=str)],
     )
+
+
+def write_audit_rows(
+    store: Store,
+    rows: Iterable[tuple[datetime, int | None, str, str, str | None, Mapping[str, Any] | None]],
+) -> int:
+    """``audit_log`` rows logged earlier (``logged_at, key_id, role, action, target,
+    detail``), appended in one transaction; how many.
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     write_audit_rows(store, [(datetime(2025, 1, 2), 3, "analyst", "read_customer",
+    ...                               "c1", None)])
+    ...     audit_rows(store)[["key_id", "action", "detail"]].to_dict("records")
+    1
+    [{'key_id': 3, 'action': 'read_customer', 'detail': '{}'}]
+    """
+    args = [
+        [when, key_id, role, action, target, json.dumps(detail or {}, default=str)]
+        for when, key_id, role, action, target, detail in rows
+    ]
+    if args:
+        with store.transaction() as con:
+            con.executemany(
+                "INSERT INTO audit_log (logged_at, key_id, role, action, target, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                args,
+            )
+    return len(args)
 
 
 def audit_rows(store: Store, limit: int = 100) -> pd.DataFrame:

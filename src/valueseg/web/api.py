@@ -2,8 +2,9 @@
 
 Roles: runs, segments and data quality are aggregates (``viewer``); a segment's customers
 and anything about one customer are customer level (``analyst``), and each such read is
-written to the audit log. Lenses and sort columns are closed lists (the schema says
-which); a customer id or segment name is only ever a bound parameter.
+written to the audit log (gathered a moment and appended together: :mod:`.audit`).
+Lenses and sort columns are closed lists (the schema says which); a customer id or
+segment name is only ever a bound parameter.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 
-from valueseg.store.web import write_audit
 from valueseg.web.auth import role_at_least
 from valueseg.web.deps import Admin, Analyst, StoreDep, Viewer, web_state
 from valueseg.web.events import post_event
@@ -97,6 +97,7 @@ def get_segments(
 def get_segment_customers(
     lens: LensName,
     name: Annotated[str, Path(min_length=1, max_length=200)],
+    request: Request,
     store: StoreDep,
     caller: Analyst,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -107,16 +108,19 @@ def get_segment_customers(
     """A page of a segment's customers with their scores, sorted by an allowed column."""
     out = segment_page(store, lens, name, page, size, sort, order)
     detail = {"run_id": out["run_id"], "page": page, "size": size, "sort": sort, "order": order}
-    write_audit(store, caller.key_id, caller.role, "list_segment", f"{lens}/{name}", detail)
+    audit = web_state(request).audit
+    audit.add(caller.key_id, caller.role, "list_segment", f"{lens}/{name}", detail)
     return out
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut, tags=["customers"])
-def get_customer(customer_id: CustomerId, store: StoreDep, caller: Analyst) -> dict[str, Any]:
+def get_customer(
+    customer_id: CustomerId, request: Request, store: StoreDep, caller: Analyst
+) -> dict[str, Any]:
     """A customer's scores, reasons, segments across runs, real-time changes and
     attributes (personal-data columns for an admin only)."""
     out = customer_view(store, customer_id, personal=role_at_least(caller.role, "admin"))
-    write_audit(store, caller.key_id, caller.role, "read_customer", customer_id)
+    web_state(request).audit.add(caller.key_id, caller.role, "read_customer", customer_id)
     return out
 
 
@@ -126,24 +130,25 @@ def get_customer(customer_id: CustomerId, store: StoreDep, caller: Analyst) -> d
     tags=["customers"],
 )
 def get_recommendations(
-    customer_id: CustomerId, store: StoreDep, caller: Analyst
+    customer_id: CustomerId, request: Request, store: StoreDep, caller: Analyst
 ) -> dict[str, Any]:
     """The customer's recommendations in the latest run, with the reason of each."""
     out = recommendations_view(store, customer_id)
-    write_audit(store, caller.key_id, caller.role, "read_recommendations", customer_id)
+    web_state(request).audit.add(caller.key_id, caller.role, "read_recommendations", customer_id)
     return out
 
 
 @router.get("/customers/{customer_id}/orders", response_model=OrdersOut, tags=["customers"])
 def get_orders(
     customer_id: CustomerId,
+    request: Request,
     store: StoreDep,
     caller: Analyst,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The customer's newest orders (returns as rows of their own)."""
     out = orders_view(store, customer_id, limit)
-    write_audit(store, caller.key_id, caller.role, "read_orders", customer_id)
+    web_state(request).audit.add(caller.key_id, caller.role, "read_orders", customer_id)
     return out
 
 

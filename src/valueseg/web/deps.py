@@ -7,7 +7,8 @@ DuckDB cursor), closed when the request ends: reads run in parallel, each in its
 transaction, and see what was committed when they started. **Writes** that change what
 a customer is (a posted order: ingest, then the rescoring and its segment changes) take
 one lock, so one runs at a time; appends to the audit log do not need it (DuckDB appends
-from several connections do not conflict).
+from several connections do not conflict), and the API's are gathered and appended
+together (:mod:`valueseg.web.audit`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi import Depends, Request
 from valueseg.errors import ValuesegError
 from valueseg.store import Store
 from valueseg.store.web import request_store
+from valueseg.web.audit import AuditBuffer
 from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
 from valueseg.web.realtime import RunModels, load_run_models
 
@@ -60,7 +62,8 @@ class ApiError(Exception):
 @dataclass
 class WebState:
     """The app's one store, whether keys are required, the local admin token, the write
-    lock (and what holds it), the background run, and the loaded runs' estimators."""
+    lock (and what holds it), the background run, the loaded runs' estimators and the
+    API's audit rows not appended yet."""
 
     root: Store
     keys_required: bool
@@ -71,6 +74,10 @@ class WebState:
     jobs: dict[int, Any] = field(default_factory=dict)  # run id -> its RunJob
     _models_lock: threading.Lock = field(default_factory=threading.Lock)
     _models: dict[int, RunModels] = field(default_factory=dict)
+    audit: AuditBuffer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditBuffer(self.root)
 
     def run_models(self, store: Store, run_id: int) -> RunModels:
         """Run ``run_id``'s estimators and rankings, read from ``store`` the first time."""

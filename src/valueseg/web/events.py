@@ -1,9 +1,11 @@
 """``POST /v1/events``: store an order or a browse event, and score the customer again.
 
-The event is loaded by :func:`valueseg.io.ingest` itself (a one-row DataFrame), so it
-passes the same checks as a file: a row ingest would quarantine is refused here with its
-reason (422, naming the field), and stays in ``rejected_rows`` as it would from a file.
-The same event posted twice is loaded once (409 the second time).
+The event is loaded as :func:`valueseg.io.ingest` loads a one-row DataFrame, so it
+passes the same checks as a file: a plain order by ingest's rules in Python, appended by
+one INSERT (:mod:`valueseg.io.one_order`), anything else by ingest itself. A row ingest
+would quarantine is refused here with its reason (422, naming the field), and stays in
+``rejected_rows`` as it would from a file. The same event posted twice is loaded once
+(409 the second time).
 
 An order is then scored at once with the latest finished run's estimators
 (:mod:`valueseg.web.realtime`), at the later of the order's time and the run's ``as_of``;
@@ -20,6 +22,7 @@ import pandas as pd
 
 from valueseg.errors import ValuesegError
 from valueseg.io import ingest
+from valueseg.io.one_order import load_one_order
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.web import (
@@ -28,7 +31,6 @@ from valueseg.store.web import (
     customer_feature_row,
     customer_score_row,
     latest_changes,
-    write_audit,
     write_segment_changes,
 )
 from valueseg.web.auth import Caller
@@ -85,14 +87,15 @@ def post_event(state: WebState, store: Store, event: EventIn, caller: Caller) ->
             "amount",
         )
     with state.writing(f"an order of customer {event.customer_id!r}"):
-        report = ingest(_frame(event, kind), kind=kind, db=store)
+        report = load_one_order(store, event.model_dump()) if kind == "transactions" else None
+        report = report or ingest(_frame(event, kind), kind=kind, db=store)
         refused = _refused(report)
         if refused is not None:
             raise refused
         out = _scored(state, store, event, report) if kind == "transactions" else None
         out = out or _unscored(event, report, kind)
         detail = {"load_id": report.load_id, "run_id": out["run_id"], "changes": out["changes"]}
-        write_audit(store, caller.key_id, caller.role, "post_event", event.customer_id, detail)
+        state.audit.add(caller.key_id, caller.role, "post_event", event.customer_id, detail)
     return out
 
 

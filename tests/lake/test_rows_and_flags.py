@@ -1,11 +1,19 @@
 """The lake run's row rules (quarantine with reasons; accepted + rejected = rows read), its
-printed counts, ``valueseg report --from``, and the one-line refusals of bad flags."""
+printed counts, ``valueseg report --from``, and the one-line refusals of bad flags.
+
+The CLI runs in this process (``main()`` as the console script calls it), so the lake run
+uses the tests' one Spark session; the refusals that come before Spark are checked with
+Spark forbidden."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -37,24 +45,62 @@ REASONS = {
 }
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "valueseg", *args], capture_output=True, text=True, check=False
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str) -> Done:
+    """``valueseg ARGS`` through the console script's ``main()``, in this process."""
+    from valueseg.cli import main
+
+    out, err, argv = io.StringIO(), io.StringIO(), sys.argv
+    sys.argv = ["valueseg", *args]
+    code: int | str | None = 0
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv = argv
+    return Done(
+        code if isinstance(code, int) else int(code is not None), out.getvalue(), err.getvalue()
     )
+
+
+@pytest.fixture
+def no_spark(monkeypatch):
+    """Starting Spark fails the test (the refusal must come first)."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr("valueseg.features.compute.spark_session", refuse)
+
+
+@pytest.fixture(scope="module")
+def quarantined(spark, tmp_path_factory) -> tuple[Done, Path]:
+    """One lake run over BAD (as CSV), by the CLI."""
+    folder = tmp_path_factory.mktemp("bad")
+    orders = folder / "orders.csv"
+    orders.write_text(BAD)
+    out = folder / "lake"
+    done = cli(
+        "run", "--engine", "spark", "--transactions", str(orders), "--out", str(out),
+        "--map", "amount=Revenue",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done, out
 
 
 @pytest.mark.slow
 @needs_spark
 @SPARK_WARNINGS
-def test_bad_rows_are_quarantined_with_their_reasons_and_counted(tmp_path):
-    orders = tmp_path / "orders.csv"
-    orders.write_text(BAD)
-    out = tmp_path / "lake"
-    done = run(
-        "run", "--engine", "spark", "--transactions", str(orders), "--out", str(out),
-        "--map", "amount=Revenue",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+def test_bad_rows_are_quarantined_with_their_reasons_and_counted(quarantined):
+    done, out = quarantined
     assert "transactions: 12 rows read = 5 accepted + 7 rejected (" in done.stdout
     rejected = pq.read_table(out / "rejected_rows").to_pandas()
     assert len(rejected) == 7
@@ -68,7 +114,6 @@ def test_bad_rows_are_quarantined_with_their_reasons_and_counted(tmp_path):
     }  # fmt: skip
     features = pq.read_table(out / "customer_features" / "run_id=1").to_pandas()
     assert sorted(features.customer_id) == ["c1", "c2", "c3"]
-    # 23:00 at -02:00 is the next day in UTC; c3's first order is 2024-01-08
     scores = pq.read_table(out / "customer_scores" / "run_id=1").to_pandas()
     assert sorted(scores.customer_id) == ["c1", "c2", "c3"]
     runs = pq.read_table(out / "runs").to_pandas()
@@ -76,30 +121,30 @@ def test_bad_rows_are_quarantined_with_their_reasons_and_counted(tmp_path):
     counts = json.loads(runs.parameters[0])["counts"]["transactions"]
     assert (counts["rows_read"], counts["accepted"], counts["rejected"]) == (12, 5, 7)
 
-    report = tmp_path / "report.html"
-    shown = run("report", "--from", str(out), "--out", str(report))
-    assert shown.returncode == 0, shown.stderr
-    assert "Report of run 1" in shown.stdout
-    assert "c1" not in shown.stderr and report.stat().st_size > 10_000
+
+@pytest.mark.slow
+@needs_spark
+@SPARK_WARNINGS
+def test_the_first_purchase_reads_offsets_as_utc(quarantined):
+    """c3's order at 23:00 -02:00 on 7 January is on 8 January in UTC: T counts from it
+    (its order of 2030 is rejected; the last accepted line, 7 March, makes as_of 8 March)."""
+    _, out = quarantined
+    features = pq.read_table(out / "customer_features" / "run_id=1").to_pandas()
+    c3 = features.set_index("customer_id").loc["c3"]
+    assert c3["T"] == 60  # from 2024-01-08 (not 01-07: 61) to as_of 2024-03-08
+    assert c3["recency"] == 59
 
 
 @pytest.mark.slow
 @needs_spark
 @SPARK_WARNINGS
-def test_the_first_purchase_reads_offsets_as_utc(tmp_path):
-    """c3's order at 23:00 -02:00 on 7 January is on 8 January in UTC: T counts from it."""
-    orders = tmp_path / "orders.csv"
-    orders.write_text(
-        "customer_id,timestamp,amount\nc3,2024-01-07T23:00:00-02:00,8\nc3,2024-03-07,9\n"
-        "c1,2024-01-01,10\n"
-    )
-    out = tmp_path / "lake"
-    done = run("run", "--engine", "spark", "--transactions", str(orders), "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    features = pq.read_table(out / "customer_features" / "run_id=1").to_pandas()
-    c3 = features.set_index("customer_id").loc["c3"]
-    assert c3["T"] == 60  # from 2024-01-08 (not 01-07: 61) to as_of 2024-03-08
-    assert c3["recency"] == 59
+def test_the_report_reads_the_run(quarantined, tmp_path):
+    _, out = quarantined
+    report = tmp_path / "report.html"
+    shown = cli("report", "--from", str(out), "--out", str(report))
+    assert shown.returncode == 0, shown.stderr
+    assert "Report of run 1" in shown.stdout
+    assert "c1" not in shown.stderr and report.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize(
@@ -134,8 +179,8 @@ def test_the_first_purchase_reads_offsets_as_utc(tmp_path):
         ),
     ],
 )
-def test_bad_flags_are_refused_in_one_line(tmp_path, args, message):
-    done = run("run", *args)
+def test_bad_flags_are_refused_in_one_line(no_spark, args, message):
+    done = cli("run", *args)
     assert done.returncode == 1
     assert done.stderr.strip() == message
 
@@ -143,9 +188,9 @@ def test_bad_flags_are_refused_in_one_line(tmp_path, args, message):
 @pytest.mark.slow
 @needs_spark
 @SPARK_WARNINGS
-def test_a_path_spark_cannot_read_is_named(tmp_path):
+def test_a_path_spark_cannot_read_is_named(spark, tmp_path):
     missing = tmp_path / "nowhere.parquet"
-    done = run(
+    done = cli(
         "run", "--engine", "spark", "--transactions", str(missing), "--out", str(tmp_path / "o")
     )
     assert done.returncode == 1
@@ -160,13 +205,24 @@ def test_a_path_spark_cannot_read_is_named(tmp_path):
 
 
 def test_report_from_a_folder_without_a_run(tmp_path):
-    done = run("report", "--from", str(tmp_path), "--out", str(tmp_path / "r.html"))
+    done = cli("report", "--from", str(tmp_path), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"Error: No lake run in {tmp_path}: {tmp_path / 'runs'} is not there. Expected the "
         "--out folder of `valueseg run --engine spark --transactions URI --out URI` (copied "
         "down when it lies on object storage)."
     )
+
+
+def test_the_console_script_refuses_in_one_line_and_exits_1(tmp_path):
+    """The same refusal through the installed entry point, in a process of its own."""
+    done = subprocess.run(
+        [sys.executable, "-m", "valueseg", "run", "--transactions", "t", "--out", "o"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: --transactions and --out read and write the lake")
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_import_valueseg_does_not_import_pyspark():

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from markupsafe import escape
 
 from tests.web.web_testing import Keys, TestClient
+from valueseg.web.charts import OVERVIEW, RUN
 
 
 @pytest.fixture
@@ -77,9 +81,45 @@ def test_every_page_renders_for_an_admin(browser: TestClient, keys: Keys) -> Non
         response = browser.get(path)
         assert response.status_code == 200, path
         assert text in response.text, path
-        assert "<script" not in response.text and "http://" not in response.text, path
+        # no script and no outside address (the charts' SVG namespaces name, not fetch)
+        text = re.sub(r'xmlns(:\w+)?="http://www\.w3\.org/[^"]*"', "", response.text)
+        assert "<script" not in text and "http://" not in text, path
     css = browser.get("/static/style.css")
     assert css.headers["content-type"].startswith("text/css") and "body" in css.text
+
+
+def test_the_pages_carry_the_reports_charts(
+    browser: TestClient, keys: Keys, built_db: Path
+) -> None:
+    """The overview and a run's page show the report's sections with their readings and
+    charts (inline SVG, the same as valueseg report draws); a viewer sees them. The
+    expected sections are drawn from the store the app's copy was made of (the app holds
+    its own file)."""
+    from valueseg.report import section_charts
+
+    expected = {s.key: s for s in section_charts(built_db, run_id=1, keys=OVERVIEW + RUN)}
+    _login(browser, keys.viewer)
+    for path, sections in (("/", OVERVIEW), ("/runs/1", RUN)):
+        page = browser.get(path)
+        assert page.status_code == 200, path
+        for key in sections:
+            assert f'id="report-{key}"' in page.text, (path, key)
+            assert str(escape(expected[key].reading)) in page.text, (path, key)
+        drawn = sum(len(expected[k].charts) for k in sections)
+        assert drawn > 0 and page.text.count("<svg") == drawn, path
+        assert "<script" not in page.text
+
+
+def test_the_whole_report_of_a_run_is_served_to_an_analyst(browser: TestClient, keys: Keys):
+    _login(browser, keys.viewer)
+    refused = browser.get("/runs/1/report")
+    assert refused.status_code == 403
+    browser.cookies.clear()
+    _login(browser, keys.analyst)
+    report = browser.get("/runs/1/report")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert report.text.startswith("<!DOCTYPE html>") and 'id="predict"' in report.text
+    assert browser.get("/runs/42/report").status_code == 404
 
 
 def test_a_viewer_sees_aggregates_but_no_customer(browser: TestClient, keys: Keys) -> None:

@@ -15,7 +15,14 @@ from valueseg.report.charts import (
     RfmGridDisplay,
     TimelineDisplay,
 )
-from valueseg.report.html import ReportResult, ReportSection, write_report
+from valueseg.report.html import (
+    ReportResult,
+    ReportSection,
+    SectionCharts,
+    report_text,
+    section_charts,
+    write_report,
+)
 from valueseg.report.matrices import ExpectedPurchasesMatrixDisplay, ProbabilityAliveMatrixDisplay
 from valueseg.report.plots import (
     CalibrationDisplay,
@@ -36,6 +43,9 @@ __all__ = [
     "ReportResult",
     "ReportSection",
     "RfmGridDisplay",
+    "SectionCharts",
     "TimelineDisplay",
+    "report_text",
+    "section_charts",
     "write_report",
 ]

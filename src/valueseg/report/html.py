@@ -18,7 +18,7 @@ import contextlib
 import io
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,21 +35,34 @@ from valueseg.report.section import Context, Section
 from valueseg.store import Store
 from valueseg.store import report as q
 
-__all__ = ["SECTIONS", "ReportResult", "ReportSection", "write_report"]
+__all__ = [
+    "SECTIONS",
+    "SECTION_KEYS",
+    "ReportResult",
+    "ReportSection",
+    "SectionCharts",
+    "report_text",
+    "section_charts",
+    "write_report",
+]
 
+#: The section builders by key, in the order the report shows them.
+_BUILDERS: dict[str, Callable[[Context], Section]] = {
+    "data": sections_overview.data_quality,
+    "kpis": sections_overview.headline,
+    "rfm": sections_overview.rfm,
+    "value": sections_overview.value,
+    "models": sections_models.value_models,
+    "predict": sections_models.predictions,
+    "clusters": sections_clusters.clusters,
+    "migration": sections_more.migration,
+    "recommend": sections_more.recommendations,
+    "actions": sections_more.actions,
+}
 #: The section builders, in the order the report shows them.
-SECTIONS: tuple[Callable[[Context], Section], ...] = (
-    sections_overview.data_quality,
-    sections_overview.headline,
-    sections_overview.rfm,
-    sections_overview.value,
-    sections_models.value_models,
-    sections_models.predictions,
-    sections_clusters.clusters,
-    sections_more.migration,
-    sections_more.recommendations,
-    sections_more.actions,
-)
+SECTIONS: tuple[Callable[[Context], Section], ...] = tuple(_BUILDERS.values())
+#: The sections' keys, in the same order.
+SECTION_KEYS: tuple[str, ...] = tuple(_BUILDERS)
 _PNG_DPI = 120
 
 
@@ -146,6 +159,77 @@ def write_report(
         ctx.run_id if ctx.run else None,
         written,
     )
+
+
+def report_text(db: str | Path | Store, *, run_id: int | None = None) -> str:
+    """The HTML text :func:`write_report` writes, without writing it (the web app serves it).
+
+    Examples
+    --------
+    >>> from valueseg.store import Store
+    >>> with Store(":memory:") as store:
+    ...     report_text(store).startswith("<!DOCTYPE html>")
+    True
+    """
+    with _opened(db) as store:
+        ctx = _context(store, run_id)
+        html, _ = _render(ctx, [build(ctx) for build in SECTIONS], None)
+    return html
+
+
+@dataclass(frozen=True)
+class SectionCharts:
+    """One section of a run's report with its charts drawn as inline SVG markup:
+    ``charts`` holds ``(title, svg, caption)`` per chart."""
+
+    key: str
+    title: str
+    reading: str
+    filled: bool
+    fill: str | None
+    charts: tuple[tuple[str, str, str], ...]
+
+
+def section_charts(
+    db: str | Path | Store, *, run_id: int | None = None, keys: Iterable[str] = SECTION_KEYS
+) -> list[SectionCharts]:
+    """The sections ``keys`` of a run's report, their charts as SVG (the web app's pages
+    show them); the same builders and drawing as :func:`write_report`.
+
+    Examples
+    --------
+    >>> from valueseg.store import Store
+    >>> with Store(":memory:") as store:
+    ...     [(s.key, s.filled, s.charts) for s in section_charts(store, keys=["rfm"])]
+    [('rfm', False, ())]
+    """
+    wanted = list(keys)
+    unknown = [k for k in wanted if k not in _BUILDERS]
+    if unknown:
+        raise InputError(
+            f"Unknown report section {unknown[0]!r}. Expected some of: {', '.join(_BUILDERS)}."
+        )
+    out = []
+    with _opened(db) as store:
+        ctx = _context(store, run_id)
+        for key in wanted:
+            section = _BUILDERS[key](ctx)
+            drawn = []
+            for chart in section.charts:
+                svg = _svg(chart.display.figure_, f"{section.key}-{chart.key}")
+                drawn.append((chart.title, svg, chart.caption))
+                chart.display = None
+            out.append(
+                SectionCharts(
+                    section.key,
+                    section.title,
+                    section.reading,
+                    section.filled,
+                    section.fill,
+                    tuple(drawn),
+                )
+            )
+    return out
 
 
 @contextlib.contextmanager

@@ -12,12 +12,15 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from valueseg.actions.experiments import METRICS
+from valueseg.errors import ValuesegError
+from valueseg.store import Store
 from valueseg.store.web import SORTS, write_audit
 from valueseg.web.auth import COOKIE, Caller, identify, role_at_least
+from valueseg.web.charts import OVERVIEW, RUN, report_html, run_charts
 from valueseg.web.deps import Admin, Analyst, ApiError, StoreDep, Viewer, web_state
 from valueseg.web.errors import validation_message
 from valueseg.web.events import post_event
@@ -102,7 +105,18 @@ def logout() -> Response:
 
 @router.get("/")
 def overview(request: Request, store: StoreDep, caller: Viewer) -> Response:
-    return _page(request, "overview.html.j2", caller, **overview_view(store))
+    view = overview_view(store)
+    drawn = [] if view["run_id"] is None else _drawn(store, view["run_id"], OVERVIEW)
+    return _page(request, "overview.html.j2", caller, chart_sections=drawn, **view)
+
+
+def _drawn(store: Store, run_id: int, keys: tuple[str, ...]) -> list[Any]:
+    """The report's sections ``keys`` of a run for a page; none when they cannot be drawn
+    (the page still shows its tables)."""
+    try:
+        return run_charts(store, run_id, keys)
+    except ValuesegError:
+        return []
 
 
 @router.get("/segments")
@@ -248,7 +262,19 @@ def runs(request: Request, store: StoreDep, caller: Viewer) -> Response:
 
 @router.get("/runs/{run_id}")
 def run(request: Request, run_id: int, store: StoreDep, caller: Viewer) -> Response:
-    return _page(request, "run.html.j2", caller, run=run_view(store, run_id))
+    view = run_view(store, run_id)
+    drawn = _drawn(store, run_id, RUN)
+    return _page(request, "run.html.j2", caller, run=view, chart_sections=drawn)
+
+
+@router.get("/runs/{run_id}/report")
+def run_report(run_id: int, store: StoreDep, caller: Analyst) -> Response:
+    """The run's whole HTML report, as ``valueseg report --run N`` writes it (its example
+    customers are customer-level: analyst and up); audited."""
+    run_view(store, run_id)  # 404 for an unknown run
+    html = report_html(store, run_id)
+    write_audit(store, caller.key_id, caller.role, "report", None, {"run_id": run_id})
+    return HTMLResponse(html)
 
 
 @router.get("/quality")

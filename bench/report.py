@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from valueseg.store import Store
+from valueseg.store.derived import add_feature_columns
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "_data"
@@ -92,9 +93,8 @@ def scaled_store(customers: int) -> Path:
         for table in _PER_CUSTOMER:
             if table == "customer_features":  # its feature columns are added as a run finds them
                 have = {r[0] for r in con.execute("DESCRIBE main.customer_features").fetchall()}
-                for name, kind, *_ in con.execute("DESCRIBE b.customer_features").fetchall():
-                    if name not in have:
-                        con.execute(f'ALTER TABLE customer_features ADD COLUMN "{name}" {kind}')
+                described = con.execute("DESCRIBE b.customer_features").fetchall()
+                add_feature_columns(store, [(n, k) for n, k, *_ in described if n not in have])
             con.execute(
                 f"INSERT INTO {table} BY NAME SELECT * EXCLUDE (r) REPLACE ({new_id}) "
                 f"FROM b.{table}, {copy}"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from valueseg.store.one_customer import of_customer
 from valueseg.store.schema import INPUT_COLUMNS, column_type
 from valueseg.store.store import Store
 
@@ -60,13 +61,15 @@ def earlier_load(store: Store, kind: str, fingerprint: str) -> int | None:
 def stored_line_exists(store: Store, line: Mapping[str, Any]) -> bool:
     """Whether ``transactions`` or ``kept_aside`` holds a line with the same
     de-duplication key (missing key columns are NULL, matched as ingest matches them)."""
-    match = " AND ".join(
-        f'"{k}" IS NOT DISTINCT FROM CAST(? AS {column_type(k)})' for k in DEDUP_COLUMNS
-    )
-    args = [line.get(k) for k in DEDUP_COLUMNS]
+    # the customer id alone in the scan's filter (never NULL in a stored line), the other
+    # key columns on its rows: DuckDB then reads the customer's lines through the index by
+    # customer instead of scanning every line (135 ms at 7.9M lines)
+    others = [k for k in DEDUP_COLUMNS if k != "customer_id"]
+    match = " AND ".join(f'"{k}" IS NOT DISTINCT FROM CAST(? AS {column_type(k)})' for k in others)
+    args = [line.get(k) for k in others]
     for table in ("transactions", "kept_aside"):
         found = store.con.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE customer_id = ? AND {match})",
+            of_customer(table) + f"SELECT EXISTS (SELECT 1 FROM c WHERE {match})",
             [line["customer_id"], *args],
         ).fetchone()
         if found and found[0]:

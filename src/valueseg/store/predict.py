@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from valueseg.store.one_customer import of_customer
 from valueseg.store.store import Store
 
 __all__ = [
@@ -111,15 +112,12 @@ def read_predict_fits(store: Store, run_id: int) -> list[dict[str, Any]]:
 
 def read_reasons(store: Store, run_id: int, customer_id: str | None = None) -> pd.DataFrame:
     """``customer_id, rank, feature, value, contribution, text`` of a run (one customer's)."""
-    sql = (
-        "SELECT customer_id, rank, feature, value, contribution, text FROM customer_reasons "
-        "WHERE run_id = ?"
-    )
-    args: list[Any] = [run_id]
-    if customer_id is not None:
-        sql += " AND customer_id = ?"
-        args.append(customer_id)
-    return store.con.execute(sql + " ORDER BY customer_id, rank", args).df()
+    columns = "customer_id, rank, feature, value, contribution, text"
+    if customer_id is not None:  # through the index by customer
+        sql = of_customer("customer_reasons") + f"SELECT {columns} FROM c WHERE run_id = ?"
+        return store.con.execute(sql + " ORDER BY rank", [customer_id, run_id]).df()
+    sql = f"SELECT {columns} FROM customer_reasons WHERE run_id = ? ORDER BY customer_id, rank"
+    return store.con.execute(sql, [run_id]).df()
 
 
 def read_validation(store: Store, run_id: int, task: str) -> pd.DataFrame:

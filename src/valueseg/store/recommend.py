@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from valueseg.store.derived import write_frame
+from valueseg.store.one_customer import of_customer
 from valueseg.store.store import Store
 
 if TYPE_CHECKING:
@@ -75,15 +76,12 @@ def write_recommendations(store: Store, run_id: int, result: RecommendResult) ->
 
 def read_recommendations(store: Store, run_id: int, customer_id: Any = None) -> pd.DataFrame:
     """``customer_id, rank, product_id, score, reason, model`` of a run (one customer's)."""
-    sql = (
-        "SELECT customer_id, rank, product_id, score, reason, model FROM recommendations "
-        "WHERE run_id = ?"
-    )
-    args: list[Any] = [run_id]
-    if customer_id is not None:
-        sql += " AND customer_id = ?"
-        args.append(str(customer_id))
-    return store.con.execute(sql + " ORDER BY customer_id, rank", args).df()
+    columns = "customer_id, rank, product_id, score, reason, model"
+    if customer_id is not None:  # through the index by customer
+        sql = of_customer("recommendations") + f"SELECT {columns} FROM c WHERE run_id = ?"
+        return store.con.execute(sql + " ORDER BY rank", [str(customer_id), run_id]).df()
+    sql = f"SELECT {columns} FROM recommendations WHERE run_id = ? ORDER BY customer_id, rank"
+    return store.con.execute(sql, [run_id]).df()
 
 
 def read_evaluation(store: Store, run_id: int) -> pd.DataFrame:

@@ -414,16 +414,24 @@ CREATE TABLE pii_columns (
 # reasons, action, recommendations): a point lookup instead of a scan of the whole table
 # (2 ms instead of about 115 for a customer's lines among 7.9M, bench/api.py). They cost
 # bulk writes (1M order lines appended in 2.8 s instead of 1.7) and, once, their build
-# when a store is migrated (about 16 s for 7.9M lines). Not on customer_features or
-# customers: DuckDB cannot ALTER TABLE … ADD COLUMN on a table with an index, and those
-# get columns as runs and loads find them; a later migration that alters one of these
-# tables drops its index first and creates it again after.
+# when a store is migrated (about 16 s for 7.9M lines). DuckDB cannot ALTER TABLE … ADD
+# COLUMN on a table with an index: customer_features gets its index in schema 6 and is
+# altered around it; customers needs none (its primary key is one); a later migration
+# that alters one of these tables drops its index first and creates it again after.
 _V5: Final = """
 CREATE INDEX IF NOT EXISTS transactions_customer ON transactions (customer_id);
 CREATE INDEX IF NOT EXISTS customer_scores_customer ON customer_scores (customer_id);
 CREATE INDEX IF NOT EXISTS customer_reasons_customer ON customer_reasons (customer_id);
 CREATE INDEX IF NOT EXISTS customer_actions_customer ON customer_actions (customer_id);
 CREATE INDEX IF NOT EXISTS recommendations_customer ON recommendations (customer_id);
+"""
+
+# The feature row of one customer (the real-time scoring reads it twice per posted order: a
+# scan of 2M rows at 1M customers and two runs took 8 to 20 ms). A run that finds feature
+# columns the table lacks drops this index, adds the columns and builds it again
+# (valueseg.store.derived.write_features): DuckDB cannot add a column to a table with one.
+_V6: Final = """
+CREATE INDEX IF NOT EXISTS customer_features_customer ON customer_features (customer_id);
 """
 
 #: Ordered migrations: (version, description, SQL). Append only.
@@ -433,6 +441,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (3, "predictions, reasons, recommendations' evaluation, actions, estimators, web app", _V3),
     (4, "personal-data tags of customer attribute columns", _V4),
     (5, "indexes by customer for one customer's lines, scores, reasons and actions", _V5),
+    (6, "an index by customer on customer_features", _V6),
 )
 
 #: The schema version this valueseg writes.

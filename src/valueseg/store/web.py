@@ -5,6 +5,10 @@ overview and data-quality numbers of the pages.
 No SQL here is built from request text: a sort column or a lens comes in as a name and is
 looked up in a fixed table (:data:`SORTS`, :data:`LENS_COLUMNS`); every value is a bound
 parameter.
+
+One customer's rows are read through the tables' indexes by customer (schema 5 and 6) with
+:func:`~valueseg.store.one_customer.of_customer`: DuckDB scans an ART index only when the
+customer id is the scan's one filter.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from valueseg.store.one_customer import of_customer
 from valueseg.store.store import Store
 
 __all__ = [
@@ -352,17 +357,17 @@ def customer_score_row(store: Store, run_id: int, customer_id: str) -> dict[str,
     """A customer's ``customer_scores`` row of a run (:data:`SCORE_COLUMNS`), or None."""
     return _record(
         store,
-        f"SELECT {', '.join(SCORE_COLUMNS)} FROM customer_scores "
-        "WHERE run_id = ? AND customer_id = ?",
-        [run_id, customer_id],
+        of_customer("customer_scores") + f"SELECT {', '.join(SCORE_COLUMNS)} FROM c "
+        "WHERE run_id = ?",
+        [customer_id, run_id],
     )
 
 
 def customer_action(store: Store, run_id: int, customer_id: str) -> tuple[str, str] | None:
     """``(action, rule)``: the customer's next-best action in a run (None: none)."""
     row = store.con.execute(
-        "SELECT action, rule FROM customer_actions WHERE run_id = ? AND customer_id = ?",
-        [run_id, customer_id],
+        of_customer("customer_actions") + "SELECT action, rule FROM c WHERE run_id = ?",
+        [customer_id, run_id],
     ).fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
 
@@ -371,8 +376,8 @@ def customer_feature_row(store: Store, run_id: int, customer_id: str) -> dict[st
     """A customer's ``customer_features`` row of a run (every column but ``run_id``)."""
     row = _record(
         store,
-        "SELECT * FROM customer_features WHERE run_id = ? AND customer_id = ?",
-        [run_id, customer_id],
+        of_customer("customer_features") + "SELECT * FROM c WHERE run_id = ?",
+        [customer_id, run_id],
     )
     if row is not None:
         row.pop("run_id", None)
@@ -411,9 +416,9 @@ def customer_lines(store: Store, customer_id: str, until: datetime) -> pd.DataFr
     """The customer's order lines (purchases and returns) up to ``until``, oldest first:
     ``order_id, timestamp, amount, product_id, category, discount, channel, is_return``."""
     return store.con.execute(
-        'SELECT order_id, "timestamp", amount, product_id, category, discount, channel, '
-        'is_return FROM transactions WHERE customer_id = ? AND "timestamp" <= ? '
-        'ORDER BY "timestamp", order_id',
+        of_customer("transactions")
+        + 'SELECT order_id, "timestamp", amount, product_id, category, discount, channel, '
+        'is_return FROM c WHERE "timestamp" <= ? ORDER BY "timestamp", order_id',
         [customer_id, until],
     ).df()
 
@@ -434,9 +439,10 @@ def customer_orders(store: Store, customer_id: str, limit: int = 100) -> pd.Data
     """The customer's newest ``limit`` orders: ``order_id, timestamp, amount, lines,
     is_return`` (returns as their own rows), newest first."""
     return store.con.execute(
-        'SELECT order_id, min("timestamp") AS "timestamp", sum(amount) AS amount, '
-        "count(*) AS lines, is_return FROM transactions WHERE customer_id = ? "
-        'GROUP BY order_id, is_return ORDER BY "timestamp" DESC, order_id LIMIT ?',
+        of_customer("transactions")
+        + 'SELECT order_id, min("timestamp") AS "timestamp", sum(amount) AS amount, '
+        'count(*) AS lines, is_return FROM c GROUP BY order_id, is_return ORDER BY "timestamp" '
+        "DESC, order_id LIMIT ?",
         [customer_id, limit],
     ).df()
 
@@ -445,9 +451,9 @@ def segment_history(store: Store, customer_id: str) -> pd.DataFrame:
     """The customer's segments in every finished run: ``run_id, as_of, rfm_segment,
     value_tier, segment``, oldest run first."""
     return store.con.execute(
-        "SELECT s.run_id, r.as_of, s.rfm_segment, s.value_tier, s.segment "
-        "FROM customer_scores s JOIN runs r USING (run_id) "
-        "WHERE s.customer_id = ? AND r.status = 'succeeded' ORDER BY s.run_id",
+        of_customer("customer_scores")
+        + "SELECT c.run_id, r.as_of, c.rfm_segment, c.value_tier, c.segment "
+        "FROM c JOIN runs r USING (run_id) WHERE r.status = 'succeeded' ORDER BY c.run_id",
         [customer_id],
     ).df()
 

@@ -118,11 +118,16 @@ def _unscored(event: EventIn, report: IngestReport, kind: str) -> dict[str, Any]
     }
 
 
-def _before(store: Store, run_id: int, customer_id: str) -> dict[str, Any] | None:
+def _before(
+    store: Store, run_id: int, customer_id: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The customer's scores in the run before the order, and their stored feature row
+    (read once: the rescoring starts from it)."""
     scores = customer_score_row(store, run_id, customer_id)
     if scores is None:
-        return None
-    features = customer_feature_row(store, run_id, customer_id) or {}
+        return None, None
+    stored = customer_feature_row(store, run_id, customer_id)
+    features = stored or {}
     scores |= {k: features.get(k) for k in _SUMMARY}
     action = customer_action(store, run_id, customer_id)
     scores |= {"action": None if action is None else action[0]}
@@ -130,7 +135,7 @@ def _before(store: Store, run_id: int, customer_id: str) -> dict[str, Any] | Non
     for lens, value in latest_changes(store, run_id, customer_id).items():
         if lens in CHANGE_COLUMNS:
             scores[CHANGE_COLUMNS[lens]] = value
-    return dict(clean(scores))
+    return dict(clean(scores)), stored
 
 
 def _scored(
@@ -140,12 +145,12 @@ def _scored(
     if run_id is None or report.last_timestamp is None:
         return None
     customer_id = event.customer_id
-    before = _before(store, run_id, customer_id)
+    before, stored = _before(store, run_id, customer_id)
     models = state.run_models(store, run_id)
     at = max(report.last_timestamp, models.as_of)
     base = {"kind": "order", "customer_id": customer_id, "load_id": report.load_id}
     try:
-        rescored = rescore(store, models, customer_id, at)
+        rescored = rescore(store, models, customer_id, at, stored=stored)
     except ValuesegError as exc:
         note = f"order stored; not scored again: {exc}"
         return {**base, "run_id": run_id, "at": plain(at), "before": before, "changes": [],

@@ -226,8 +226,18 @@ def _distance(centre: pd.Series, other: dict[str, float | None]) -> float:
     return float(np.nansum((a - b) ** 2))
 
 
-def rescore(store: Store, models: RunModels, customer_id: str, at: datetime) -> Rescored:
-    """The customer's scores at ``at`` from their order lines up to then (see the module)."""
+def rescore(
+    store: Store,
+    models: RunModels,
+    customer_id: str,
+    at: datetime,
+    *,
+    stored: dict[str, Any] | None = None,
+) -> Rescored:
+    """The customer's scores at ``at`` from their order lines up to then (see the module).
+
+    ``stored``: the customer's feature row of the run when the caller has read it already
+    (None: read here)."""
     notes = list(models.notes)
     lines = customer_lines(store, customer_id, at)
     views = customer_views(store, customer_id, at) if models.has_events else None
@@ -244,7 +254,7 @@ def rescore(store: Store, models: RunModels, customer_id: str, at: datetime) -> 
             f"Customer {customer_id!r} has no purchase up to {at:%Y-%m-%d %H:%M}; "
             "there is nothing to score. Post an order of theirs first."
         )
-    old = customer_feature_row(store, models.run_id, customer_id)
+    old = stored if stored is not None else customer_feature_row(store, models.run_id, customer_id)
     if old is None:
         old = {k: v for k, v in models.new_customer.items() if k not in ("run_id", "customer_id")}
         notes.append("a customer the run did not see: event and attribute columns as for none")

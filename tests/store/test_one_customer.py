@@ -145,7 +145,7 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
         [WHO, datetime(2023, 6, 1)],
     ).fetchall()
     assert 0 < len(lines) < 8 and list(lines["order_id"]) == [r[0] for r in expected]
-    assert list(segment_history(filled, WHO)["run_id"]) == [1, 2]
+    assert [row["run_id"] for row in segment_history(filled, WHO)] == [1, 2]
     reasons = read_reasons(filled, 2, WHO)
     assert list(reasons["rank"]) == [1, 2, 3] and set(reasons["customer_id"]) == {WHO}
     assert list(read_recommendations(filled, 1, WHO)["product_id"]) == ["p1", "p2", "p3"]

@@ -122,6 +122,14 @@ def _record(store: Store, sql: str, args: Iterable[Any]) -> dict[str, Any] | Non
     return dict(zip(names, row, strict=True))
 
 
+def _records(store: Store, sql: str, args: Iterable[Any]) -> list[dict[str, Any]]:
+    """Every row of a small result as a dict (no DataFrame: a customer's few rows)."""
+    cursor = store.con.execute(sql, list(args))
+    rows = cursor.fetchall()
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 # -- keys -----------------------------------------------------------------------------------
 def insert_key(store: Store, key_hash: str, prefix: str, role: str, label: str | None) -> int:
     """Add an API key (its hash only) and return its id.
@@ -250,13 +258,15 @@ def write_segment_changes(
         )
 
 
-def segment_changes(store: Store, customer_id: str) -> pd.DataFrame:
-    """``changed_at, run_id, lens, before_value, after_value, cause`` of a customer."""
-    return store.con.execute(
+def segment_changes(store: Store, customer_id: str) -> list[dict[str, Any]]:
+    """``changed_at, run_id, lens, before_value, after_value, cause`` of a customer, oldest
+    first."""
+    return _records(
+        store,
         "SELECT changed_at, run_id, lens, before_value, after_value, cause FROM segment_changes "
         "WHERE customer_id = ? ORDER BY changed_at, rowid",
         [customer_id],
-    ).df()
+    )
 
 
 def latest_changes(store: Store, run_id: int, customer_id: str) -> dict[str, str | None]:
@@ -447,15 +457,16 @@ def customer_orders(store: Store, customer_id: str, limit: int = 100) -> pd.Data
     ).df()
 
 
-def segment_history(store: Store, customer_id: str) -> pd.DataFrame:
+def segment_history(store: Store, customer_id: str) -> list[dict[str, Any]]:
     """The customer's segments in every finished run: ``run_id, as_of, rfm_segment,
     value_tier, segment``, oldest run first."""
-    return store.con.execute(
+    return _records(
+        store,
         of_customer("customer_scores")
         + "SELECT c.run_id, r.as_of, c.rfm_segment, c.value_tier, c.segment "
         "FROM c JOIN runs r USING (run_id) WHERE r.status = 'succeeded' ORDER BY c.run_id",
         [customer_id],
-    ).df()
+    )
 
 
 # -- pages: overview and data quality -------------------------------------------------------

@@ -88,9 +88,10 @@ def clean(value: Any) -> Any:
     return plain(value)
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as dicts of :func:`plain` values."""
-    return [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+def records(frame: pd.DataFrame | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of ``frame`` (or rows already as dicts) as dicts of :func:`plain` values."""
+    rows = frame if isinstance(frame, list) else frame.to_dict("records")
+    return [{str(k): plain(v) for k, v in row.items()} for row in rows]
 
 
 class ErrorDetail(BaseModel):

@@ -36,6 +36,9 @@ def test_the_app_warms_every_row_of_the_latest_run(built_db: Path, tmp_path: Pat
         warming.thread.join(120)
         assert not warming.thread.is_alive() and not warming.stopping.is_set()
         assert warming.rows == expected > 0
+        status = client.get("/v1/store").json()["warming"]
+        assert status["state"] == "warmed" and status["rows"] == expected
+        assert status["seconds"] is not None
     assert create_app(":memory:").state.web.warming is None  # off unless asked
 
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -33,10 +34,22 @@ class Warming:
     thread: threading.Thread
     stopping: threading.Event = field(default_factory=threading.Event)
     rows: int = 0
+    seconds: float | None = None  # when it ended
+    error: str | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
         self.thread.join(timeout)
+
+    def status(self) -> dict[str, Any]:
+        """``state`` (warming, warmed, stopped or failed), rows read, seconds taken."""
+        if self.error is not None:
+            state = "failed"
+        elif self.seconds is None:
+            state = "warming"
+        else:
+            state = "stopped" if self.stopping.is_set() else "warmed"
+        return {"state": state, "rows": self.rows, "seconds": self.seconds}
 
 
 def start_warming(root: Store) -> Warming:
@@ -56,10 +69,12 @@ def _warm(root: Store, warming: Warming) -> None:
         run_id = latest_run(view)
         warming.rows = warm_blocks(view, run_id, warming.stopping.is_set)
     except (ValuesegError, duckdb.Error, OSError) as exc:  # a warm-up never stops the server
+        warming.error = str(exc)
         _LOG.warning("warming the store's blocks stopped: %s", exc)
         return
     finally:
         view.close()
+        warming.seconds = round(time.perf_counter() - started, 1)
     how = "stopped" if warming.stopping.is_set() else "done"
     _LOG.info(
         "warmed the store's blocks (%s rows, %s) in %.1f s",

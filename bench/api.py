@@ -12,10 +12,8 @@ a cached store in ``bench/_data``:
 - or ``--db``: that store itself (it needs a finished run).
 
 It creates an admin key, starts ``valueseg serve`` in a process of its own on a free
-loopback port, waits until the server has warmed the store's blocks (``GET /v1/store``'s
-``warming``; ``--no-warm`` starts it with ``--no-warm`` and measures cold), then drives
-each endpoint for ``--seconds`` with each of ``--concurrency`` clients (a comma-separated
-list; httpx, async, one request at a time each):
+loopback port, then drives each endpoint for ``--seconds`` with each of ``--concurrency``
+clients (a comma-separated list; httpx, async, one request at a time each):
 
 - ``GET /v1/customers/{id}``: a random customer of the run (scores, reasons, history, and
   an audit-log row per read);
@@ -119,13 +117,8 @@ def free_port() -> int:
         return port
 
 
-def start_server(db: Path, port: int, key: str, warm: bool) -> subprocess.Popen[bytes]:
-    """``valueseg serve`` on loopback in its own process; returns once it answers and has
-    warmed the store's blocks (unless ``warm`` is False)."""
-    code = (
-        "from valueseg.web.serve import serve; "
-        f"serve({str(db)!r}, '127.0.0.1', {port}, warm={warm})"
-    )
+def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+    code = f"from valueseg.web.serve import serve; serve({str(db)!r}, '127.0.0.1', {port})"
     server = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -133,34 +126,11 @@ def start_server(db: Path, port: int, key: str, warm: bool) -> subprocess.Popen[
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code == 200:
-                break
+                return server
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        server.kill()
-        raise SystemExit("the server did not answer within 120 s")
-    wait_warm(port, key)
-    return server
-
-
-def wait_warm(port: int, key: str) -> None:
-    """Wait until the server has warmed the store's blocks (valueseg serve --warm), so the
-    runs measure its steady state; print how long it took."""
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            status = httpx.get(
-                f"http://127.0.0.1:{port}/v1/store",
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=30,
-            ).json()["warming"]
-            if status is None or status["state"] != "warming":
-                print(f"server warm-up: {status}")
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    print("server warm-up: still warming after 600 s; measuring anyway")
+    server.kill()
+    raise SystemExit("the server did not answer within 120 s")
 
 
 async def drive(
@@ -209,11 +179,6 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint")
     parser.add_argument("--concurrency", default="16", help="clients, comma separated")
     parser.add_argument(
-        "--no-warm",
-        action="store_true",
-        help="start the server with --no-warm and measure at once (cold blocks)",
-    )
-    parser.add_argument(
         "--endpoints", default="get,post", help="get (customer lookup), post (order), or both"
     )
     args = parser.parse_args()
@@ -229,7 +194,7 @@ def main() -> None:
             print(f"copied the store in {time.perf_counter() - started:.1f} s")
         key, ids, as_of = prepare(db)
         port = free_port()
-        server = start_server(db, port, key, not args.no_warm)
+        server = start_server(db, port)
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Bearer {key}"}
         counter = iter(range(10**9))

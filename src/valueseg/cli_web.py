@@ -33,14 +33,6 @@ def register(app: typer.Typer, console: Console) -> None:
             str, typer.Option("--host", help="Address to bind (a non-local one needs keys).")
         ] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
-        warm: Annotated[
-            bool,
-            typer.Option(
-                "--warm/--no-warm",
-                help="Read the latest run's per-customer tables once at start, in the "
-                "background, so first lookups do not read the file.",
-            ),
-        ] = True,
     ) -> None:
         """Serve the web pages and the JSON API (/v1, schema at /openapi.json) over the store."""
         from valueseg.cli_remote import find_server
@@ -60,7 +52,7 @@ def register(app: typer.Typer, console: Console) -> None:
         required = keys_required(db, host)
         how = "API keys required" if required else "no keys: every local caller is admin"
         console.print(f"Serving {db} on http://{host}:{port} ({how}).", markup=False)
-        serve(db, host, port, warm=warm)
+        serve(db, host, port)
 
     keys = typer.Typer(help="API keys of the web app: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")

@@ -14,7 +14,7 @@ customer id is the scan's one filter.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -27,7 +27,6 @@ __all__ = [
     "CHANGE_COLUMNS",
     "LENS_COLUMNS",
     "SORTS",
-    "WARMED",
     "active_keys",
     "audit_rows",
     "chosen_value_model",
@@ -54,7 +53,6 @@ __all__ = [
     "segment_changes",
     "segment_customers",
     "segment_history",
-    "warm_blocks",
     "write_audit",
     "write_audit_rows",
     "write_segment_changes",
@@ -469,42 +467,6 @@ def segment_history(store: Store, customer_id: str) -> list[dict[str, Any]]:
         "FROM c JOIN runs r USING (run_id) WHERE r.status = 'succeeded' ORDER BY c.run_id",
         [customer_id],
     )
-
-
-# -- warming the buffer pool ----------------------------------------------------------------
-#: The tables one customer's lookup and rescoring read, in the order they are warmed (a
-#: run's rows of the per-run ones; every order line).
-WARMED: Final = (
-    "customer_scores",
-    "customer_actions",
-    "customer_reasons",
-    "customer_features",
-    "transactions",
-    "recommendations",
-)
-
-
-def warm_blocks(
-    store: Store, run_id: int | None, stop: Callable[[], bool], batch: int = 200_000
-) -> int:
-    """Read every column of :data:`WARMED` (of run ``run_id`` where the table is per run)
-    once, so DuckDB's buffer pool holds their blocks: a customer's first lookup then reads
-    memory, not the file (at 1M customers, a lookup's seven reads took 86 ms cold and 40
-    warm on a busy 2-core machine). Stops between batches when ``stop()``; returns the
-    rows read.
-    """
-    read = 0
-    for table in WARMED:
-        per_run = table != "transactions"
-        if per_run and run_id is None:
-            continue
-        sql = f"SELECT * FROM {table}" + (" WHERE run_id = ?" if per_run else "")
-        reader = store.con.execute(sql, [run_id] if per_run else []).to_arrow_reader(batch)
-        for chunk in reader:
-            read += chunk.num_rows
-            if stop():
-                return read
-    return read
 
 
 # -- pages: overview and data quality -------------------------------------------------------

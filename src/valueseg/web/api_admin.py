@@ -100,12 +100,9 @@ def post_ingest(
 
 
 @router.get("/store", response_model=StoreOut, tags=["admin"])
-def get_store_summary(request: Request, store: StoreDep, caller: Viewer) -> dict[str, Any]:
-    """What the store holds (``valueseg info``): table counts, orders, loads and runs; and
-    whether the server has warmed its blocks."""
+def get_store_summary(store: StoreDep, caller: Viewer) -> dict[str, Any]:
+    """What the store holds (``valueseg info``): table counts, orders, loads and runs."""
     summary = store.summary()
-    warming = web_state(request).warming
-    summary["warming"] = None if warming is None else warming.status()
     summary["loads"] = [list(row) for row in summary["loads"]]
     summary["runs"] = records(summary["runs"])
     out: dict[str, Any] = clean(summary)

@@ -20,7 +20,6 @@ from valueseg.io.pii import tag_personal_columns
 from valueseg.store import Store
 from valueseg.web.deps import WebState
 from valueseg.web.errors import install_handlers
-from valueseg.web.warm import start_warming
 
 __all__ = ["create_app"]
 
@@ -35,11 +34,7 @@ real-time scoring of posted orders. Send `Authorization: Bearer <key>`
 
 
 def create_app(
-    db: str | Path,
-    *,
-    keys_required: bool = True,
-    local_token: str | None = None,
-    warm: bool = False,
+    db: str | Path, *, keys_required: bool = True, local_token: str | None = None
 ) -> FastAPI:
     """The web app (JSON API under ``/v1`` and the pages) over the store ``db``.
 
@@ -53,10 +48,6 @@ def create_app(
     local_token : str, optional
         A bearer token that makes its caller the local admin (``valueseg serve`` writes it
         in the file beside the store, for the CLI: :mod:`valueseg.store.server_file`).
-    warm : bool, default False
-        Read the latest run's per-customer tables and the order lines once when the app
-        starts, in a background thread (:func:`valueseg.web.warm.start_warming`), so the
-        first lookups of customers do not read the file (``valueseg serve`` does).
 
     Examples
     --------
@@ -74,10 +65,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        warming = state.warming = start_warming(root) if warm else None
         yield
-        if warming is not None:
-            warming.stop()
         job = state.job
         if job is not None and not job.done.is_set():  # the run's results are not written yet
             _LOG.warning("waiting for run %s to finish before stopping", job.run_id)

@@ -72,7 +72,6 @@ class WebState:
     writer: str | None = None
     job: Any = None  # the valueseg.web.jobs.RunJob in progress or last finished
     jobs: dict[int, Any] = field(default_factory=dict)  # run id -> its RunJob
-    warming: Any = None  # the valueseg.web.warm.Warming thread, when the app warms
     _models_lock: threading.Lock = field(default_factory=threading.Lock)
     _models: dict[int, RunModels] = field(default_factory=dict)
     audit: AuditBuffer = field(init=False)

@@ -43,9 +43,6 @@ class StoreOut(BaseModel):
     currency: str | None = None
     loads: list[list[Any]]
     runs: list[dict[str, Any]]
-    #: The server's warm-up of the store's blocks (``valueseg serve --warm``): state
-    #: (warming, warmed, stopped, failed), rows read, seconds; None when not warmed.
-    warming: dict[str, Any] | None = None
 
 
 class KeyIn(BaseModel):

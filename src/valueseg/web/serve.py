@@ -58,20 +58,19 @@ def keys_required(db: str | Path, host: str) -> bool:
     return keys > 0
 
 
-def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8000, *, warm: bool = True) -> None:
+def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web app over ``db`` on ``host:port`` until interrupted.
 
     While it runs, ``<db>.serve.json`` (mode 0600) names this process, its port and a
     local admin token, so the CLI's commands on the store go through the server
-    (:mod:`valueseg.store.server_file`); it is removed when the server stops. ``warm``:
-    read the latest run's per-customer tables once at start (:mod:`valueseg.web.warm`).
+    (:mod:`valueseg.store.server_file`); it is removed when the server stops.
     """
     import uvicorn
 
     from valueseg.web.app import create_app
 
     required = keys_required(db, host)
-    app = create_app(db, keys_required=required, local_token=None, warm=warm)
+    app = create_app(db, keys_required=required, local_token=None)
     info = write_server_file(db, host, port)
     app.state.web.local_token = info.token
     try:

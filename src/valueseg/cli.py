@@ -306,7 +306,8 @@ def run_command(
         str,
         typer.Option(
             "--learners",
-            help="Churn and spend learners: lr,tree,rf,lgbm (all by default); +sequence adds one.",
+            help="Churn and spend learners: lr,tree,rf,lgbm (all by default); +sequence adds "
+            "one; none skips them (lake run only).",
         ),
     ] = "lr,tree,rf,lgbm",
     recommender: Annotated[
@@ -339,6 +340,7 @@ def run_command(
             engine, transactions, out, events, customers, mapping or [],
             as_of=as_of, freq=freq, spark_master=spark_master,
             segments_config=segments_config, random_state=seed, clusters=clusters,
+            horizon_days=horizon, learners=learners,
         )  # fmt: skip
         return
     from valueseg.pipeline import run

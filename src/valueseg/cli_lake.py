@@ -59,10 +59,17 @@ def print_lake_run(console: Console, result: Any) -> None:
     chosen = result.values.chosen if result.values is not None else None
     if chosen is not None:
         console.print(f"Value model: {chosen.name}", highlight=False)
+    fitted = getattr(result, "learners", None)
+    if fitted is not None:
+        won = ", ".join(f"{t.task} {t.chosen}" for t in fitted.result.tasks.values())
+        console.print(
+            f"Learners: {won} (fitted on {fitted.sample:,} of {fitted.customers:,} customers)",
+            highlight=False,
+        )
     for stage, note in result.notes:
         console.print(f"Note ({stage}): {note}", markup=False, highlight=False, soft_wrap=True)
     console.print(
-        f"Wrote customer_features, customer_scores, segments, model_fits and runs "
+        f"Wrote customer_features, customer_scores, segments, model_fits, predict_fits and runs "
         f"(run_id={result.run_id}) under {result.out}; rejected rows in "
         f"{result.out}/rejected_rows. Report: valueseg report --from {result.out}",
         highlight=False,

@@ -90,7 +90,7 @@ def quarantined(spark, tmp_path_factory) -> tuple[Done, Path]:
     out = folder / "lake"
     done = cli(
         "run", "--engine", "spark", "--transactions", str(orders), "--out", str(out),
-        "--map", "amount=Revenue",
+        "--map", "amount=Revenue", "--learners", "none",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done, out
@@ -120,6 +120,23 @@ def test_bad_rows_are_quarantined_with_their_reasons_and_counted(quarantined):
     assert runs.status.tolist() == ["succeeded"]
     counts = json.loads(runs.parameters[0])["counts"]["transactions"]
     assert (counts["rows_read"], counts["accepted"], counts["rejected"]) == (12, 5, 7)
+
+
+@pytest.mark.slow
+@needs_spark
+@SPARK_WARNINGS
+def test_learners_none_skips_them_and_says_so(quarantined):
+    done, out = quarantined
+    scores = pq.read_table(out / "customer_scores" / "run_id=1").to_pandas()
+    for col in ("churn_probability", "predicted_spend_90d", "expected_next_order_date"):
+        assert scores[col].isna().all(), col
+    assert scores["p_alive"].notna().any()  # the value models still score
+    assert not (out / "predict_fits").exists()
+    notes = pq.read_table(out / "run_notes" / "run_id=1").to_pandas()
+    assert "the churn and spend learners were skipped (--learners none)" in " ".join(notes.note)
+    runs = pq.read_table(out / "runs").to_pandas()
+    assert json.loads(runs.parameters[0])["learners"] == "none"
+    assert "Learners:" not in done.stdout
 
 
 @pytest.mark.slow
@@ -170,6 +187,18 @@ def test_the_report_reads_the_run(quarantined, tmp_path):
         (
             ["--engine", "spark", "--transactions", "t", "--out", "o", "--map", "amount"],
             "Error: Cannot read --map 'amount'. Expected TARGET=SOURCE, e.g. --map amount=Revenue.",
+        ),
+        (
+            ["--engine", "spark", "--transactions", "t", "--out", "o", "--learners", "+sequence"],
+            "Error: The lake run does not run the sequence learner (--learners +sequence): it "
+            "reads each customer's order sequence with PyTorch, which the lake run does not put "
+            "on Spark's executors. Leave it out (default: --learners lr,tree,rf,lgbm), or "
+            "ingest the orders and run `valueseg run --learners +sequence` on the store.",
+        ),
+        (
+            ["--engine", "spark", "--transactions", "t", "--out", "o", "--learners", "none,lr"],
+            "Error: --learners none skips the churn and spend learners; it takes no other name. "
+            "Got none,lr.",
         ),
         (
             ["--engine", "spark", "--transactions", "t", "--out", "o", "--map", "orders:x=y"],

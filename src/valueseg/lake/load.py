@@ -14,7 +14,15 @@ from valueseg.errors import InputError
 from valueseg.store import Store
 from valueseg.store.lake import import_run
 
-_TABLES = ("customer_features", "customer_scores", "segments", "model_fits", "run_notes")
+_TABLES = (
+    "customer_features",
+    "customer_scores",
+    "segments",
+    "model_fits",
+    "predict_fits",
+    "predict_validation",
+    "run_notes",
+)
 
 
 def lake_runs(out: str | Path) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,12 +12,22 @@ from typing import TYPE_CHECKING, Any
 from valueseg.errors import InputError, ValuesegError
 from valueseg.lake.frames import as_ibis, as_spark, path, remove
 from valueseg.lake.inputs import InputCounts, load_input, split_mapping
-from valueseg.lake.write import fit_rows, next_run_id, run_row, write, write_rows
+from valueseg.lake.learners import NONE, lake_learners
+from valueseg.lake.write import (
+    fit_rows,
+    next_run_id,
+    predict_fit_rows,
+    run_row,
+    write,
+    write_rows,
+)
 from valueseg.params import RunParams, check_run_params
+from valueseg.predict.learners import LEARNERS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from valueseg.lake.learners import FittedLearners
     from valueseg.models.choice import ValueModels
 
 __all__ = ["LakeResult", "run_lake"]
@@ -36,6 +46,7 @@ class LakeResult:
     values: ValueModels | None = None
     notes: list[tuple[str, str]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    learners: FittedLearners | None = None
 
 
 def run_lake(
@@ -51,6 +62,8 @@ def run_lake(
     segments_config: str | Path | None = None,
     random_state: int = 0,
     clusters: str | tuple[int, int] = "3-8",
+    horizon_days: int = 90,
+    learners: str | Sequence[str] = LEARNERS,
     now: datetime | None = None,
     spark: SparkSession | None = None,
     progress: Callable[[str], None] | None = None,
@@ -63,8 +76,11 @@ def run_lake(
     ``mapping`` is ``--map``: ``TARGET=SOURCE`` for the transactions, ``events:TARGET``
     or ``customers:TARGET`` for the others. ``now`` (default: the clock) is the moment
     against which future timestamps are rejected. ``spark``: a session to use instead of
-    one built for ``spark_master``.
+    one built for ``spark_master``. ``learners`` is ``--learners`` (``"none"``: skip the
+    churn and spend learners; the sequence learner is refused): they are fitted on the
+    clusters' sample of customers and applied to all (:mod:`valueseg.lake.learners`).
     """
+    wanted = lake_learners(learners)
     params = check_run_params(
         as_of=as_of,
         engine="spark",
@@ -73,7 +89,10 @@ def run_lake(
         segments_config=segments_config,
         random_state=random_state,
         clusters=clusters,
+        horizon_days=horizon_days,
+        learners=LEARNERS if wanted is None else wanted,
     )
+    fit_learners = wanted is not None
     maps = split_mapping(mapping or {})
     if not str(out).strip():
         raise InputError("--out must name a folder (a path or URI) to write the run to.")
@@ -88,8 +107,12 @@ def run_lake(
     say = progress or (lambda _msg: None)
     sources = {"transactions": transactions, "events": events, "customers": customers}
     record = {**params.record(params.as_of or started), "inputs": sources}
+    if not fit_learners:
+        record["learners"] = NONE
     try:
-        result = _stages(spark, out, run_id, sources, maps, params, now or datetime.now(), say)
+        result = _stages(
+            spark, out, run_id, sources, maps, params, fit_learners, now or datetime.now(), say
+        )
     except BaseException as exc:
         message = str(exc) if isinstance(exc, ValuesegError) else f"{type(exc).__name__}: {exc}"
         try:
@@ -117,6 +140,7 @@ def _stages(
     sources: dict[str, str | None],
     maps: dict[str, dict[str, str]],
     params: RunParams,
+    fit_learners: bool,
     now: datetime,
     say: Callable[[str], None],
 ) -> LakeResult:
@@ -124,7 +148,15 @@ def _stages(
     from pyspark.sql import functions as F
 
     from valueseg.features.table import feature_expr
-    from valueseg.lake.segments import apply_lenses, cluster_sample, edges, lens_rows, ranked
+    from valueseg.lake.learners import fit_learners as fit_on_sample
+    from valueseg.lake.segments import (
+        apply_lenses,
+        cluster_sample,
+        edges,
+        feature_sample,
+        lens_rows,
+        ranked,
+    )
     from valueseg.lake.values import check_as_of, value_stage
 
     seconds: dict[str, float] = {}
@@ -166,6 +198,17 @@ def _stages(
     joined = features.join(spark.read.parquet(staged), "customer_id")
     seconds["models"], tick = time.perf_counter() - tick, time.perf_counter()
 
+    say("collecting the sample of customers")
+    sample = feature_sample(features, n, params.random_state)
+    seconds["sample"], tick = time.perf_counter() - tick, time.perf_counter()
+    fitted = None
+    if fit_learners:
+        say("training churn and spend learners on a sample")
+        inputs = {kind: v.rows for kind, v in loaded.items()}
+        fitted = fit_on_sample(inputs, sample.copy(), n, stage.values, when, params, say)
+        seconds["learners"], tick = time.perf_counter() - tick, time.perf_counter()
+    scorer = None if fitted is None else spark.sparkContext.broadcast(fitted.scorer)
+
     say("segmenting customers")
     clv = joined.filter(F.col("predicted_clv_365d").isNotNull()).limit(1).count()
     value_column = "predicted_clv_365d" if clv else "spend_total"
@@ -173,12 +216,18 @@ def _stages(
     ranked(joined, value_column).write.mode("overwrite").parquet(ranks_path)
     cuts = edges(spark.read.parquet(ranks_path), n, value_column)
     clustered = cluster_sample(
-        features, n, grid=params.grid, random_state=params.random_state, clusters=params.clusters
+        features,
+        n,
+        grid=params.grid,
+        random_state=params.random_state,
+        clusters=params.clusters,
+        sample=sample,
     )
     final_path = path(out, "_staging/final", run_id)
-    apply_lenses(joined, cuts, params.grid, clustered, features.columns).write.mode(
-        "overwrite"
-    ).parquet(final_path)
+    lensed = apply_lenses(joined, cuts, params.grid, clustered, features.columns, scorer)
+    lensed.write.mode("overwrite").parquet(final_path)
+    if scorer is not None:
+        scorer.destroy()
     final = spark.read.parquet(final_path)
     write(final.drop("_revenue"), out, "customer_scores", run_id)
     write_rows(spark, lens_rows(final, clustered), out, "segments", run_id)
@@ -187,6 +236,17 @@ def _stages(
     say("writing")
     values = stage.values
     write_rows(spark, fit_rows(values.fits()), out, "model_fits", run_id)
+    if fitted is not None:
+        from valueseg.predict.sample import validation_sample
+
+        write_rows(spark, predict_fit_rows(fitted.result.fits), out, "predict_fits", run_id)
+        shown = validation_sample(fitted.result.validation, random_state=params.random_state)
+        if len(shown):
+            write_rows(spark, shown, out, "predict_validation", run_id)
+    skipped = (
+        "the churn and spend learners were skipped (--learners none): churn_probability, "
+        "predicted_spend_90d and expected_next_order_date are left empty"
+    )
     notes = [
         *(
             ("ingest", f"{c.kind}: {note}")
@@ -194,6 +254,7 @@ def _stages(
             for note in c.notes
         ),
         *(("models", note) for note in values.notes),
+        *(("predict", note) for note in (fitted.notes if fitted is not None else [skipped])),
         *(("segments", note) for note in clustered.notes),
     ]
     if notes:
@@ -201,7 +262,7 @@ def _stages(
     seconds["write"] = time.perf_counter() - tick
     columns = [c for c in features.columns if c != "customer_id"]
     counts = [v.counts for v in loaded.values()]
-    return LakeResult(run_id, when, out, n, counts, columns, values, notes, seconds)
+    return LakeResult(run_id, when, out, n, counts, columns, values, notes, seconds, fitted)
 
 
 def _default_as_of(lines: DataFrame) -> datetime:

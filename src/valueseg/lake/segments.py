@@ -116,6 +116,12 @@ def tiers_from_edges(value: np.ndarray, edges_desc: list[float]) -> np.ndarray:
     return len(desc) - np.searchsorted(desc, value, side="right")
 
 
+def feature_sample(features: DataFrame, n: int, random_state: int) -> pd.DataFrame:
+    """The features of the uniform sample of customers the driver fits on (everyone up to
+    :data:`~valueseg.lake.values.SAMPLE`), ordered by ``customer_id``."""
+    return sampled(features, n, seed=random_state).orderBy("customer_id").toPandas()
+
+
 def cluster_sample(
     features: DataFrame,
     n: int,
@@ -123,12 +129,15 @@ def cluster_sample(
     grid: RfmGrid | None,
     random_state: int,
     clusters: tuple[int, int],
+    sample: pd.DataFrame | None = None,
 ) -> Clusters:
     """Fit the clusters on a uniform sample of customers (ordered by ``customer_id``, as
-    the DuckDB run's feature table is)."""
+    the DuckDB run's feature table is); ``sample``: that sample, already collected
+    (:func:`feature_sample`)."""
     from valueseg.segment.lenses import segment_customers
 
-    sample = sampled(features, n, seed=random_state).orderBy("customer_id").toPandas()
+    if sample is None:
+        sample = feature_sample(features, n, random_state)
     result = segment_customers(
         sample, None, grid=grid, random_state=random_state, clusters=clusters
     )
@@ -148,12 +157,21 @@ def cluster_sample(
 
 
 def apply_lenses(
-    joined: DataFrame, e: Edges, grid: RfmGrid, clusters: Clusters, feature_columns: list[str]
+    joined: DataFrame,
+    e: Edges,
+    grid: RfmGrid,
+    clusters: Clusters,
+    feature_columns: list[str],
+    learners: Any = None,
 ) -> DataFrame:
-    """``customer_scores``' rows (scores and lenses) plus ``_revenue`` (spend_total) for the
-    segment sizes, batch by batch on the executors."""
+    """``customer_scores``' rows (scores, the learners' predictions and lenses) plus
+    ``_revenue`` (spend_total) for the segment sizes, batch by batch on the executors.
+
+    ``learners``: a Spark broadcast of a :class:`valueseg.lake.learners.Scorer` (None: the
+    learners were skipped and their columns stay empty)."""
     from pyspark.sql.types import (
         ByteType,
+        DateType,
         DoubleType,
         IntegerType,
         StringType,
@@ -166,21 +184,29 @@ def apply_lenses(
     names = clusters.names
     schema = StructType(
         [StructField("customer_id", StringType())]
-        + [StructField(c, DoubleType()) for c in SCORES]
+        + [StructField(c, DoubleType()) for c in [*SCORES, "churn_probability"]]
         + [StructField(c, ByteType()) for c in ("rfm_r", "rfm_f", "rfm_m")]
         + [
             StructField("rfm_segment", StringType()),
             StructField("value_tier", StringType()),
             StructField("cluster", IntegerType()),
             StructField("segment", StringType()),
+            StructField("predicted_spend_90d", DoubleType()),
+            StructField("expected_next_order_date", DateType()),
             StructField("_revenue", DoubleType()),
         ]
     )
     sources = [RFM_COLUMNS["r"], RFM_COLUMNS["f"], RFM_COLUMNS["m"]]
 
     def run(batches: Any) -> Any:
+        scorer = None if learners is None else learners.value
         for b in batches:
             out = b[["customer_id", *SCORES]].copy()
+            if scorer is None:
+                out["churn_probability"] = np.nan
+            else:
+                predicted = scorer(b[feature_columns])
+                out["churn_probability"] = predicted["churn_probability"].to_numpy(float)
             x = [np.round(b[c].to_numpy(dtype=float), 6) for c in sources]
             out["rfm_r"] = scores_from_edges(x[0], e.r, False)
             out["rfm_f"] = scores_from_edges(x[1], e.f, True)
@@ -197,10 +223,21 @@ def apply_lenses(
                 got = np.asarray(seg.predict(b[feature_columns]), dtype=np.int64)
                 out["cluster"] = got.astype(np.int32)
                 out["segment"] = [names.get(int(c), "Noise") if c >= 0 else "Noise" for c in got]
+            if scorer is None:
+                out["predicted_spend_90d"] = np.nan
+                out["expected_next_order_date"] = None
+            else:
+                out["predicted_spend_90d"] = predicted["predicted_spend_90d"].to_numpy(float)
+                out["expected_next_order_date"] = _dates(predicted["expected_next_order_date"])
             out["_revenue"] = b["spend_total"].to_numpy(dtype=float)
             yield out
 
     return joined.mapInPandas(run, schema)
+
+
+def _dates(values: pd.Series) -> list[Any]:
+    """Days as ``datetime.date`` (None for a missing one), as Spark takes a DATE column."""
+    return [None if pd.isna(v) else pd.Timestamp(v).date() for v in values]
 
 
 def lens_rows(scored: DataFrame, clusters: Clusters) -> pd.DataFrame:

@@ -27,6 +27,9 @@ SCHEMAS = {
     "segments": "lens STRING, segment STRING, size BIGINT, revenue_share DOUBLE, "
     "profile STRING, rules STRING",
     "run_notes": "stage STRING, note STRING",
+    "predict_fits": "task STRING, model STRING, params STRING, metrics STRING, "
+    "chosen BOOLEAN, reason STRING",
+    "predict_validation": "task STRING, row INT, target DOUBLE, model STRING, prediction DOUBLE",
 }
 
 
@@ -82,6 +85,22 @@ def fit_rows(fits: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             **{k: fit[k] for k in ("model", "loglik", "aic", "bic", "converged", "chosen")},
             "params": json.dumps(fit["params"]),
             "backtest": json.dumps(fit["backtest"]),
+        }
+        for fit in fits
+    ]
+
+
+def predict_fit_rows(fits: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``predict_fits`` rows: parameters and metrics as JSON, as
+    :func:`valueseg.store.predict.write_predict_fits` keeps them."""
+    return [
+        {
+            "task": fit["task"],
+            "model": fit["model"],
+            "params": json.dumps(fit["params"]),
+            "metrics": json.dumps(fit["metrics"]),
+            "chosen": bool(fit["chosen"]),
+            "reason": fit.get("reason"),
         }
         for fit in fits
     ]

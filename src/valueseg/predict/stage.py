@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,7 +54,7 @@ from valueseg.predict.tasks import ExtraLearner, Stacked, TaskResult, run_task
 from valueseg.store import Store
 from valueseg.store.predict import first_purchase
 
-__all__ = ["PredictResult", "predict_stage"]
+__all__ = ["PredictResult", "predict_stage", "scores_at", "scoring_table"]
 
 #: Customer groups of the cross-validation (each fold validates on one).
 N_GROUPS = 2
@@ -77,7 +77,8 @@ class PredictResult:
     mean_abs_contribution``. ``validation``: the out-of-fold predictions per task.
     ``seconds``: wall time per step (labels, learners, scoring, clv_365d, reasons,
     next_order_backtest; with the sequence learner, also the parts of learners and scoring
-    it took: sequence_sequences, sequence_fit, sequence_predict).
+    it took: sequence_sequences, sequence_fit, sequence_predict). ``columns``: the
+    learners' feature columns (the feature table's and the value model's, in order).
     """
 
     scores: pd.DataFrame
@@ -92,6 +93,7 @@ class PredictResult:
     tasks: dict[str, TaskResult] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     embedding: pd.DataFrame | None = None
+    columns: list[str] = field(default_factory=list)
 
 
 def predict_stage(
@@ -108,6 +110,8 @@ def predict_stage(
     engine: str = "duckdb",
     n_jobs: int | None = None,
     embedding: bool = False,
+    clv_contest: bool = True,
+    explain: bool = True,
 ) -> PredictResult:
     """Churn and spend learners on time-respecting labels; every customer scored at ``as_of``.
 
@@ -142,6 +146,12 @@ def predict_stage(
         Also give every customer at ``as_of`` the sequence learner's embedding
         (``PredictResult.embedding``: ``customer_id, embedding_0 …``); needs ``sequence``
         among ``learners``.
+    clv_contest : bool, default True
+        Back-test a 365-day spend learner against the value models' CLV (step 3). False:
+        ``predicted_clv_365d`` stays the value models' and no ``clv_365d`` rows are made
+        (the lake run, which scores every customer on Spark with ``tasks``).
+    explain : bool, default True
+        Each customer's three reasons and the importance (step 4). False: both empty.
 
     Returns
     -------
@@ -181,12 +191,22 @@ def predict_stage(
     for part, sec in getattr(extra.get(SEQUENCE), "seconds", {}).items():
         seconds[f"sequence_{part}"] = sec
     with _timed(seconds, "clv_365d"):
-        clv = _clv(ctx, first, scoring, columns, spend, max_cutoffs, horizon_days)
+        clv = (
+            _clv(ctx, first, scoring, columns, spend, max_cutoffs, horizon_days)
+            if clv_contest
+            else ClvOutcome(
+                None,
+                "predicted_clv_365d comes from the value models: no 365-day "
+                "learner was back-tested against them",
+            )
+        )
     notes += [*_task_notes(churn, spend, horizon_days), clv.note]
     if clv.predictions is not None:
         scores["predicted_clv_365d"] = clv.predictions
     with _timed(seconds, "reasons"):
-        reasons, imp = _reasons(churn, scoring, columns, scores, ctx, notes)
+        reasons, imp = (
+            _reasons(churn, scoring, columns, scores, ctx, notes) if explain else _no_reasons()
+        )
     with _timed(seconds, "next_order_backtest"):
         backtest = backtest_next_order(store, tables, as_of, freq)
     next_order = _next_order_fit(backtest, ctx.value_name)
@@ -205,6 +225,7 @@ def predict_stage(
         tasks={"churn": churn, "spend": spend},
         seconds=seconds,
         embedding=embedded,
+        columns=columns,
     )
 
 
@@ -255,13 +276,7 @@ class _Context:
 
     def scoring(self, features: pd.DataFrame, days: int) -> pd.DataFrame:
         """The run's features with the value model's outputs for ``days`` at ``as_of``."""
-        base = features.drop(columns=[c for c in BTYD_COLUMNS if c in features.columns])
-        fit = self.value_fit
-        if fit is None:
-            extra = pd.DataFrame(np.nan, index=base.index, columns=list(BTYD_COLUMNS))
-        else:
-            extra = value_features(fit, base[SUMMARY[1:]], days, self.freq)
-        return pd.concat([base.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
+        return scoring_table(features, self.value_fit, days, self.freq)
 
     def has_baseline(self, tables: Sequence[CutoffTable]) -> bool:
         return self.value_fit is not None and all(t.value_fit is not None for t in tables)
@@ -384,18 +399,16 @@ def _scores(
     extra: dict[str, ExtraLearner],
 ) -> pd.DataFrame:
     """``customer_id, churn_probability, predicted_spend_90d, expected_next_order_date``."""
-    out = pd.DataFrame({"customer_id": scoring["customer_id"].to_numpy()})
-    X = scoring[columns]
-    if churn.model is not None:
-        raw = _predicted(churn, X, extra)
-        calibration = churn.calibration
-        out["churn_probability"] = calibration.transform(raw) if calibration else raw
-    else:
-        out["churn_probability"] = scoring["btyd_p_churn"].to_numpy(np.float64)
-    if spend.model is not None:
-        out["predicted_spend_90d"] = _predicted(spend, X, extra)
-    else:
-        out["predicted_spend_90d"] = scoring["btyd_expected_spend"].to_numpy(np.float64)
+    out = scores_at(
+        scoring,
+        columns,
+        churn,
+        spend,
+        ctx.value_fit,
+        ctx.as_of,
+        ctx.freq,
+        predicted=lambda result, X: _predicted(result, X, extra),
+    )
     for column in ("churn_probability", "predicted_spend_90d"):
         empty = int((~np.isfinite(out[column].to_numpy(np.float64))).sum())
         if empty:
@@ -403,14 +416,68 @@ def _scores(
                 f"{column} left empty for {empty:,} customers: the value model gives no number "
                 f"for them over {ctx.horizon_days} days (--horizon)"
             )
-    fit = ctx.value_fit
-    if fit is None:
-        out["expected_next_order_date"] = pd.NaT
+    if ctx.value_fit is None:
         notes.append("no value model: no baseline churn probability and no expected next order")
+    return out
+
+
+def scoring_table(
+    features: pd.DataFrame, value_fit: ValueFit | None, days: int, freq: str
+) -> pd.DataFrame:
+    """``features`` with the value model's outputs for the next ``days``
+    (:data:`~valueseg.predict.btyd.BTYD_COLUMNS`; NaN without a value model): the table the
+    learners score."""
+    base = features.drop(columns=[c for c in BTYD_COLUMNS if c in features.columns])
+    if value_fit is None:
+        extra = pd.DataFrame(np.nan, index=base.index, columns=list(BTYD_COLUMNS))
     else:
-        dates = next_order_dates(fit.name, fit.model, scoring[SUMMARY[1:]], ctx.as_of, ctx.freq)
+        extra = value_features(value_fit, base[SUMMARY[1:]], days, freq)
+    return pd.concat([base.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
+
+
+def scores_at(
+    scoring: pd.DataFrame,
+    columns: list[str],
+    churn: TaskResult,
+    spend: TaskResult,
+    value_fit: ValueFit | None,
+    as_of: datetime,
+    freq: str,
+    predicted: Callable[[TaskResult, pd.DataFrame], np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """``customer_id, churn_probability, predicted_spend_90d, expected_next_order_date`` of
+    the customers of ``scoring`` (:func:`scoring_table`): the chosen churn learner,
+    calibrated, and the chosen spend learner, or the value models' baseline where it won;
+    the next order from the value model. The lake run calls it on the executors, batch by
+    batch, with the tasks the stage fitted on a sample (``predicted`` None: the tasks'
+    own feature-table models)."""
+    out = pd.DataFrame({"customer_id": scoring["customer_id"].to_numpy()})
+    predict = predicted or (lambda result, X: _predicted(result, X, {}))
+    X = scoring[columns]
+    if churn.model is not None:
+        raw = predict(churn, X)
+        calibration = churn.calibration
+        out["churn_probability"] = calibration.transform(raw) if calibration else raw
+    else:
+        out["churn_probability"] = scoring["btyd_p_churn"].to_numpy(np.float64)
+    if spend.model is not None:
+        out["predicted_spend_90d"] = predict(spend, X)
+    else:
+        out["predicted_spend_90d"] = scoring["btyd_expected_spend"].to_numpy(np.float64)
+    if value_fit is None:
+        out["expected_next_order_date"] = pd.NaT
+    else:
+        dates = next_order_dates(value_fit.name, value_fit.model, scoring[SUMMARY[1:]], as_of, freq)
         out["expected_next_order_date"] = dates.dt.date.to_numpy()
     return out
+
+
+def _no_reasons() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """No reasons and no importance (``explain=False``)."""
+    reasons = pd.DataFrame(
+        columns=["customer_id", "rank", "feature", "value", "contribution", "text"]
+    )
+    return reasons, pd.DataFrame(columns=["feature", "mean_abs_contribution"])
 
 
 def _clv(

@@ -12,17 +12,7 @@ import pandas as pd
 
 from valueseg.errors import InputError
 from valueseg.store import Store
-from valueseg.store.lake import import_run
-
-_TABLES = (
-    "customer_features",
-    "customer_scores",
-    "segments",
-    "model_fits",
-    "predict_fits",
-    "predict_validation",
-    "run_notes",
-)
+from valueseg.store.lake import RUN_TABLES, import_run
 
 
 def lake_runs(out: str | Path) -> pd.DataFrame:
@@ -57,7 +47,7 @@ def load_lake_run(store: Store, out: str | Path, run_id: int | None = None) -> i
     if row.empty:
         raise InputError(f"Run {run_id} not found in {out}. Runs: {_listed(runs)}. Pass --run.")
     tables: dict[str, pd.DataFrame] = {"runs": row.drop(columns="run_id")}
-    for name in _TABLES:
+    for name in RUN_TABLES:
         folder = Path(out) / name / f"run_id={run_id}"
         if folder.is_dir():
             tables[name] = pq.read_table(folder).to_pandas()

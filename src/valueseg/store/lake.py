@@ -12,6 +12,17 @@ from valueseg.store.store import Store
 
 #: The input tables a lake run's rows go into.
 _INPUTS = ("transactions", "events", "customers")
+#: A lake run's tables under ``OUT`` (besides ``runs``) that :func:`import_run` copies
+#: into a store, ``customer_features`` first (its columns are added as found).
+RUN_TABLES = (
+    "customer_features",
+    "customer_scores",
+    "segments",
+    "model_fits",
+    "predict_fits",
+    "predict_validation",
+    "run_notes",
+)
 
 
 def load_lines(store: Store, kind: str, rows: Any) -> int:
@@ -65,14 +76,7 @@ def import_run(store: Store, run_id: int, tables: dict[str, Any]) -> None:
             [run_id, *(_value(run[c]) for c in _RUN_COLUMNS)],
         )
         write_features(store, run_id, tables["customer_features"])
-        for name in (
-            "customer_scores",
-            "segments",
-            "model_fits",
-            "predict_fits",
-            "predict_validation",
-            "run_notes",
-        ):
+        for name in RUN_TABLES[1:]:
             frame = tables.get(name)
             if frame is not None and len(frame):
                 write_frame(store, name, run_id, frame)

@@ -604,3 +604,15 @@ def test_the_leaderboard_lists_every_learner_the_run_compared(run_db: Path, tmp_
     result = write_report(db, out=tmp_path / "report.html")
     html = _html_section(result.path.read_text(encoding="utf-8"), "predict")
     assert "sequence" in html and "0.612" in html and "0.457" in html
+
+
+def test_an_unknown_report_section_is_named_with_the_ones_there_are() -> None:
+    from valueseg.errors import InputError
+    from valueseg.report import section_charts
+    from valueseg.report.html import SECTION_KEYS
+    from valueseg.store import Store
+
+    with Store(":memory:") as store, pytest.raises(InputError) as caught:
+        section_charts(store, keys=["rfm", "churn"])
+    message = str(caught.value)
+    assert "'churn'" in message and all(key in message for key in SECTION_KEYS)

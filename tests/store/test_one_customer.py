@@ -19,7 +19,7 @@ import pytest
 from valueseg.store import Store
 from valueseg.store.lines import stored_line_exists
 from valueseg.store.pii import customer_attributes
-from valueseg.store.predict import read_reasons
+from valueseg.store.predict import customer_reasons, read_reasons
 from valueseg.store.recommend import read_recommendations
 from valueseg.store.web import (
     customer_action,
@@ -28,6 +28,7 @@ from valueseg.store.web import (
     customer_lines,
     customer_orders,
     customer_score_row,
+    customer_score_rows,
     segment_history,
 )
 
@@ -104,8 +105,9 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "feature row": ("customer_features", lambda s: customer_feature_row(s, 2, WHO)),
     "lines": ("transactions", lambda s: customer_lines(s, WHO, datetime(2023, 6, 1))),
     "orders": ("transactions", lambda s: customer_orders(s, WHO, 5)),
-    "history": ("customer_scores", lambda s: segment_history(s, WHO)),
+    "score rows": ("customer_scores", lambda s: customer_score_rows(s, WHO)),
     "reasons": ("customer_reasons", lambda s: read_reasons(s, 2, WHO)),
+    "lookup reasons": ("customer_reasons", lambda s: customer_reasons(s, 2, WHO)),
     "recommendations": ("recommendations", lambda s: read_recommendations(s, 2, WHO)),
     "attributes": ("customers", lambda s: customer_attributes(s, WHO)),
     "known": ("transactions", lambda s: customer_is_known(s, WHO)),
@@ -146,6 +148,12 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
     ).fetchall()
     assert 0 < len(lines) < 8 and list(lines["order_id"]) == [r[0] for r in expected]
     assert [row["run_id"] for row in segment_history(filled, WHO)] == [1, 2]
+    assert [row["run_id"] for row in customer_score_rows(filled, WHO)] == [1, 2]
+    feature_row = customer_feature_row(filled, 2, WHO)
+    assert feature_row is not None and feature_row["customer_id"] == WHO
+    assert "run_id" not in feature_row and customer_feature_row(filled, 3, WHO) is None
+    assert [r["rank"] for r in customer_reasons(filled, 2, WHO)] == [1, 2, 3]
+    assert customer_reasons(filled, 3, WHO) == []
     reasons = read_reasons(filled, 2, WHO)
     assert list(reasons["rank"]) == [1, 2, 3] and set(reasons["customer_id"]) == {WHO}
     assert list(read_recommendations(filled, 1, WHO)["product_id"]) == ["p1", "p2", "p3"]

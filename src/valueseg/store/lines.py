@@ -69,7 +69,8 @@ def stored_line_exists(store: Store, line: Mapping[str, Any]) -> bool:
     args = [line.get(k) for k in others]
     for table in ("transactions", "kept_aside"):
         found = store.con.execute(
-            of_customer(table) + f"SELECT EXISTS (SELECT 1 FROM c WHERE {match})",
+            of_customer(table, ", ".join(f'"{k}"' for k in others))
+            + f"SELECT EXISTS (SELECT 1 FROM c WHERE {match})",
             [line["customer_id"], *args],
         ).fetchone()
         if found and found[0]:

@@ -7,6 +7,12 @@ scans such an index only when the customer id is the only condition on the table
 reads every row (2M scores at 1M customers and two runs: 4 to 12 ms instead of about 1).
 :func:`of_customer` puts the customer id alone in a materialised CTE ``c`` (which the
 optimizer does not merge other filters into); the caller's conditions go on ``c``.
+
+The CTE materialises every column it names: name only those the query needs (``SELECT *``
+of ``customer_features`` took 7 ms at 1M customers, against 3 for the plain read below).
+Where the only other condition is the run and a customer has a row or a few per run, the
+plainest read is cheapest: ``WHERE customer_id = ?`` alone, every run's rows, the run
+picked in Python (:func:`valueseg.store.web.customer_score_rows`: about 1.3 ms against 3).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from valueseg.store.one_customer import of_customer
 from valueseg.store.store import Store
 
 __all__ = [
+    "customer_reasons",
     "first_purchase",
     "read_predict_fits",
     "read_reasons",
@@ -114,10 +115,28 @@ def read_reasons(store: Store, run_id: int, customer_id: str | None = None) -> p
     """``customer_id, rank, feature, value, contribution, text`` of a run (one customer's)."""
     columns = "customer_id, rank, feature, value, contribution, text"
     if customer_id is not None:  # through the index by customer
-        sql = of_customer("customer_reasons") + f"SELECT {columns} FROM c WHERE run_id = ?"
+        sql = of_customer("customer_reasons", f"run_id, {columns}")
+        sql += f"SELECT {columns} FROM c WHERE run_id = ?"
         return store.con.execute(sql + " ORDER BY rank", [customer_id, run_id]).df()
     sql = f"SELECT {columns} FROM customer_reasons WHERE run_id = ? ORDER BY customer_id, rank"
     return store.con.execute(sql, [run_id]).df()
+
+
+def customer_reasons(store: Store, run_id: int, customer_id: str) -> list[dict[str, Any]]:
+    """``rank, feature, value, contribution, text`` of one customer's reasons in a run,
+    first reason first (no DataFrame: a lookup's three rows).
+
+    The customer id is the scan's one filter (so the index by customer reads it); the run
+    is picked in Python.
+    """
+    cursor = store.con.execute(
+        "SELECT run_id, rank, feature, value, contribution, text FROM customer_reasons "
+        "WHERE customer_id = ? ORDER BY rank",
+        [customer_id],
+    )
+    rows = cursor.fetchall()
+    names = [d[0] for d in cursor.description or []][1:]
+    return [dict(zip(names, row[1:], strict=True)) for row in rows if row[0] == run_id]
 
 
 def read_validation(store: Store, run_id: int, task: str) -> pd.DataFrame:

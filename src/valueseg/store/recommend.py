@@ -78,8 +78,9 @@ def read_recommendations(store: Store, run_id: int, customer_id: Any = None) -> 
     """``customer_id, rank, product_id, score, reason, model`` of a run (one customer's)."""
     columns = "customer_id, rank, product_id, score, reason, model"
     if customer_id is not None:  # through the index by customer
-        sql = of_customer("recommendations") + f"SELECT {columns} FROM c WHERE run_id = ?"
-        return store.con.execute(sql + " ORDER BY rank", [str(customer_id), run_id]).df()
+        sql = of_customer("recommendations", f"run_id, {columns}")
+        sql += f"SELECT {columns} FROM c WHERE run_id = ? ORDER BY rank"
+        return store.con.execute(sql, [str(customer_id), run_id]).df()
     sql = f"SELECT {columns} FROM recommendations WHERE run_id = ? ORDER BY customer_id, rank"
     return store.con.execute(sql, [run_id]).df()
 

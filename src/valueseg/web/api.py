@@ -119,8 +119,10 @@ def get_customer(
 ) -> dict[str, Any]:
     """A customer's scores, reasons, segments across runs, real-time changes and
     attributes (personal-data columns for an admin only)."""
-    out = customer_view(store, customer_id, personal=role_at_least(caller.role, "admin"))
-    web_state(request).audit.add(caller.key_id, caller.role, "read_customer", customer_id)
+    state = web_state(request)
+    personal = role_at_least(caller.role, "admin")
+    out = customer_view(store, customer_id, personal=personal, cache=state.cache)
+    state.audit.add(caller.key_id, caller.role, "read_customer", customer_id)
     return out
 
 

@@ -116,22 +116,28 @@ def get_keys(store: StoreDep, caller: Admin) -> list[dict[str, Any]]:
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201, tags=["admin"])
-def post_key(body: KeyIn, store: StoreDep, caller: Admin) -> dict[str, Any]:
+def post_key(body: KeyIn, request: Request, store: StoreDep, caller: Admin) -> dict[str, Any]:
     """Create a key; the answer holds the key itself, once (the store keeps its hash)."""
     try:
         key_id, key = create_key(store, body.role, body.label)
     except InputError as exc:
         raise ApiError(422, "invalid", str(exc), "role") from None
+    web_state(request).cache.clear()
     write_audit(store, caller.key_id, caller.role, "create_key", str(key_id), {"role": body.role})
     return {"key_id": key_id, "role": body.role, "key": key}
 
 
 @router.delete("/keys/{key_id}", response_model=KeyRow, tags=["admin"])
 def delete_key(
-    key_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], store: StoreDep, caller: Admin
+    key_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    request: Request,
+    store: StoreDep,
+    caller: Admin,
 ) -> dict[str, Any]:
     """Revoke a key: requests with it are refused from now on."""
-    if not revoke_key(store, key_id):
+    revoked = revoke_key(store, key_id)
+    web_state(request).cache.clear()
+    if not revoked:
         raise ApiError(404, "not_found", f"No active key {key_id}. GET /v1/keys lists them.")
     write_audit(store, caller.key_id, caller.role, "revoke_key", str(key_id))
     row = records(list_keys(store).query("key_id == @key_id"))

@@ -18,6 +18,7 @@ from typing import Final
 from valueseg.errors import InputError
 from valueseg.store import Store
 from valueseg.store.web import insert_key, key_by_hash
+from valueseg.web.cache import ReadCache
 
 __all__ = [
     "COOKIE",
@@ -102,11 +103,18 @@ def create_key(store: Store, role: str, label: str | None = None) -> tuple[int, 
     return key_id, key
 
 
-def identify(store: Store, key: str | None) -> Caller | None:
-    """The caller a key belongs to (None: no key, unknown or revoked)."""
+def identify(store: Store, key: str | None, cache: ReadCache | None = None) -> Caller | None:
+    """The caller a key belongs to (None: no key, unknown or revoked); a known key's role
+    is kept in ``cache`` (the server's, cleared when a key is created or revoked)."""
     if not key:
         return None
-    found = key_by_hash(store, hash_key(key))
+    digest = hash_key(key)
+    if cache is None:
+        found = key_by_hash(store, digest)
+    else:
+        found = cache.get(
+            ("key", digest), lambda: key_by_hash(store, digest), keep=lambda v: v is not None
+        )
     return None if found is None else Caller(found[0], found[1])
 
 

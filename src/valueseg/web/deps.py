@@ -8,7 +8,9 @@ transaction, and see what was committed when they started. **Writes** that chang
 a customer is (a posted order: ingest, then the rescoring and its segment changes) take
 one lock, so one runs at a time; appends to the audit log do not need it (DuckDB appends
 from several connections do not conflict), and the API's are gathered and appended
-together (:mod:`valueseg.web.audit`).
+together (:mod:`valueseg.web.audit`). What every request reads and only writes change
+(the finished runs, the known keys, the personal-data columns) is kept in memory until
+the next write (:mod:`valueseg.web.cache`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from valueseg.store import Store
 from valueseg.store.web import request_store
 from valueseg.web.audit import AuditBuffer
 from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
+from valueseg.web.cache import ReadCache
 from valueseg.web.realtime import RunModels, load_run_models
 
 __all__ = [
@@ -75,6 +78,8 @@ class WebState:
     _models_lock: threading.Lock = field(default_factory=threading.Lock)
     _models: dict[int, RunModels] = field(default_factory=dict)
     audit: AuditBuffer = field(init=False)
+    #: The finished runs, known keys and personal-data columns, until the next write.
+    cache: ReadCache = field(default_factory=ReadCache)
 
     def __post_init__(self) -> None:
         self.audit = AuditBuffer(self.root)
@@ -95,6 +100,7 @@ class WebState:
             models = {}
         with self._models_lock:
             self._models = models
+        self.cache.clear()
 
     def loaded_runs(self) -> list[int]:
         """The runs whose estimators are in memory."""
@@ -122,6 +128,7 @@ class WebState:
     def release_write(self) -> None:
         """Give the write lock back (from whichever thread finished the write)."""
         self.writer = None
+        self.cache.clear()
         self.write_lock.release()
 
     @contextlib.contextmanager
@@ -159,7 +166,7 @@ def _caller(request: Request, store: StoreDep) -> Caller | None:
     key = bearer(request.headers.get("authorization")) or request.cookies.get(COOKIE)
     if key and state.local_token and hmac.compare_digest(key, state.local_token):
         return Caller(None, "admin")  # the CLI beside the server (valueseg.store.server_file)
-    return identify(store, key)
+    return identify(store, key, state.cache)
 
 
 CallerOrNone = Annotated[Caller | None, Depends(_caller)]

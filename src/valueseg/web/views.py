@@ -8,21 +8,23 @@ segment or run that does not exist raises :class:`~valueseg.web.deps.ApiError` (
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from valueseg.errors import InputError
 from valueseg.segment.stored import stored_segments
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names
 from valueseg.store.pii import customer_attributes, personal_columns
-from valueseg.store.predict import read_predict_fits, read_reasons
+from valueseg.store.predict import customer_reasons, read_predict_fits
 from valueseg.store.recommend import read_recommendations
 from valueseg.store.runs import chosen_run, list_runs, run_notes
 from valueseg.store.web import (
     customer_action,
     customer_is_known,
     customer_orders,
-    customer_score_row,
+    customer_score_rows,
+    finished_runs,
     loads_rows,
     model_fit_rows,
     overview_numbers,
@@ -32,6 +34,7 @@ from valueseg.store.web import (
     segment_customers,
     segment_history,
 )
+from valueseg.web.cache import ReadCache
 from valueseg.web.deps import not_found
 from valueseg.web.schemas import clean, records
 
@@ -52,6 +55,7 @@ __all__ = [
 
 #: The three lenses in the order pages show them.
 LENSES = ("rfm", "value_tier", "cluster")
+_T = TypeVar("_T")
 
 
 def latest_run(store: Store) -> int | None:
@@ -153,19 +157,32 @@ def segment_page(
     }
 
 
-def customer_view(store: Store, customer_id: str, *, personal: bool = False) -> dict[str, Any]:
+def customer_view(
+    store: Store,
+    customer_id: str,
+    *,
+    personal: bool = False,
+    cache: ReadCache | None = None,
+) -> dict[str, Any]:
     """A customer's scores and reasons in the latest run, segments across runs, the
     segment changes real-time scoring logged, and their attributes: the columns tagged as
-    personal data (:mod:`valueseg.io.pii`) only when ``personal`` (an admin)."""
-    run_id = latest_run(store)
-    scores = None if run_id is None else customer_score_row(store, run_id, customer_id)
+    personal data (:mod:`valueseg.io.pii`) only when ``personal`` (an admin).
+
+    ``cache`` (the server's :class:`~valueseg.web.cache.ReadCache`) keeps the finished
+    runs and the personal-data columns between requests.
+    """
+    finished = _cached(cache, "finished_runs", lambda: finished_runs(store))
+    run_id = max(finished) if finished else None
+    rows = customer_score_rows(store, customer_id)
+    scores = next((dict(r) for r in rows if r["run_id"] == run_id), None)
     if scores is None and not customer_is_known(store, customer_id):
         raise not_found(
             f"Customer {customer_id!r}",
             "Check the id (ids are compared exactly), or look one up in a segment's list.",
         )
-    reasons = [] if run_id is None else records(read_reasons(store, run_id, customer_id))
+    reasons = [] if run_id is None else records(customer_reasons(store, run_id, customer_id))
     if scores is not None and run_id is not None:
+        scores.pop("run_id")
         action = customer_action(store, run_id, customer_id)
         scores |= {"action": None, "action_rule": None}
         if action is not None:
@@ -175,23 +192,29 @@ def customer_view(store: Store, customer_id: str, *, personal: bool = False) -> 
         "run_id": run_id,
         "scores": None if scores is None else clean(scores),
         "reasons": reasons,
-        "segment_history": records(segment_history(store, customer_id)),
+        "segment_history": records(segment_history(store, customer_id, rows, finished)),
         "changes": records(segment_changes(store, customer_id)),
-        **attributes_view(store, customer_id, personal=personal),
+        **attributes_view(store, customer_id, personal=personal, cache=cache),
     }
 
 
-def attributes_view(store: Store, customer_id: str, *, personal: bool) -> dict[str, Any]:
+def attributes_view(
+    store: Store, customer_id: str, *, personal: bool, cache: ReadCache | None = None
+) -> dict[str, Any]:
     """The customer's attributes; personal-data columns only when ``personal``, else
     counted in ``hidden_columns``."""
     row = customer_attributes(store, customer_id) or {}
-    tagged = personal_columns(store)
+    tagged = _cached(cache, "personal_columns", lambda: personal_columns(store))
     shown = {k: v for k, v in row.items() if personal or k not in tagged}
     return {
         "attributes": clean(shown),
         "personal_columns": sorted(k for k in tagged if k in shown),
         "hidden_columns": len(row) - len(shown),
     }
+
+
+def _cached(cache: ReadCache | None, name: str, load: Callable[[], _T]) -> _T:
+    return load() if cache is None else cache.get(name, load)
 
 
 def recommendations_view(store: Store, customer_id: str) -> dict[str, Any]:

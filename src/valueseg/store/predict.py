@@ -131,10 +131,10 @@ def customer_reasons(store: Store, run_id: int, customer_id: str) -> list[dict[s
     """
     cursor = store.con.execute(
         "SELECT run_id, rank, feature, value, contribution, text FROM customer_reasons "
-        "WHERE customer_id = ? ORDER BY rank",
+        "WHERE customer_id = ?",
         [customer_id],
     )
-    rows = cursor.fetchall()
+    rows = sorted(cursor.fetchall(), key=lambda row: row[1])  # no ORDER BY: 1 ms of 2
     names = [d[0] for d in cursor.description or []][1:]
     return [dict(zip(names, row[1:], strict=True)) for row in rows if row[0] == run_id]
 

@@ -60,7 +60,8 @@ class Store:
                 f"Cannot open store {self.path}: {exc}. "
                 "Is another valueseg process writing to it? Close it or use another --db."
             ) from exc
-        self.con.execute("SET TimeZone = 'UTC'")
+        # every connection to the database (a request's cursor too) reads and writes UTC
+        self.con.execute("SET GLOBAL TimeZone = 'UTC'")
         # Progress is polled by valueseg (io.progress), never printed by DuckDB itself.
         self.con.execute("SET enable_progress_bar = true")
         self.con.execute("SET enable_progress_bar_print = false")

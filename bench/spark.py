@@ -15,19 +15,26 @@ JVM also runs the executors' tasks, so its peak counts their memory too; the Pyt
 workers of ``mapInPandas`` are processes of their own, not counted.
 
 Run: ``python bench/spark.py --lines 1000000`` (``--engines spark`` for one side; each
-side runs in its own process so the peaks do not mix).
+side runs in its own process so the peaks do not mix; ``--inputs transactions
+customers`` leaves the browse events out, about five times as many rows as the order
+lines).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from valueseg.predict.learners import LEARNERS
+
+KINDS = ("transactions", "events", "customers")
 
 
 def _write_shop(lines: int, folder: Path, seed: int) -> dict[str, str]:
@@ -37,7 +44,7 @@ def _write_shop(lines: int, folder: Path, seed: int) -> dict[str, str]:
     from valueseg.synth import make_shop
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = {k: str(folder / f"{k}.parquet") for k in ("transactions", "events", "customers")}
+    files = {k: str(folder / f"{k}.parquet") for k in KINDS}
     if all(Path(f).exists() for f in files.values()):
         return files
     shop = make_shop(max(lines // 7, 100), random_state=seed)
@@ -48,10 +55,14 @@ def _write_shop(lines: int, folder: Path, seed: int) -> dict[str, str]:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS (``VmHWM``; ``ru_maxrss`` would carry over the parent's
+    peak through ``fork`` and ``exec``: the shop's generation, when it ran first)."""
+    peak = _jvm_peak_mb(os.getpid())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if peak is None else peak
 
 
 def _jvm_peak_mb(pid: int) -> float | None:
+    """The peak RSS (``VmHWM``) of process ``pid`` in MB (None: not readable)."""
     status = Path(f"/proc/{pid}/status")
     if not status.exists():
         return None
@@ -61,7 +72,7 @@ def _jvm_peak_mb(pid: int) -> float | None:
     return None
 
 
-def _spark(files: dict[str, str]) -> dict[str, object]:
+def _spark(files: dict[str, str], learners: str) -> dict[str, object]:
     from valueseg.features.compute import spark_session
     from valueseg.lake import run_lake
 
@@ -74,10 +85,11 @@ def _spark(files: dict[str, str]) -> dict[str, object]:
         started = time.perf_counter()
         result = run_lake(
             files["transactions"],
-            events=files["events"],
-            customers=files["customers"],
+            events=files.get("events"),
+            customers=files.get("customers"),
             out=f"{out}/lake",
             spark=spark,
+            learners=learners,
         )
         wall = time.perf_counter() - started
     return {
@@ -128,12 +140,28 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("bench/_data/spark"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engines", nargs="+", default=["spark", "duckdb"])
+    parser.add_argument(
+        "--inputs",
+        nargs="+",
+        default=list(KINDS),
+        choices=KINDS,
+        help="which of the shop's files the runs read (transactions always); the shop's "
+        "browse events are about five times its order lines",
+    )
     parser.add_argument("--one", choices=["spark", "duckdb"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--learners",
+        default=",".join(LEARNERS),
+        help="the Spark run's churn and spend learners ('none': the stages the DuckDB side "
+        "runs, which has no predict stage)",
+    )
     args = parser.parse_args()
     folder = args.data / f"lines-{args.lines}"
     if args.one:  # a child process: one engine, its own peaks
-        files = _write_shop(args.lines, folder, args.seed)
-        print(json.dumps(_spark(files) if args.one == "spark" else _duckdb(files)))
+        written = _write_shop(args.lines, folder, args.seed)
+        files = {k: v for k, v in written.items() if k in {"transactions", *args.inputs}}
+        answer = _spark(files, args.learners) if args.one == "spark" else _duckdb(files)
+        print(json.dumps(answer))
         return
     started = time.perf_counter()
     _write_shop(args.lines, folder, args.seed)
@@ -141,7 +169,8 @@ def main() -> None:
     for engine in args.engines:
         done = subprocess.run(
             [sys.executable, __file__, "--lines", str(args.lines), "--data", str(args.data),
-             "--seed", str(args.seed), "--one", engine],
+             "--seed", str(args.seed), "--one", engine, "--learners", args.learners,
+             "--inputs", *args.inputs],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         print(done.stdout.strip().splitlines()[-1], flush=True)

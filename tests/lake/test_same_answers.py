@@ -1,7 +1,8 @@
 """A lake run on Spark and a DuckDB run over the same Parquet files give the same answers:
 features and scores to 1e-9, the value model's choice and parameters to 1e-6, the same RFM
 segments and value tiers, and (the sample being every customer here) the same clusters and
-the same churn and spend learners: leaderboard, choice and every customer's predictions."""
+the same churn and spend learners: leaderboard, choice, every customer's predictions and
+their reasons."""
 
 from __future__ import annotations
 
@@ -145,6 +146,33 @@ def test_the_same_churn_and_spend_predictions(both):
         dates.dropna().tolist()
         == pd.to_datetime(duck["expected_next_order_date"]).dropna().tolist()
     )
+
+
+def test_the_same_reasons(both, tmp_path):
+    """Every customer's three reasons for their churn score are the DuckDB run's, written
+    on the executors: the same features in the same order and the same texts; the values
+    and contributions agree as the predictions do (the value features to about 1e-10).
+    A store loaded from the lake run holds them, as a DuckDB run's does."""
+    from valueseg.lake.load import load_lake_run
+
+    lake, out, *_, predicted = both
+    keys = ["customer_id", "rank"]
+    spark = _read(out, "customer_reasons").sort_values(keys, ignore_index=True)
+    duck = predicted.reasons.sort_values(keys, ignore_index=True)
+    assert len(duck) > 2 * lake.customers
+    assert spark[[*keys, "feature"]].astype(str).equals(duck[[*keys, "feature"]].astype(str))
+    assert spark["text"].tolist() == duck["text"].tolist()
+    for col in ("value", "contribution"):
+        np.testing.assert_allclose(
+            spark[col].to_numpy(float), duck[col].to_numpy(float), rtol=1e-6, atol=1e-9
+        )
+    with Store(tmp_path / "from_lake.duckdb") as store:
+        run_id = load_lake_run(store, out)
+        stored = store.con.execute(
+            "SELECT count(*), count(DISTINCT customer_id) FROM customer_reasons WHERE run_id = ?",
+            [run_id],
+        ).fetchone()
+    assert stored == (len(spark), lake.customers)
 
 
 def test_the_same_leaderboard(both):

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from valueseg.predict.reasons import importance, surrogate_contributions, top_reasons
+from valueseg.predict.reasons import (
+    fit_surrogate,
+    importance,
+    surrogate_contributions,
+    top_reasons,
+)
 from valueseg.predict.texts import describe
 
 
@@ -105,3 +110,33 @@ def test_surrogate_explains_the_baseline_by_the_history():
     assert importance(contrib)["feature"].iloc[0] in {"days_since_last_order", "tenure_days"}
     logit = np.log(p / (1 - p))
     assert contrib.sum(axis=1).to_numpy() == pytest.approx(logit, abs=0.5)
+
+
+def test_a_surrogate_fitted_on_a_sample_explains_other_customers():
+    """The lake run fits the baseline's surrogate on the driver's sample and applies it on
+    the executors: applied to customers it was not fitted on, the contributions add up to
+    its own prediction of their log-odds, and on the sample they are the one-shot fit's."""
+    rng = np.random.default_rng(1)
+    days = rng.uniform(1, 300, 3000)
+    features = pd.DataFrame(
+        {
+            "customer_id": np.arange(3000).astype(str),
+            "days_since_last_order": days,
+            "frequency": rng.poisson(2, 3000).astype(float),
+            "tenure_days": days + rng.uniform(0, 200, 3000),
+        }
+    )
+    p = 1 / (1 + np.exp(-(np.log(days) - 4)))
+    sample, rest = features.iloc[:1000], features.iloc[1000:]
+    surrogate = fit_surrogate(sample, p[:1000])
+    assert surrogate.names == ["days_since_last_order", "frequency", "tenure_days"]
+    contrib = surrogate.contributions(rest)
+    assert list(contrib.index) == list(rest.index)
+    matrix = rest[surrogate.names].to_numpy(np.float64)
+    predicted = surrogate.pipeline.predict(matrix)
+    np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), predicted, rtol=1e-9, atol=1e-9)
+    logit = np.log(p[1000:] / (1 - p[1000:]))
+    assert np.corrcoef(predicted, logit)[0, 1] > 0.9
+    once, r2 = surrogate_contributions(sample, p[:1000])
+    pd.testing.assert_frame_equal(surrogate.contributions(sample), once)
+    assert r2 == surrogate.r2

@@ -13,11 +13,18 @@ none beat it) are then broadcast and score every customer on the executors, batc
 batch, through :func:`valueseg.predict.stage.scores_at`, the function that scores the
 DuckDB run's customers.
 
+Each customer's three reasons for their churn score are written on the executors too
+(:meth:`Scorer.explain`, ``OUT/customer_reasons``), as the DuckDB run's predict stage
+writes them: the chosen learner's contributions (LightGBM's SHAP values up to 50,000
+customers, its path decomposition beyond; the trees' path decomposition; the linear
+models' coefficient × (value − mean)), or, where the value models' baseline scores churn,
+a linear fit of its log-odds on the purchase history, fitted here on the sample.
+
 When the sample is everyone, the lake run's ``churn_probability``,
-``predicted_spend_90d`` and ``expected_next_order_date`` are the DuckDB run's. What the
-lake run leaves out: the 365-day learner's back-test against the value models' CLV, each
-customer's reasons, and the sequence learner (it reads order sequences with PyTorch,
-which the executors do not run).
+``predicted_spend_90d``, ``expected_next_order_date`` and reasons are the DuckDB run's.
+What the lake run leaves out: the 365-day learner's back-test against the value models'
+CLV, and the sequence learner (it reads order sequences with PyTorch, which the executors
+do not run).
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from valueseg.errors import InputError
@@ -34,6 +42,7 @@ from valueseg.features.table import OPTIONAL
 from valueseg.lake.values import SAMPLE, sampled
 from valueseg.predict.btyd import ValueFit
 from valueseg.predict.learners import LEARNERS, SEQUENCE
+from valueseg.predict.reasons import Surrogate
 from valueseg.store.schema import INPUT_COLUMNS
 
 if TYPE_CHECKING:
@@ -44,12 +53,25 @@ if TYPE_CHECKING:
     from valueseg.predict.stage import PredictResult
     from valueseg.predict.tasks import TaskResult
 
-__all__ = ["PREDICTED", "FittedLearners", "Scorer", "fit_learners", "lake_learners"]
+__all__ = [
+    "PREDICTED",
+    "REASONS_SCHEMA",
+    "Explainer",
+    "FittedLearners",
+    "Scorer",
+    "explain_customers",
+    "fit_learners",
+    "lake_learners",
+]
 
 #: ``customer_scores`` columns the learners fill.
 PREDICTED = ("churn_probability", "predicted_spend_90d", "expected_next_order_date")
 #: ``--learners none``: the lake run skips the learners.
 NONE = "none"
+#: ``OUT/customer_reasons``' columns (Spark DDL), as the store's ``customer_reasons``.
+REASONS_SCHEMA = (
+    "customer_id STRING, rank INT, feature STRING, value DOUBLE, contribution DOUBLE, text STRING"
+)
 #: The transactions columns the features read (besides the optional ones).
 _LINE_COLUMNS = ("customer_id", "order_id", "timestamp", "amount", "is_return")
 
@@ -92,10 +114,23 @@ def _shown(value: str | Sequence[str]) -> str:
 
 
 @dataclass
+class Explainer:
+    """How each customer's churn score is explained, as the DuckDB run's predict stage
+    does it: the chosen learner's contributions by ``method`` (``"shap"`` or ``"path"``),
+    or ``surrogate`` (the baseline's scores: a linear fit of their log-odds on the
+    purchase history, fitted on the sample). ``context`` goes to the reasons' texts."""
+
+    method: str
+    surrogate: Surrogate | None
+    context: dict[str, Any]
+
+
+@dataclass
 class Scorer:
     """What scores a batch of customers' features as the predict stage scored its own: the
     value model (its outputs join the features), the chosen tasks and the learners'
-    columns. Pickled once and broadcast to the executors."""
+    columns; and what explains the churn scores (None: the run writes no reasons).
+    Pickled once and broadcast to the executors."""
 
     columns: list[str]
     churn: TaskResult
@@ -104,16 +139,44 @@ class Scorer:
     horizon_days: int
     as_of: datetime
     freq: str
+    explainer: Explainer | None = None
+
+    def _scoring(self, batch: pd.DataFrame) -> pd.DataFrame:
+        from valueseg.predict.stage import scoring_table
+
+        return scoring_table(batch, self.value_fit, self.horizon_days, self.freq)
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         """``customer_id`` and :data:`PREDICTED` of the customers of ``batch``."""
-        from valueseg.predict.stage import scores_at, scoring_table
+        from valueseg.predict.stage import scores_at
 
-        scoring = scoring_table(batch, self.value_fit, self.horizon_days, self.freq)
         out = scores_at(
-            scoring, self.columns, self.churn, self.spend, self.value_fit, self.as_of, self.freq
+            self._scoring(batch),
+            self.columns,
+            self.churn,
+            self.spend,
+            self.value_fit,
+            self.as_of,
+            self.freq,
         )
         return out[["customer_id", *PREDICTED]]
+
+    def explain(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """``customer_id, rank, feature, value, contribution, text``: each customer's three
+        largest contributions to their churn score (no rows without an explainer)."""
+        from valueseg.predict.reasons import top_reasons
+
+        scoring = self._scoring(batch)
+        e = self.explainer
+        if e is None:
+            contrib = pd.DataFrame()
+        elif e.surrogate is not None:
+            contrib = e.surrogate.contributions(scoring)
+        else:
+            assert self.churn.model is not None  # an explainer by method has a learner
+            contrib = self.churn.model.contributions(scoring[self.columns], method=e.method)
+        out = top_reasons(contrib, scoring, context=None if e is None else e.context)
+        return out.astype({"rank": "int32"})
 
 
 @dataclass
@@ -183,8 +246,56 @@ def fit_learners(
         as_of,
         params.freq,
     )
-    notes = [_sample_note(len(sample), n, churn, spend), *_notes(result)]
+    said = _sample_note(len(sample), n, churn, spend)
+    scorer.explainer, explained = _explainer(scorer, sample, result.scores, n)
+    notes = [said, *_notes(result), *explained]
     return FittedLearners(result, scorer, len(sample), n, notes, seconds)
+
+
+def _explainer(
+    scorer: Scorer, sample: pd.DataFrame, scores: pd.DataFrame, n: int
+) -> tuple[Explainer | None, list[str]]:
+    """How the run explains the churn scores of its ``n`` customers, and what it says of
+    it (the DuckDB run's choices: :func:`valueseg.predict.stage._reasons`)."""
+    from valueseg.predict.learners import EXTRA_LEARNERS
+    from valueseg.predict.reasons import fit_surrogate
+    from valueseg.predict.stage import _UNITS, EXACT_SHAP_ROWS
+
+    context = {"horizon_days": scorer.horizon_days, "unit": _UNITS.get(scorer.freq, "periods")}
+    churn = scorer.churn
+    if churn.model is not None and churn.chosen not in EXTRA_LEARNERS:
+        if churn.chosen != "lgbm" or n <= EXACT_SHAP_ROWS:
+            return Explainer("shap", None, context), []
+        note = (
+            f"reasons per customer from LightGBM's path decomposition ({n:,} customers; "
+            "exact SHAP costs about half a millisecond each)"
+        )
+        return Explainer("path", None, context), [note]
+    scoring = scorer._scoring(sample)
+    p = scoring[["customer_id"]].merge(scores, on="customer_id", how="left")
+    probability = p["churn_probability"].to_numpy(np.float64)
+    if not len(probability) or not np.all(np.isfinite(probability)):
+        return None, ["no reasons per customer: the baseline gave no churn score to explain"]
+    surrogate = fit_surrogate(scoring, probability)
+    note = (
+        f"reasons of the baseline's churn scores come from a linear fit of its log-odds on "
+        f"the purchase history of the {len(sample):,} sampled customers (R² "
+        f"{surrogate.r2:.2f}), applied to all {n:,}"
+    )
+    return Explainer("surrogate", surrogate, context), [note]
+
+
+def explain_customers(features: DataFrame, scorer: Any) -> DataFrame:
+    """Every customer's reasons (:data:`REASONS_SCHEMA`), batch by batch on the executors;
+    ``scorer`` is a Spark broadcast of a :class:`Scorer`."""
+    columns = list(features.columns)
+
+    def run(batches: Any) -> Any:
+        explain = scorer.value.explain
+        for batch in batches:
+            yield explain(batch[columns])
+
+    return features.mapInPandas(run, REASONS_SCHEMA)
 
 
 def _columns(kind: str, frame: DataFrame) -> list[str]:
@@ -226,6 +337,6 @@ def _notes(result: PredictResult) -> list[str]:
     out = [n for n in result.notes if not n.startswith("predicted_clv_365d comes from")]
     out.append(
         "predicted_clv_365d comes from the value models: the lake run does not back-test a "
-        "365-day learner against them, and keeps no reasons per customer (docs/lake.md)"
+        "365-day learner against them (docs/lake.md)"
     )
     return out

@@ -148,6 +148,7 @@ def _stages(
     from pyspark.sql import functions as F
 
     from valueseg.features.table import feature_expr
+    from valueseg.lake.learners import explain_customers
     from valueseg.lake.learners import fit_learners as fit_on_sample
     from valueseg.lake.segments import (
         apply_lenses,
@@ -226,12 +227,18 @@ def _stages(
     final_path = path(out, "_staging/final", run_id)
     lensed = apply_lenses(joined, cuts, params.grid, clustered, features.columns, scorer)
     lensed.write.mode("overwrite").parquet(final_path)
+    seconds["segments"], tick = time.perf_counter() - tick, time.perf_counter()
     if scorer is not None:
+        if fitted is not None and fitted.scorer.explainer is not None:
+            say("explaining each customer's churn score")
+            write(explain_customers(features, scorer), out, "customer_reasons", run_id)
+            seconds["reasons"], tick = time.perf_counter() - tick, time.perf_counter()
         scorer.destroy()
     final = spark.read.parquet(final_path)
     write(final.drop("_revenue"), out, "customer_scores", run_id)
     write_rows(spark, lens_rows(final, clustered), out, "segments", run_id)
-    seconds["segments"], tick = time.perf_counter() - tick, time.perf_counter()
+    seconds["segments"] += time.perf_counter() - tick
+    tick = time.perf_counter()
 
     say("writing")
     values = stage.values

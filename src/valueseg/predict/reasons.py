@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SURROGATE_FEATURES",
+    "Surrogate",
     "contributions",
+    "fit_surrogate",
     "importance",
     "surrogate_contributions",
     "top_reasons",
@@ -189,14 +191,25 @@ def _linear(pipeline: Any, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def surrogate_contributions(
-    features: pd.DataFrame, score: np.ndarray
-) -> tuple[pd.DataFrame, float]:
-    """(contributions, R²) of a ridge fit of ``logit(score)`` on :data:`SURROGATE_FEATURES`.
+@dataclass
+class Surrogate:
+    """A ridge fit of a score's log-odds on :data:`SURROGATE_FEATURES`: fitted once
+    (:func:`fit_surrogate`), it explains any customers' scores (the lake run fits it on the
+    driver's sample and applies it on the executors)."""
 
-    The BTYD baseline is a closed form of frequency, recency and age; the surrogate says
-    it in the features a person reads, and its R² says how faithfully.
-    """
+    pipeline: Any
+    names: list[str]
+    r2: float
+
+    def contributions(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature contributions and ``bias`` of the fitted log-odds of ``features``."""
+        matrix = features[self.names].to_numpy(np.float64, na_value=np.nan)
+        values = _linear(self.pipeline, matrix)
+        return pd.DataFrame(values, columns=[*self.names, "bias"], index=features.index)
+
+
+def fit_surrogate(features: pd.DataFrame, score: np.ndarray) -> Surrogate:
+    """The :class:`Surrogate` of ``score`` (probabilities, one per row of ``features``)."""
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
 
@@ -208,8 +221,19 @@ def surrogate_contributions(
     target = np.log(p / (1 - p))
     pipe = Pipeline([*_linear_steps(), ("model", Ridge(alpha=1.0))]).fit(matrix, target)
     r2 = float(pipe.score(matrix, target)) if len(target) > 1 else 0.0
-    values = _linear(pipe, matrix)
-    return pd.DataFrame(values, columns=[*names, "bias"], index=features.index), r2
+    return Surrogate(pipe, names, r2)
+
+
+def surrogate_contributions(
+    features: pd.DataFrame, score: np.ndarray
+) -> tuple[pd.DataFrame, float]:
+    """(contributions, R²) of a ridge fit of ``logit(score)`` on :data:`SURROGATE_FEATURES`.
+
+    The BTYD baseline is a closed form of frequency, recency and age; the surrogate says
+    it in the features a person reads, and its R² says how faithfully.
+    """
+    surrogate = fit_surrogate(features, score)
+    return surrogate.contributions(features), surrogate.r2
 
 
 def importance(contrib: pd.DataFrame) -> pd.DataFrame:

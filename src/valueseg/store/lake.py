@@ -17,6 +17,7 @@ _INPUTS = ("transactions", "events", "customers")
 RUN_TABLES = (
     "customer_features",
     "customer_scores",
+    "customer_reasons",
     "segments",
     "model_fits",
     "predict_fits",

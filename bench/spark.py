@@ -1,7 +1,9 @@
 """The lake run on Spark beside the DuckDB run, on the same Parquet files.
 
 Generates a synthetic shop of about ``--lines`` order lines (``make_shop``, about seven
-lines per customer) as Parquet once (kept in ``--data``), then:
+lines per customer) as Parquet once (kept in ``--data``; past 10M lines in parts of 10M,
+each a shop of its own with its customer ids suffixed, so that no more than one part is
+in memory), then:
 
 - **spark**: ``run_lake`` on ``local[2]`` from those files to Parquet under a temporary
   ``OUT`` (read, checks, features, back-test and value models, scores, RFM, tiers,
@@ -37,21 +39,46 @@ from valueseg.predict.learners import LEARNERS
 KINDS = ("transactions", "events", "customers")
 
 
+#: Order lines per generated part: the shop of a larger ``--lines`` is made part by part
+#: (``make_shop`` holds a part in memory: about 7.5 GB for 10M lines with its events).
+PART_LINES = 10_000_000
+
+
 def _write_shop(lines: int, folder: Path, seed: int) -> dict[str, str]:
+    """The shop's files (made the first time): one Parquet file per input up to
+    :data:`PART_LINES` lines; beyond, a folder per input of parts, each part a shop of its
+    own (seed ``seed + i``) whose customer ids end in ``-i``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from valueseg.synth import make_shop
 
     folder.mkdir(parents=True, exist_ok=True)
-    files = {k: str(folder / f"{k}.parquet") for k in KINDS}
-    if all(Path(f).exists() for f in files.values()):
+    parts = max(1, -(-lines // PART_LINES))
+    files = {k: str(folder / (k if parts > 1 else f"{k}.parquet")) for k in KINDS}
+    done = folder / "complete"
+    if done.exists() or (parts == 1 and all(Path(f).exists() for f in files.values())):
         return files
-    shop = make_shop(max(lines // 7, 100), random_state=seed)
-    for kind, path in files.items():
-        table = pa.Table.from_pandas(getattr(shop, kind), preserve_index=False)
-        pq.write_table(table, path, coerce_timestamps="us", allow_truncated_timestamps=True)
+    customers = max(lines // 7, 100)
+    for i in range(parts):
+        shop = make_shop(max(customers // parts, 100), random_state=seed + i)
+        for kind, target in files.items():
+            frame = getattr(shop, kind)
+            if parts > 1:
+                Path(target).mkdir(exist_ok=True)
+                frame = frame.assign(customer_id=frame["customer_id"].astype(str) + f"-{i}")
+                target = f"{target}/part-{i:04d}.parquet"
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            pq.write_table(table, target, coerce_timestamps="us", allow_truncated_timestamps=True)
+        del shop
+        print(f"part {i + 1}/{parts} written", flush=True)
+    done.touch()
     return files
+
+
+def _sources(path: str) -> list[str]:
+    """The Parquet files of an input: itself, or a folder's parts in order."""
+    return sorted(str(p) for p in Path(path).glob("*.parquet")) if Path(path).is_dir() else [path]
 
 
 def _peak_mb() -> float:
@@ -115,7 +142,8 @@ def _duckdb(files: dict[str, str]) -> dict[str, object]:
         started = tick = time.perf_counter()
         with Store(Path(tmp) / "s.duckdb") as store:
             for kind, path in files.items():
-                ingest(path, kind=kind, db=store)
+                for source in _sources(path):
+                    ingest(source, kind=kind, db=store)
             stages["read"], tick = time.perf_counter() - tick, time.perf_counter()
             as_of = default_as_of(store)
             features = compute_features(store, as_of).to_pandas()

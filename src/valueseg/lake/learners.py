@@ -3,7 +3,8 @@ executors.
 
 The learners read each customer's history before several cutoffs (features and labels,
 :mod:`valueseg.predict.labels`), which the lake run does not compute for everyone. So the
-driver takes the uniform sample of customers the clusters take (everyone up to 200,000:
+driver takes a uniform sample of customers (everyone up to :data:`LEARNER_SAMPLE`,
+100,000, chosen by the hash the clusters' sample uses, so a subset of theirs:
 :func:`valueseg.lake.values.sampled`), collects those customers' accepted input rows
 (order lines, events, attributes: the columns the features read) into an in-memory DuckDB
 store and runs the DuckDB run's predict stage there, with the lake run's value models and
@@ -39,7 +40,7 @@ import pandas as pd
 
 from valueseg.errors import InputError
 from valueseg.features.table import OPTIONAL
-from valueseg.lake.values import SAMPLE, sampled
+from valueseg.lake.values import sampled
 from valueseg.predict.btyd import ValueFit
 from valueseg.predict.learners import LEARNERS, SEQUENCE
 from valueseg.predict.reasons import Surrogate
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from valueseg.predict.tasks import TaskResult
 
 __all__ = [
+    "LEARNER_SAMPLE",
     "PREDICTED",
     "REASONS_SCHEMA",
     "Explainer",
@@ -68,6 +70,10 @@ __all__ = [
 PREDICTED = ("churn_probability", "predicted_spend_90d", "expected_next_order_date")
 #: ``--learners none``: the lake run skips the learners.
 NONE = "none"
+#: Most customers the learners are fitted on. The predict stage holds every sampled
+#: customer's features at each cutoff and the fitted forests: at 200,154 customers the
+#: driver peaked at 2.5 GB (BENCHMARKS.md, Spark); at this cap it stays under 2 GB.
+LEARNER_SAMPLE = 100_000
 #: ``OUT/customer_reasons``' columns (Spark DDL), as the store's ``customer_reasons``.
 REASONS_SCHEMA = (
     "customer_id STRING, rank INT, feature STRING, value DOUBLE, contribution DOUBLE, text STRING"
@@ -213,8 +219,14 @@ def fit_learners(
     tick = time.perf_counter()
     with Store(":memory:") as store:
         for kind, frame in inputs.items():
-            rows = sampled(frame.select(*_columns(kind, frame)), n, seed=params.random_state)
+            rows = sampled(
+                frame.select(*_columns(kind, frame)), n, LEARNER_SAMPLE, params.random_state
+            )
             load_lines(store, kind, rows.toArrow())
+        if n > LEARNER_SAMPLE:  # the clusters' sample, narrowed to the learners' customers
+            kept = store.con.execute("SELECT DISTINCT customer_id FROM transactions").df()
+            sample = sample[sample["customer_id"].isin(kept["customer_id"])]
+            sample = sample.reset_index(drop=True)
         seconds["collect"], tick = time.perf_counter() - tick, time.perf_counter()
         say(f"training churn and spend learners on {len(sample):,} customers")
         result = predict_stage(
@@ -324,7 +336,7 @@ def _sample_note(k: int, n: int, churn: TaskResult, spend: TaskResult) -> str:
     where = (
         f"a uniform sample of {k:,} of the {n:,} customers"
         if k < n
-        else f"all {n:,} customers (the sample is everyone up to {SAMPLE:,})"
+        else f"all {n:,} customers (the sample is everyone up to {LEARNER_SAMPLE:,})"
     )
     return (
         f"the churn and spend learners were fitted on the driver on {where} and applied to "

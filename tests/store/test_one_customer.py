@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from valueseg.store import Store
-from valueseg.store.lines import stored_line_exists
+from valueseg.store.lines import earlier_load, earlier_load_row, stored_line_exists
 from valueseg.store.pii import customer_attributes
 from valueseg.store.predict import customer_reasons, read_reasons
 from valueseg.store.recommend import read_recommendations
@@ -162,3 +162,21 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
     assert not stored_line_exists(filled, {**same, "amount": None})
     assert not stored_line_exists(filled, {**same, "customer_id": "c1"})
     assert customer_is_known(filled, WHO) and not customer_is_known(filled, "nobody")
+
+
+def test_an_earlier_load_is_found_through_the_index_by_fingerprint() -> None:
+    """Ingest's "loaded before" (and each posted order's) reads ``loads`` by fingerprint
+    through its index (schema 7): ``loads`` gains a row per posted order."""
+    with Store(":memory:") as store:
+        store.con.execute(
+            "INSERT INTO loads (load_id, source, kind, fingerprint, rows_read, accepted, "
+            "rejected, mapping, loaded_at) SELECT i, 'api', CASE WHEN i % 2 = 0 THEN "
+            "'transactions' ELSE 'events' END, 'fp' || (i // 4), 4, 3, 1, '{}', now() "
+            "FROM range(1, 8001) t(i)"
+        )
+        found, scans = _scans(store, lambda: earlier_load_row(store, "events", "fp7"))
+        assert scans.get("loads") == "Index Scan", scans
+        assert found == (29, 4, 3, 1)  # fp7: loads 28-31; the first events load is 29
+        assert earlier_load(store, "transactions", "fp7") == 28
+        assert earlier_load(store, "customers", "fp7") is None
+        assert earlier_load(store, "events", "nothing") is None

@@ -36,6 +36,7 @@ from valueseg.io.rules import ParsePlan, care_checks, plan_parse
 from valueseg.io.sources import OpenedSource, _ident, drop_temp_objects, open_source
 from valueseg.io.status import load_statuses
 from valueseg.store import DEFAULT_DB, Store
+from valueseg.store.lines import earlier_load_row
 from valueseg.store.schema import column_names
 
 
@@ -155,11 +156,7 @@ def _ingest(store: Store, source: Any, kind: str, options: _Options) -> IngestRe
     opened = run_with_progress(con, progress, "reading", read)
     cmap = resolve_columns(kind, opened.columns, opened.name, options.mapping)
     fingerprint, careful = _fingerprint(con, opened, kind, care_checks(opened, cmap))
-    earlier = con.execute(
-        "SELECT load_id, rows_read, accepted, rejected FROM loads "
-        "WHERE kind = ? AND fingerprint = ? ORDER BY load_id LIMIT 1",
-        [kind, fingerprint],
-    ).fetchone()
+    earlier = earlier_load_row(store, kind, fingerprint)
     rows_read = _count(con, "_vs_src") + len(opened.malformed)
     if earlier is not None:
         return IngestReport(

@@ -181,3 +181,27 @@ def test_a_missing_file_and_a_bad_mode_are_refused(tmp_path):
 def test_duplicate_customers_are_refused():
     with pytest.raises(InputError, match=re.escape("The scores hold customer 'a' more than once")):
         next_best_actions(pd.DataFrame({"customer_id": ["a", "a"]}))
+
+
+def test_rules_after_everyone_is_placed_are_not_evaluated_but_still_noted() -> None:
+    """Once every customer has an action (one customer, in real time) the later rules are
+    skipped, and the notes say the same as if they had been tried: each met no customer,
+    and the columns they read that the scores lack are named."""
+    one = pd.DataFrame(
+        {
+            "customer_id": ["c"],
+            "rfm_segment": ["Champions"],
+            "value_tier": ["Top 1%"],
+            "predicted_clv_365d": [900.0],
+            "churn_probability": [0.7],
+        }
+    )
+    chosen = next_best_actions(one)
+    assert chosen[["action", "value_at_stake"]].values.tolist() == [["churn-recall", 630.0]]
+    notes = chosen.attrs["notes"]
+    later = load_playbooks().ordered_rules()[1:]
+    assert [n for n in notes if n.startswith("rule ")] == [
+        f"rule {rule.name!r} ({rule.action}) met no customer" for rule in later
+    ]
+    assert "the scores have no column p_alive: rules reading it meet no customer" in notes
+    assert "the scores have no column segment: rules reading it meet no customer" in notes

@@ -20,11 +20,12 @@ from valueseg.store import Store
 from valueseg.store.lines import earlier_load, earlier_load_row, stored_line_exists
 from valueseg.store.pii import customer_attributes
 from valueseg.store.predict import customer_reasons, read_reasons
-from valueseg.store.recommend import read_recommendations
+from valueseg.store.recommend import has_recommendations, read_recommendations
 from valueseg.store.web import (
     customer_action,
     customer_feature_row,
     customer_is_known,
+    customer_line_rows,
     customer_lines,
     customer_orders,
     customer_score_row,
@@ -109,6 +110,8 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "reasons": ("customer_reasons", lambda s: read_reasons(s, 2, WHO)),
     "lookup reasons": ("customer_reasons", lambda s: customer_reasons(s, 2, WHO)),
     "recommendations": ("recommendations", lambda s: read_recommendations(s, 2, WHO)),
+    "has recommendations": ("recommendations", lambda s: has_recommendations(s, 2, WHO)),
+    "line rows": ("transactions", lambda s: customer_line_rows(s, WHO, datetime(2023, 6, 1))),
     "attributes": ("customers", lambda s: customer_attributes(s, WHO)),
     "known": ("transactions", lambda s: customer_is_known(s, WHO)),
     "line exists": ("transactions", lambda s: stored_line_exists(s, _stored_line(s))),
@@ -157,6 +160,10 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
     reasons = read_reasons(filled, 2, WHO)
     assert list(reasons["rank"]) == [1, 2, 3] and set(reasons["customer_id"]) == {WHO}
     assert list(read_recommendations(filled, 1, WHO)["product_id"]) == ["p1", "p2", "p3"]
+    assert has_recommendations(filled, 1, WHO) and not has_recommendations(filled, 3, WHO)
+    assert not has_recommendations(filled, 1, "nobody")
+    rows = customer_line_rows(filled, WHO, datetime(2023, 6, 1))
+    assert [r[0] for r in rows] == list(lines["order_id"])
     same = _stored_line(filled)
     assert stored_line_exists(filled, same)
     assert not stored_line_exists(filled, {**same, "amount": None})

@@ -65,26 +65,39 @@ def value_at_stake(scores: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     return value, notes
 
 
+def _absent(rule: Rule, columns: pd.Index) -> tuple[set[str], bool]:
+    """The columns ``rule`` reads that the scores lack, and whether that leaves it meeting
+    no customer (a segment, tier or cluster condition on a column that is not there)."""
+    named = (
+        ("rfm_segment", rule.rfm_segments),
+        ("value_tier", rule.value_tiers),
+        ("segment", rule.clusters),
+    )
+    for column, names in named:
+        if names and column not in columns:
+            return {column}, True
+    if rule.when is None:
+        return set(), False
+    return {c for c in rule.when.columns if c not in columns}, False
+
+
 def _rule_mask(
     rule: Rule, scores: pd.DataFrame, recommended: set[str] | None, absent: set[str]
 ) -> np.ndarray:
     """Which customers meet every condition of ``rule``."""
-    mask = np.ones(len(scores), dtype=bool)
+    missing, nobody = _absent(rule, scores.columns)
+    absent |= missing
+    mask = np.full(len(scores), not nobody, dtype=bool)
+    if nobody:
+        return mask
     for column, names in (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers)):
         if names:
-            if column not in scores.columns:
-                absent.add(column)
-                return np.zeros(len(scores), dtype=bool)
             mask &= scores[column].astype("string").isin(names).fillna(False).to_numpy(bool)
     if rule.clusters:
-        if "segment" not in scores.columns:
-            absent.add("segment")
-            return np.zeros(len(scores), dtype=bool)
         clusters = scores["segment"].astype("string")
         hits = {n for n in clusters.dropna().unique() if rule.matches_cluster(str(n))}
         mask &= clusters.isin(hits).fillna(False).to_numpy(bool)
     if rule.when is not None:
-        absent.update(c for c in rule.when.columns if c not in scores.columns)
         mask &= rule.when.mask(scores)
     if rule.needs_recommendations:
         if recommended is None:
@@ -148,7 +161,11 @@ def next_best_actions(
     rules = book.ordered_rules()
     absent: set[str] = set()
     for i, rule in enumerate(rules):
-        hit = _rule_mask(rule, scores, recommended, absent) & (chosen < 0)
+        if (chosen >= 0).all():  # every customer placed (one, in real time): no rule meets
+            absent |= _absent(rule, scores.columns)[0]  # anyone more; only its notes
+            hit = np.zeros(len(scores), dtype=bool)
+        else:
+            hit = _rule_mask(rule, scores, recommended, absent) & (chosen < 0)
         chosen[hit] = i
         if not hit.any():
             notes.append(f"rule {rule.name!r} ({rule.action}) met no customer")

@@ -26,6 +26,7 @@ from valueseg.store.store import Store
 __all__ = [
     "CHANGE_COLUMNS",
     "LENS_COLUMNS",
+    "LINE_COLUMNS",
     "SORTS",
     "active_keys",
     "audit_rows",
@@ -33,6 +34,7 @@ __all__ = [
     "customer_action",
     "customer_feature_row",
     "customer_is_known",
+    "customer_line_rows",
     "customer_lines",
     "customer_orders",
     "customer_score_row",
@@ -438,19 +440,38 @@ def customer_is_known(store: Store, customer_id: str) -> bool:
     )
 
 
-_LINE_COLUMNS: Final = (
-    'order_id, "timestamp", amount, product_id, category, discount, channel, is_return'
+#: The columns of one customer's order lines, in the order they are read.
+LINE_COLUMNS: Final = (
+    "order_id",
+    "timestamp",
+    "amount",
+    "product_id",
+    "category",
+    "discount",
+    "channel",
+    "is_return",
 )
+_LINES_SQL: Final = ", ".join(f'"{c}"' for c in LINE_COLUMNS)
+
+
+def _lines(store: Store, customer_id: str, until: datetime) -> Any:
+    return store.con.execute(
+        of_customer("transactions", _LINES_SQL)
+        + f'SELECT {_LINES_SQL} FROM c WHERE "timestamp" <= ? ORDER BY "timestamp", order_id',
+        [customer_id, until],
+    )
 
 
 def customer_lines(store: Store, customer_id: str, until: datetime) -> pd.DataFrame:
     """The customer's order lines (purchases and returns) up to ``until``, oldest first:
-    ``order_id, timestamp, amount, product_id, category, discount, channel, is_return``."""
-    return store.con.execute(
-        of_customer("transactions", _LINE_COLUMNS)
-        + f'SELECT {_LINE_COLUMNS} FROM c WHERE "timestamp" <= ? ORDER BY "timestamp", order_id',
-        [customer_id, until],
-    ).df()
+    the columns :data:`LINE_COLUMNS`."""
+    return _lines(store, customer_id, until).df()
+
+
+def customer_line_rows(store: Store, customer_id: str, until: datetime) -> list[tuple[Any, ...]]:
+    """:func:`customer_lines` as rows of :data:`LINE_COLUMNS` values (no DataFrame: a
+    posted order's rescoring reads them)."""
+    return list(_lines(store, customer_id, until).fetchall())
 
 
 def customer_views(store: Store, customer_id: str, until: datetime) -> int:

@@ -40,11 +40,11 @@ from valueseg.segment.tiers import DEFAULT_CUTS, tier_labels
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names, read_estimator
 from valueseg.store.predict import read_predict_fits
-from valueseg.store.recommend import read_recommendations
+from valueseg.store.recommend import has_recommendations
 from valueseg.store.web import (
     chosen_value_model,
     customer_feature_row,
-    customer_lines,
+    customer_line_rows,
     customer_views,
     feature_types,
     run_distribution,
@@ -239,7 +239,7 @@ def rescore(
     ``stored``: the customer's feature row of the run when the caller has read it already
     (None: read here)."""
     notes = list(models.notes)
-    lines = customer_lines(store, customer_id, at)
+    lines = customer_line_rows(store, customer_id, at)
     views = customer_views(store, customer_id, at) if models.has_events else None
     rebuilt = rebuild_features(
         lines,
@@ -401,10 +401,12 @@ def _action(
     store: Store, models: RunModels, customer_id: str, out: dict[str, Any], notes: list[str]
 ) -> list[str]:
     """The next-best action of the new scores, by the run's playbook and recommendations."""
-    recommended = read_recommendations(store, models.run_id, customer_id)
+    recommended = has_recommendations(store, models.run_id, customer_id)
     scores = pd.DataFrame([{**out, "customer_id": customer_id}])
     chosen = next_best_actions(
-        scores, models.playbook, recommendations=recommended if len(recommended) else None
+        scores,
+        models.playbook,
+        recommendations=scores[["customer_id"]] if recommended else None,
     )
     if chosen.empty:
         notes.append("no rule of the playbook meets the new scores: no next-best action")

@@ -3,10 +3,13 @@
 The run computes the feature table of every customer with Ibis expressions
 (:mod:`valueseg.features`); building and compiling those for one customer costs about half
 a second, too slow for a request. This module computes the same columns for one customer
-with pandas, by the same definitions (docs/design.md §4 for the summary,
-``valueseg/features/behaviour.py`` for the rest), from the lines
-:func:`valueseg.store.web.customer_lines` reads. A test rebuilds every customer of a run at
-its ``as_of`` and finds the run's stored ``customer_features`` again.
+in plain Python (a customer has tens of lines: a pandas group-by on them cost more than
+the arithmetic, about 25 ms of a posted order's 50), by the same definitions
+(docs/design.md §4 for the summary, ``valueseg/features/behaviour.py`` for the rest), from
+the lines :func:`valueseg.store.web.customer_line_rows` reads. A test rebuilds every
+customer of a run at its ``as_of`` and finds the run's stored ``customer_features`` again;
+another builds random customers' lines (returns, discounts, missing channels and
+categories, several lines per order) and compares them with the feature table itself.
 
 Rebuilt: the BTYD summary (``frequency, recency, T, monetary_value``), the order columns
 (:data:`ORDER_COLUMNS`), the shares of the run's main channels and categories, and
@@ -17,17 +20,26 @@ them from the run's row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 
 from valueseg.features.behaviour import WINDOWS, share_column
 from valueseg.features.rfm import FREQS
+from valueseg.store.web import LINE_COLUMNS
 
-__all__ = ["ORDER_COLUMNS", "days_between", "periods_between", "rebuild_features", "summary"]
+__all__ = [
+    "ORDER_COLUMNS",
+    "days_between",
+    "periods_between",
+    "rebuild_features",
+    "summary",
+]
 
 #: The order columns rebuilt (besides the channel and category shares).
 ORDER_COLUMNS: Final = (
@@ -47,19 +59,46 @@ ORDER_COLUMNS: Final = (
     "return_rate",
     "purchase_lines",
 )
-_DAY = 86400.0
-_NAN = float("nan")
+_DAY: Final = 86400
+_NAN: Final = float("nan")
+_EPOCH: Final = datetime(1970, 1, 1)
 
 
-def _period_start(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
+def _naive(stamp: Any) -> datetime:
+    """``stamp`` as a naive UTC time (the store's), to the nanosecond when it has them."""
+    if not isinstance(stamp, datetime):
+        stamp = pd.Timestamp(stamp)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(UTC).replace(tzinfo=None)
+    return stamp
+
+
+def _seconds(stamp: Any) -> int:
+    """Whole seconds since 1970 of a naive-UTC (or zoned) time, floored as the features
+    count them."""
+    delta = _naive(stamp) - _EPOCH
+    return int(delta.days) * _DAY + int(delta.seconds)
+
+
+def _period_start(seconds: int, freq: str) -> int:
+    """The start of the period holding ``seconds`` (months: ``year * 12 + month``)."""
     if freq == "M":
-        return ts.normalize().replace(day=1)
-    if freq == "W":
-        return ts.normalize() - pd.Timedelta(days=ts.weekday())
-    return ts.floor("h" if freq == "h" else "D")
+        day = datetime.fromtimestamp(seconds, tz=UTC)
+        return day.year * 12 + day.month - 1
+    if freq == "W":  # weeks start on Monday; 1970-01-01 was a Thursday
+        days = seconds // _DAY
+        return (days - (days + 3) % 7) * _DAY
+    size = 3600 if freq == "h" else _DAY
+    return seconds // size * size
 
 
-def periods_between(later: pd.Timestamp, earlier: pd.Timestamp, freq: str) -> float:
+def _periods(later: int, earlier: int, freq: str) -> float:
+    a, b = _period_start(later, freq), _period_start(earlier, freq)
+    length = FREQS[freq][1]
+    return float(a - b) if length is None else (a - b) / length
+
+
+def periods_between(later: Any, earlier: Any, freq: str) -> float:
     """Whole periods from ``earlier`` to ``later``, both floored to their period first.
 
     Examples
@@ -68,30 +107,89 @@ def periods_between(later: pd.Timestamp, earlier: pd.Timestamp, freq: str) -> fl
     2.0
     >>> periods_between(pd.Timestamp("2024-01-10 23:00"), pd.Timestamp("2024-01-03 01:00"), "D")
     7.0
+    >>> periods_between(pd.Timestamp("2024-01-15"), pd.Timestamp("2024-01-07 12:00"), "W")
+    2.0
     """
-    a, b = _period_start(later, freq), _period_start(earlier, freq)
-    seconds = FREQS[freq][1]
-    if seconds is None:
-        return float((a.year * 12 + a.month) - (b.year * 12 + b.month))
-    return (a - b).total_seconds() / seconds
+    return _periods(_seconds(later), _seconds(earlier), freq)
 
 
-def days_between(later: Any, earlier: Any) -> Any:
+def days_between(later: Any, earlier: Any) -> float:
     """Days from ``earlier`` to ``later``, counted in whole seconds (as the features do).
 
     Examples
     --------
-    >>> float(days_between(pd.Timestamp("2024-01-02 12:00:00.9"), pd.Timestamp("2024-01-01")))
+    >>> days_between(pd.Timestamp("2024-01-02 12:00:00.9"), pd.Timestamp("2024-01-01"))
     1.5
     """
-    return (_epoch(later) - _epoch(earlier)) / _DAY
+    return (_seconds(later) - _seconds(earlier)) / _DAY
 
 
-def _epoch(values: Any) -> Any:
-    if np.ndim(values) == 0:
-        return np.floor(pd.Timestamp(values).value / 1e9)
-    stamps = pd.to_datetime(pd.Series(values)).astype("datetime64[ns]")
-    return np.floor(stamps.astype("int64").to_numpy() / 1e9)
+@dataclass(frozen=True)
+class _Line:
+    order: str
+    seconds: int
+    amount: float
+    product: Any
+    category: Any
+    discounted: bool
+    channel: Any
+    is_return: bool
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NaT or value is pd.NA or value != value
+
+
+def _amount(value: Any) -> float:
+    return 0.0 if _missing(value) else float(value)
+
+
+def _rows(lines: pd.DataFrame | Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    if isinstance(lines, pd.DataFrame):
+        return list(zip(*(lines[c].tolist() for c in LINE_COLUMNS), strict=True))
+    return [tuple(row) for row in lines]
+
+
+def _parse(rows: list[tuple[Any, ...]], until: datetime) -> list[_Line]:
+    """The lines up to ``until`` (naive UTC, to the nanosecond), in the order given."""
+    out = []
+    for order, stamp, amount, product, category, discount, channel, is_return in rows:
+        naive = _naive(stamp)
+        if naive > until:
+            continue
+        out.append(
+            _Line(
+                order=order,
+                seconds=_seconds(naive),
+                amount=_amount(amount),
+                product=None if _missing(product) else product,
+                category=None if _missing(category) else category,
+                discounted=_amount(discount) > 0,
+                channel=None if _missing(channel) else channel,
+                is_return=bool(is_return),
+            )
+        )
+    return out
+
+
+def _summary(buys: Sequence[tuple[int, float]], at: int, freq: str) -> dict[str, float]:
+    """The BTYD summary of ``(seconds, amount)`` purchase lines at ``at`` (seconds)."""
+    if not buys:
+        return {"frequency": _NAN, "recency": _NAN, "T": _NAN, "monetary_value": _NAN}
+    spend: dict[int, list[float]] = {}
+    for seconds, amount in buys:
+        spend.setdefault(_period_start(seconds, freq), []).append(amount)
+    periods = sorted(spend)
+    sums = [math.fsum(spend[p]) for p in periods]
+    repeats = len(periods) - 1
+    monetary = (math.fsum(sums) - sums[0]) / repeats if repeats > 0 else 0.0
+    first, last = min(s for s, _ in buys), max(s for s, _ in buys)  # in the first and last periods
+    return {
+        "frequency": float(repeats),
+        "recency": _periods(last, first, freq),
+        "T": _periods(at, first, freq),
+        "monetary_value": monetary,
+    }
 
 
 def summary(purchases: pd.DataFrame, at: datetime, freq: str = "D") -> dict[str, float]:
@@ -105,105 +203,118 @@ def summary(purchases: pd.DataFrame, at: datetime, freq: str = "D") -> dict[str,
     >>> summary(lines, datetime(2024, 1, 31))
     {'frequency': 2.0, 'recency': 10.0, 'T': 30.0, 'monetary_value': 25.0}
     """
-    end = pd.Timestamp(at)
-    if purchases.empty:
-        return {"frequency": _NAN, "recency": _NAN, "T": _NAN, "monetary_value": _NAN}
-    periods = purchases["timestamp"].map(lambda ts: _period_start(pd.Timestamp(ts), freq))
-    spend = purchases["amount"].astype(float).groupby(periods.to_numpy()).sum().sort_index()
-    first, last = pd.Timestamp(spend.index[0]), pd.Timestamp(spend.index[-1])
-    repeats = len(spend) - 1
-    monetary = (float(spend.sum()) - float(spend.iloc[0])) / repeats if repeats > 0 else 0.0
-    return {
-        "frequency": float(repeats),
-        "recency": periods_between(last, first, freq),
-        "T": periods_between(end, first, freq),
-        "monetary_value": monetary,
-    }
+    buys = [
+        (_seconds(t), _amount(a))
+        for t, a in zip(purchases["timestamp"].tolist(), purchases["amount"].tolist(), strict=True)
+    ]
+    return _summary(buys, _seconds(at), freq)
 
 
-def _orders(buys: pd.DataFrame) -> pd.DataFrame:
-    """One row per order: time of its first line, value, discounted, lines, channel."""
-    frame = buys.assign(discounted=buys["discount"].fillna(0).astype(float) > 0)
-    orders = frame.groupby("order_id", sort=False).agg(
-        ts=("timestamp", "min"),
-        value=("amount", "sum"),
-        discounted=("discounted", "any"),
-        lines=("amount", "size"),
-        channel=("channel", "max"),
-    )
-    return orders.sort_values("ts").reset_index(drop=True)
+@dataclass
+class _Order:
+    first: int
+    values: list[float]
+    lines: int
+    discounted: bool
+    channel: Any
 
 
-def _std(values: np.ndarray) -> float:
-    return float(np.std(values, ddof=1)) if len(values) > 1 else _NAN
+def _orders(buys: Sequence[_Line]) -> list[_Order]:
+    """One per order id, by the time of its first line: value, lines, discounted, and its
+    channel (the greatest of its lines' channels)."""
+    orders: dict[str, _Order] = {}
+    for line in buys:
+        order = orders.get(line.order)
+        if order is None:
+            orders[line.order] = _Order(
+                line.seconds, [line.amount], 1, line.discounted, line.channel
+            )
+            continue
+        order.first = min(order.first, line.seconds)
+        order.values.append(line.amount)
+        order.lines += 1
+        order.discounted = order.discounted or line.discounted
+        if line.channel is not None and (order.channel is None or line.channel > order.channel):
+            order.channel = line.channel
+    return sorted(orders.values(), key=lambda o: o.first)
 
 
-def _order_columns(lines: pd.DataFrame, at: datetime, channels: Sequence[str]) -> dict[str, Any]:
-    buys = lines[~lines["is_return"].astype(bool)]
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values) if values else _NAN
+
+
+def _std(values: Sequence[float]) -> float:
+    """The sample standard deviation (``ddof=1``); NaN below two values."""
+    if len(values) < 2:
+        return _NAN
+    mean = _mean(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _order_columns(
+    lines: Sequence[_Line], buys: Sequence[_Line], at: int, channels: Sequence[str]
+) -> dict[str, Any]:
     orders = _orders(buys)
-    value = orders["value"].to_numpy(np.float64)
-    age = days_between(pd.Timestamp(at), orders["ts"])
-    gaps = np.diff(_epoch(orders["ts"])) / _DAY
+    value = [math.fsum(o.values) for o in orders]
+    age = [(at - o.first) / _DAY for o in orders]
+    gaps = [(b.first - a.first) / _DAY for a, b in pairwise(orders)]
     out: dict[str, Any] = {
-        "tenure_days": float(days_between(pd.Timestamp(at), orders["ts"].min())),
-        "days_since_last_order": float(days_between(pd.Timestamp(at), orders["ts"].max())),
+        "tenure_days": (at - orders[0].first) / _DAY,
+        "days_since_last_order": (at - orders[-1].first) / _DAY,
         "orders_total": len(orders),
-        "spend_total": float(value.sum()),
+        "spend_total": math.fsum(value),
     }
     for n in WINDOWS:
-        out[f"orders_{n}d"] = int((age < n).sum())
-        out[f"spend_{n}d"] = float(value[age < n].sum())
-    ipt_mean = float(gaps.mean()) if len(gaps) else _NAN
+        out[f"orders_{n}d"] = sum(a < n for a in age)
+        out[f"spend_{n}d"] = math.fsum(v for v, a in zip(value, age, strict=True) if a < n)
+    ipt_mean = _mean(gaps)
     ipt_std = _std(gaps)
-    prev = float(value[(age >= 90) & (age < 180)].sum())
+    prev = math.fsum(v for v, a in zip(value, age, strict=True) if 90 <= a < 180)
     last = out["spend_90d"]
-    purchase_lines = int(orders["lines"].sum())
-    returns = int(lines["is_return"].astype(bool).sum())
+    purchase_lines = sum(o.lines for o in orders)
+    returns = sum(line.is_return for line in lines)
     out |= {
-        "avg_order_value": float(value.mean()),
+        "avg_order_value": _mean(value),
         "std_order_value": _std(value),
         "ipt_mean_days": ipt_mean,
         "ipt_std_days": ipt_std,
         "ipt_cv": ipt_std / ipt_mean if ipt_mean else _NAN,
         "spend_trend_90d": (last - prev) / (last + prev) if last + prev > 0 else 0.0,
-        "distinct_products": int(buys["product_id"].nunique()),
-        "discount_order_share": float(orders["discounted"].astype(float).mean()),
+        "distinct_products": len({b.product for b in buys if b.product is not None}),
+        "discount_order_share": sum(o.discounted for o in orders) / len(orders),
         "return_rate": returns / purchase_lines,
         "purchase_lines": purchase_lines,
     }
     for channel in channels:
-        share = float((orders["channel"] == channel).sum()) / len(orders)
+        share = sum(o.channel == channel for o in orders) / len(orders)
         out[share_column("channel", channel)] = share
     return out
 
 
 def _share(spend: float, total: float) -> float:
     """``valueseg.features.behaviour.spend_share`` for one customer."""
-    return min((0.0 if np.isnan(spend) else spend) / total, 1.0) if total > 0 else 0.0
+    return min((0.0 if math.isnan(spend) else spend) / total, 1.0) if total > 0 else 0.0
 
 
-def _category_columns(buys: pd.DataFrame, categories: Sequence[str]) -> dict[str, Any]:
-    total = float(buys["amount"].sum())
+def _category_columns(buys: Sequence[_Line], categories: Sequence[str]) -> dict[str, Any]:
+    total = math.fsum(b.amount for b in buys)
+    by_category: dict[Any, list[float]] = {}
+    for line in buys:
+        by_category.setdefault(line.category, []).append(line.amount)
+    spend = {c: math.fsum(v) for c, v in by_category.items()}
     listed = list(categories)
-    in_list = buys["category"].isin(listed)
-    by_listed = buys[in_list].groupby("category")["amount"].sum()
-    rest = buys[~in_list].groupby("category", dropna=False)["amount"].sum()
-    rest_named = rest[rest.index.notna()] if len(rest) else rest
-    spends = [float(by_listed[c]) if c in by_listed.index else _NAN for c in listed]
-    candidates = [s for s in [*spends, *rest.to_numpy(np.float64)] if not np.isnan(s)]
-    out: dict[str, Any] = {
-        "distinct_categories": len(rest_named) + sum(not np.isnan(s) for s in spends),
-    }
-    if listed:
-        top = max(candidates) if candidates else _NAN
-        out["top_category_share"] = _share(top, total)
-    for category, spend in zip(listed, spends, strict=True):
-        out[share_column("cat", category)] = _share(spend, total)
+    spends = [spend.get(c, _NAN) for c in listed]
+    named = [c for c in spend if c is not None]
+    out: dict[str, Any] = {"distinct_categories": len(named)}
+    if listed:  # the greatest spend of any category, a missing one included
+        out["top_category_share"] = _share(max(spend.values()), total)
+    for category, amount in zip(listed, spends, strict=True):
+        out[share_column("cat", category)] = _share(amount, total)
     return out
 
 
 def rebuild_features(
-    lines: pd.DataFrame,
+    lines: pd.DataFrame | Iterable[Sequence[Any]],
     at: datetime,
     *,
     freq: str = "D",
@@ -215,9 +326,12 @@ def rebuild_features(
 
     Parameters
     ----------
-    lines : DataFrame
-        The customer's order lines up to ``at``: ``order_id, timestamp, amount,
-        product_id, category, discount, channel, is_return``.
+    lines : DataFrame or rows
+        The customer's order lines: a DataFrame with the columns
+        :data:`~valueseg.store.web.LINE_COLUMNS` (``order_id, timestamp, amount,
+        product_id, category, discount, channel, is_return``), or rows of those values in
+        that order (:func:`~valueseg.store.web.customer_line_rows`). Lines after ``at``
+        are left out.
     at : datetime
         The moment of the features (the run's ``as_of``, or a posted order's time).
     freq : str
@@ -233,12 +347,13 @@ def rebuild_features(
     dict
         Column -> value; empty when the customer has no purchase by ``at``.
     """
-    lines = lines[pd.to_datetime(lines["timestamp"]) <= pd.Timestamp(at)]
-    buys = lines[~lines["is_return"].astype(bool)]
-    if buys.empty:
+    until = _seconds(at)
+    parsed = _parse(_rows(lines), _naive(at))
+    buys = [line for line in parsed if not line.is_return]
+    if not buys:
         return {}
-    out: dict[str, Any] = summary(buys, at, freq)
-    out |= _order_columns(lines, at, channels)
+    out: dict[str, Any] = _summary([(b.seconds, b.amount) for b in buys], until, freq)
+    out |= _order_columns(parsed, buys, until, channels)
     out |= _category_columns(buys, categories)
     if views is not None:
         out["view_to_purchase_rate"] = out["purchase_lines"] / views if views > 0 else 0.0

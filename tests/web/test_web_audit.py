@@ -72,3 +72,26 @@ def test_reads_are_logged_when_the_app_stops(
     assert [(row[1], row[3]) for row in logged] == [
         ("analyst", c["customer_id"]) for c in customers
     ]
+
+
+def test_many_rows_are_appended_whole_and_in_order() -> None:
+    """More rows than one INSERT takes (500) go in several, in order, none lost; details
+    and missing key ids kept."""
+    from datetime import datetime, timedelta
+
+    from valueseg.store.web import write_audit_rows
+
+    start = datetime(2025, 1, 1)
+    rows = [
+        (start + timedelta(seconds=i), None if i % 7 == 0 else i, "analyst", "read_customer",
+         f"c{i}", {"page": i} if i % 3 == 0 else None)
+        for i in range(1203)
+    ]  # fmt: skip
+    with Store(":memory:") as store:
+        assert write_audit_rows(store, rows) == 1203
+        stored = store.con.execute(
+            "SELECT key_id, target, detail FROM audit_log ORDER BY logged_at"
+        ).fetchall()
+    assert [r[1] for r in stored] == [f"c{i}" for i in range(1203)]
+    assert stored[0] == (None, "c0", '{"page": 0}') and stored[1] == (1, "c1", "{}")
+    assert stored[-1][0] == 1202 and stored[501] == (501, "c501", '{"page": 501}')

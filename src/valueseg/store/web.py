@@ -207,6 +207,10 @@ def write_audit(
     )
 
 
+#: Rows per multi-row INSERT (DuckDB's ``executemany`` runs one statement per row).
+_ROWS_PER_INSERT: Final = 500
+
+
 def write_audit_rows(
     store: Store,
     rows: Iterable[tuple[datetime, int | None, str, str, str | None, Mapping[str, Any] | None]],
@@ -229,11 +233,14 @@ def write_audit_rows(
     ]
     if args:
         with store.transaction() as con:
-            con.executemany(
-                "INSERT INTO audit_log (logged_at, key_id, role, action, target, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                args,
-            )
+            for start in range(0, len(args), _ROWS_PER_INSERT):  # not executemany: a
+                chunk = args[start : start + _ROWS_PER_INSERT]  # statement per row
+                values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
+                con.execute(
+                    "INSERT INTO audit_log (logged_at, key_id, role, action, target, detail) "
+                    f"VALUES {values}",
+                    [v for row in chunk for v in row],
+                )
     return len(args)
 
 
@@ -253,13 +260,15 @@ def write_segment_changes(
     changes: Iterable[tuple[str, str | None, str | None]],
     cause: str,
 ) -> None:
-    """One ``segment_changes`` row per ``(lens, before, after)``."""
+    """One ``segment_changes`` row per ``(lens, before, after)``, in one statement (DuckDB's
+    ``executemany`` cost 6 ms for a posted order's few rows)."""
     rows = [[run_id, customer_id, lens, b, a, cause] for lens, b, a in changes]
     if rows:
-        store.con.executemany(
+        values = ", ".join(["(now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)"] * len(rows))
+        store.con.execute(
             "INSERT INTO segment_changes (changed_at, run_id, customer_id, lens, before_value, "
-            "after_value, cause) VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
-            rows,
+            f"after_value, cause) VALUES {values}",
+            [v for row in rows for v in row],
         )
 
 

@@ -30,6 +30,7 @@ from valueseg.store.web import (
     customer_orders,
     customer_score_row,
     customer_score_rows,
+    customer_views,
     segment_history,
 )
 
@@ -71,6 +72,12 @@ def filled() -> Iterator[Store]:
             {"n": N},
         )
     con.execute(
+        "INSERT INTO events (customer_id, event_type, timestamp, load_id, line) "
+        "SELECT 'c' || (i % $n), CASE WHEN i % 2 = 0 THEN 'view' ELSE 'cart' END, "
+        "TIMESTAMP '2023-01-01' + INTERVAL (i % 487) DAY, 1, i FROM range(9 * $n) t(i)",
+        {"n": N},
+    )
+    con.execute(
         "INSERT INTO customers (customer_id, load_id, line) "
         "SELECT 'c' || i, 1, i FROM range($n) t(i)",
         {"n": N},
@@ -111,6 +118,7 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "lookup reasons": ("customer_reasons", lambda s: customer_reasons(s, 2, WHO)),
     "recommendations": ("recommendations", lambda s: read_recommendations(s, 2, WHO)),
     "has recommendations": ("recommendations", lambda s: has_recommendations(s, 2, WHO)),
+    "views": ("events", lambda s: customer_views(s, WHO, datetime(2023, 6, 1))),
     "line rows": ("transactions", lambda s: customer_line_rows(s, WHO, datetime(2023, 6, 1))),
     "attributes": ("customers", lambda s: customer_attributes(s, WHO)),
     "known": ("transactions", lambda s: customer_is_known(s, WHO)),
@@ -162,6 +170,12 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
     assert list(read_recommendations(filled, 1, WHO)["product_id"]) == ["p1", "p2", "p3"]
     assert has_recommendations(filled, 1, WHO) and not has_recommendations(filled, 3, WHO)
     assert not has_recommendations(filled, 1, "nobody")
+    views = con.execute(
+        "SELECT count(*) FROM events WHERE customer_id = ? AND event_type = 'view' "
+        "AND timestamp <= ?",
+        [WHO, datetime(2023, 6, 1)],
+    ).fetchone()
+    assert views is not None and customer_views(filled, WHO, datetime(2023, 6, 1)) == views[0] > 0
     rows = customer_line_rows(filled, WHO, datetime(2023, 6, 1))
     assert [r[0] for r in rows] == list(lines["order_id"])
     same = _stored_line(filled)

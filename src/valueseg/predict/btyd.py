@@ -77,9 +77,15 @@ def probability_no_purchase(
     return np.clip(1.0 - alive + alive * _stay(model, summary, t), 0.0, 1.0)
 
 
-def _stay(model: PurchaseModel[Any], summary: pd.DataFrame, t: Any) -> np.ndarray:
-    """P(no purchase in the next ``t`` periods | alive now, history)."""
-    x, _, age = _rft(summary)
+def _stay(
+    model: PurchaseModel[Any],
+    summary: pd.DataFrame,
+    t: Any,
+    rft: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """P(no purchase in the next ``t`` periods | alive now, history); ``rft``: the
+    summary's columns when the caller has them already (a bisection calls this 23 times)."""
+    x, _, age = _rft(summary) if rft is None else rft
     t = np.broadcast_to(np.asarray(t, np.float64), x.shape)
     params = model.params_
     if isinstance(model, BetaGeoBetaBinom):
@@ -180,12 +186,13 @@ def _bisect(
     lo = np.full(len(alive), np.log(1e-3))
     hi = np.full(len(alive), np.log(max_periods))
     target = 1.0 - 0.5 / alive  # stay(t) falls from 1: find where it reaches this
-    never = _stay(model, summary, np.exp(hi)) > target
+    rft = _rft(summary)
+    never = _stay(model, summary, np.exp(hi), rft) > target
     discrete = isinstance(model, BetaGeoBetaBinom)
     for _ in range(22):  # log t to 4e-6: a day's precision on any date before 2**22 days
         mid = (lo + hi) / 2
         t = np.ceil(np.exp(mid)) if discrete else np.exp(mid)
-        reached = _stay(model, summary, t) <= target
+        reached = _stay(model, summary, t, rft) <= target
         hi, lo = np.where(reached, mid, hi), np.where(reached, lo, mid)
     out = np.ceil(np.exp(hi)) if discrete else np.exp(hi)
     return np.where(never, np.nan, out)

@@ -484,12 +484,13 @@ def customer_line_rows(store: Store, customer_id: str, until: datetime) -> list[
 
 
 def customer_views(store: Store, customer_id: str, until: datetime) -> int:
-    """The customer's product views up to ``until`` (events of type ``view``)."""
+    """The customer's product views up to ``until`` (events of type ``view``), through the
+    index by customer (schema 8)."""
     return int(
         _one(
             store,
-            "SELECT count(*) FROM events WHERE customer_id = ? AND event_type = 'view' "
-            'AND "timestamp" <= ?',
+            of_customer("events", 'event_type, "timestamp"')
+            + "SELECT count(*) FROM c WHERE event_type = 'view' AND \"timestamp\" <= ?",
             [customer_id, until],
         )
     )

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.lake.conftest import SPARK_WARNINGS, needs_spark
 from valueseg.models import backtest as bt
 from valueseg.models.choice import choose
 from valueseg.models.metrics import auc, score_holdout
@@ -95,3 +96,25 @@ def test_weighted_metrics_equal_the_metrics_over_repeated_rows():
     for key in ("customers", "mae", "rmse", "correlation", "predicted_total", "actual_total"):
         assert pooled[key] == pytest.approx(flat[key], rel=1e-12), key
     _same_table(pooled["by_frequency"], flat["by_frequency"])
+
+
+@SPARK_WARNINGS
+@needs_spark
+def test_patterns_are_collected_in_order_through_arrow_and_the_setting_restored(spark) -> None:
+    """The lake's patterns come to the driver through Arrow (a row-by-row collect peaked
+    at 2.3 GB for 5M rows), ordered by each pattern's first customer, without the ids, and
+    the session's own Arrow setting is left as it was."""
+    from valueseg.lake.values import patterns
+
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    spark.conf.set(key, "false")
+    rows = [("c3", 1.0, 2.0), ("c1", 0.0, 5.0), ("c2", 1.0, 2.0), ("c0", 2.0, 0.5)]
+    frame = spark.createDataFrame(rows, ["customer_id", "frequency", "monetary_value"])
+    got = patterns(frame, ["frequency", "monetary_value"])
+    assert got.to_dict("list") == {
+        "frequency": [2.0, 0.0, 1.0],  # first customers c0, c1, c2
+        "monetary_value": [0.5, 5.0, 2.0],
+        "weights": [1.0, 1.0, 2.0],
+    }
+    assert list(got.dtypes.astype(str)) == ["float64"] * 3
+    assert spark.conf.get(key) == "false"

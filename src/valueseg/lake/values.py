@@ -20,7 +20,7 @@ import ibis
 import pandas as pd
 
 from valueseg.errors import InputError
-from valueseg.lake.frames import as_ibis, as_spark
+from valueseg.lake.frames import as_ibis, as_spark, numbers_to_pandas
 from valueseg.models import backtest as bt
 from valueseg.models.choice import ValueModels, fit_value_models, score_customers
 
@@ -55,7 +55,11 @@ def sampled(frame: DataFrame, n: int, cap: int = SAMPLE, seed: int = 0) -> DataF
 
 def patterns(frame: DataFrame, columns: list[str], where: Column | None = None) -> pd.DataFrame:
     """Distinct rows of ``columns`` with ``weights`` (customers), in the order of each
-    pattern's first customer by ``customer_id``."""
+    pattern's first customer by ``customer_id``.
+
+    The first customer's id orders the rows on the executors and is dropped there: the
+    driver collects the patterns' numbers only, through Arrow (the spend patterns are about
+    one per repeat buyer: millions of rows at 100M order lines)."""
     from pyspark.sql import functions as F
 
     if where is not None:
@@ -63,7 +67,7 @@ def patterns(frame: DataFrame, columns: list[str], where: Column | None = None) 
     grouped = frame.groupBy(*columns).agg(
         F.count(F.lit(1)).cast("double").alias("weights"), F.min("customer_id").alias("_first")
     )
-    out = grouped.orderBy("_first").toPandas().drop(columns="_first")
+    out = numbers_to_pandas(grouped.orderBy("_first").drop("_first"))
     return out.astype("float64")
 
 

@@ -93,18 +93,27 @@ def test_top_reasons_are_the_three_largest_by_size():
     assert importance(contrib)["feature"].tolist()[0] == "orders_total"
 
 
-def test_surrogate_explains_the_baseline_by_the_history():
-    rng = np.random.default_rng(0)
-    days = rng.uniform(1, 300, 2000)
+def _histories(n: int, seed: int, spread: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """``n`` customers' purchase history and a churn probability that rises with the days
+    since their last order; tenure is those days plus 100 (``spread`` 0) or plus a uniform
+    draw up to ``spread``."""
+    rng = np.random.default_rng(seed)
+    days = rng.uniform(1, 300, n)
+    frequency = rng.poisson(2, n).astype(float)
+    tenure = days + (rng.uniform(0, spread, n) if spread else 100.0)
     features = pd.DataFrame(
         {
-            "customer_id": np.arange(2000).astype(str),
+            "customer_id": np.arange(n).astype(str),
             "days_since_last_order": days,
-            "frequency": rng.poisson(2, 2000).astype(float),
-            "tenure_days": days + 100,
+            "frequency": frequency,
+            "tenure_days": tenure,
         }
     )
-    p = 1 / (1 + np.exp(-(np.log(days) - 4)))
+    return features, 1 / (1 + np.exp(-(np.log(days) - 4)))
+
+
+def test_surrogate_explains_the_baseline_by_the_history():
+    features, p = _histories(2000, seed=0, spread=0)
     contrib, r2 = surrogate_contributions(features, p)
     assert r2 > 0.95
     assert importance(contrib)["feature"].iloc[0] in {"days_since_last_order", "tenure_days"}
@@ -116,17 +125,7 @@ def test_a_surrogate_fitted_on_a_sample_explains_other_customers():
     """The lake run fits the baseline's surrogate on the driver's sample and applies it on
     the executors: applied to customers it was not fitted on, the contributions add up to
     its own prediction of their log-odds, and on the sample they are the one-shot fit's."""
-    rng = np.random.default_rng(1)
-    days = rng.uniform(1, 300, 3000)
-    features = pd.DataFrame(
-        {
-            "customer_id": np.arange(3000).astype(str),
-            "days_since_last_order": days,
-            "frequency": rng.poisson(2, 3000).astype(float),
-            "tenure_days": days + rng.uniform(0, 200, 3000),
-        }
-    )
-    p = 1 / (1 + np.exp(-(np.log(days) - 4)))
+    features, p = _histories(3000, seed=1, spread=200)
     sample, rest = features.iloc[:1000], features.iloc[1000:]
     surrogate = fit_surrogate(sample, p[:1000])
     assert surrogate.names == ["days_since_last_order", "frequency", "tenure_days"]

@@ -17,7 +17,7 @@ from valueseg.errors import InputError
 from valueseg.predict.btyd import ValueFit, value_features
 from valueseg.predict.estimators import ChurnPredictor
 from valueseg.store import Store
-from valueseg.store.web import customer_lines, customer_views
+from valueseg.store.web import LINE_COLUMNS, customer_line_rows, customer_views
 from valueseg.web.realtime import RunModels, load_run_models, rescore
 from valueseg.web.rebuild import rebuild_features, summary
 
@@ -53,7 +53,7 @@ def test_rebuilt_features_equal_the_runs_for_every_customer(
     stored = _stored(store, "customer_features")
     wrong: list[tuple[str, str, object, object]] = []
     for customer in stored.index:
-        lines = customer_lines(store, customer, models.as_of)
+        lines = customer_line_rows(store, customer, models.as_of)
         views = customer_views(store, customer, models.as_of)
         row = rebuild_features(
             lines, models.as_of, channels=models.channels, categories=models.categories,
@@ -97,7 +97,7 @@ def test_an_order_later_moves_the_summary_and_the_recency_score(
         "SELECT customer_id FROM customer_scores WHERE run_id = 1 AND rfm_r = 1 "
         "ORDER BY customer_id LIMIT 1"
     ).fetchall()[0][0]
-    lines = customer_lines(store, customer, models.as_of)
+    lines = pd.DataFrame(customer_line_rows(store, customer, models.as_of), columns=LINE_COLUMNS)
     later = models.as_of + timedelta(days=3)
     extra = lines.iloc[[-1]].assign(timestamp=later, order_id="later", is_return=False)
     grown = pd.concat([lines, extra], ignore_index=True)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from valueseg.features.compute import compute_features
 from valueseg.io import ingest
 from valueseg.store import Store
-from valueseg.store.web import customer_line_rows, customer_lines
+from valueseg.store.web import customer_line_rows
 from valueseg.web.realtime import _shop_lists
 from valueseg.web.rebuild import rebuild_features
 
@@ -72,15 +72,6 @@ def test_rebuilt_features_equal_the_feature_table(lines: list[dict[str, Any]], f
             rebuilt = rebuild_features(
                 rows, AS_OF, freq=freq, channels=channels, categories=categories
             )
-            framed = rebuild_features(
-                customer_lines(store, customer, AS_OF),
-                AS_OF,
-                freq=freq,
-                channels=channels,
-                categories=categories,
-            )
-            assert rebuilt.keys() == framed.keys()
-            assert all(_same(rebuilt[k], framed[k]) for k in rebuilt)
             wrong = [
                 (customer, k, v, table.loc[customer, k])
                 for k, v in rebuilt.items()

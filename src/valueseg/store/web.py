@@ -35,7 +35,6 @@ __all__ = [
     "customer_feature_row",
     "customer_is_known",
     "customer_line_rows",
-    "customer_lines",
     "customer_orders",
     "customer_score_row",
     "customer_score_rows",
@@ -463,24 +462,15 @@ LINE_COLUMNS: Final = (
 _LINES_SQL: Final = ", ".join(f'"{c}"' for c in LINE_COLUMNS)
 
 
-def _lines(store: Store, customer_id: str, until: datetime) -> Any:
+def customer_line_rows(store: Store, customer_id: str, until: datetime) -> list[tuple[Any, ...]]:
+    """The customer's order lines (purchases and returns) up to ``until``, oldest first, as
+    rows of :data:`LINE_COLUMNS` values (no DataFrame: a posted order's rescoring reads
+    them)."""
     return store.con.execute(
         of_customer("transactions", _LINES_SQL)
         + f'SELECT {_LINES_SQL} FROM c WHERE "timestamp" <= ? ORDER BY "timestamp", order_id',
         [customer_id, until],
-    )
-
-
-def customer_lines(store: Store, customer_id: str, until: datetime) -> pd.DataFrame:
-    """The customer's order lines (purchases and returns) up to ``until``, oldest first:
-    the columns :data:`LINE_COLUMNS`."""
-    return _lines(store, customer_id, until).df()
-
-
-def customer_line_rows(store: Store, customer_id: str, until: datetime) -> list[tuple[Any, ...]]:
-    """:func:`customer_lines` as rows of :data:`LINE_COLUMNS` values (no DataFrame: a
-    posted order's rescoring reads them)."""
-    return list(_lines(store, customer_id, until).fetchall())
+    ).fetchall()
 
 
 def customer_views(store: Store, customer_id: str, until: datetime) -> int:

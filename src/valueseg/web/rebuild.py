@@ -31,7 +31,6 @@ import pandas as pd
 
 from valueseg.features.behaviour import WINDOWS, share_column
 from valueseg.features.rfm import FREQS
-from valueseg.store.web import LINE_COLUMNS
 
 __all__ = [
     "ORDER_COLUMNS",
@@ -144,13 +143,7 @@ def _amount(value: Any) -> float:
     return 0.0 if _missing(value) else float(value)
 
 
-def _rows(lines: pd.DataFrame | Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    if isinstance(lines, pd.DataFrame):
-        return list(zip(*(lines[c].tolist() for c in LINE_COLUMNS), strict=True))
-    return [tuple(row) for row in lines]
-
-
-def _parse(rows: list[tuple[Any, ...]], until: datetime) -> list[_Line]:
+def _parse(rows: Iterable[Sequence[Any]], until: datetime) -> list[_Line]:
     """The lines up to ``until`` (naive UTC, to the nanosecond), in the order given."""
     out = []
     for order, stamp, amount, product, category, discount, channel, is_return in rows:
@@ -314,7 +307,7 @@ def _category_columns(buys: Sequence[_Line], categories: Sequence[str]) -> dict[
 
 
 def rebuild_features(
-    lines: pd.DataFrame | Iterable[Sequence[Any]],
+    lines: Iterable[Sequence[Any]],
     at: datetime,
     *,
     freq: str = "D",
@@ -326,11 +319,11 @@ def rebuild_features(
 
     Parameters
     ----------
-    lines : DataFrame or rows
-        The customer's order lines: a DataFrame with the columns
+    lines : rows
+        The customer's order lines, each the values of
         :data:`~valueseg.store.web.LINE_COLUMNS` (``order_id, timestamp, amount,
-        product_id, category, discount, channel, is_return``), or rows of those values in
-        that order (:func:`~valueseg.store.web.customer_line_rows`). Lines after ``at``
+        product_id, category, discount, channel, is_return``) in that order, as
+        :func:`~valueseg.store.web.customer_line_rows` reads them. Lines after ``at``
         are left out.
     at : datetime
         The moment of the features (the run's ``as_of``, or a posted order's time).
@@ -348,7 +341,7 @@ def rebuild_features(
         Column -> value; empty when the customer has no purchase by ``at``.
     """
     until = _seconds(at)
-    parsed = _parse(_rows(lines), _naive(at))
+    parsed = _parse(lines, _naive(at))
     buys = [line for line in parsed if not line.is_return]
     if not buys:
         return {}

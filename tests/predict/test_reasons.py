@@ -139,3 +139,22 @@ def test_a_surrogate_fitted_on_a_sample_explains_other_customers():
     once, r2 = surrogate_contributions(sample, p[:1000])
     pd.testing.assert_frame_equal(surrogate.contributions(sample), once)
     assert r2 == surrogate.r2
+
+
+def test_the_method_of_the_reasons_is_decided_in_one_place():
+    """The DuckDB run and the lake run both ask reasons_method: the baseline or a learner
+    without contributions is explained by the surrogate, LightGBM past EXACT_SHAP_ROWS
+    customers by its path decomposition, everything else by exact SHAP."""
+    from types import SimpleNamespace
+
+    from valueseg.predict.learners import SEQUENCE
+    from valueseg.predict.stage import EXACT_SHAP_ROWS, reasons_context, reasons_method
+
+    model = object()
+    assert reasons_method(SimpleNamespace(model=None, chosen="btyd"), 10) == "surrogate"
+    assert reasons_method(SimpleNamespace(model=model, chosen=SEQUENCE), 10) == "surrogate"
+    lgbm = SimpleNamespace(model=model, chosen="lgbm")
+    assert reasons_method(lgbm, EXACT_SHAP_ROWS) == "shap"
+    assert reasons_method(lgbm, EXACT_SHAP_ROWS + 1) == "path"
+    assert reasons_method(SimpleNamespace(model=model, chosen="rf"), 10**7) == "shap"
+    assert reasons_context(90, "W") == {"horizon_days": 90, "unit": "weeks"}

@@ -268,16 +268,15 @@ def _explainer(
     scorer: Scorer, sample: pd.DataFrame, scores: pd.DataFrame, n: int
 ) -> tuple[Explainer | None, list[str]]:
     """How the run explains the churn scores of its ``n`` customers, and what it says of
-    it (the DuckDB run's choices: :func:`valueseg.predict.stage._reasons`)."""
-    from valueseg.predict.learners import EXTRA_LEARNERS
+    it (the DuckDB run's choices: :func:`valueseg.predict.stage.reasons_method`)."""
     from valueseg.predict.reasons import fit_surrogate
-    from valueseg.predict.stage import _UNITS, EXACT_SHAP_ROWS
+    from valueseg.predict.stage import reasons_context, reasons_method
 
-    context = {"horizon_days": scorer.horizon_days, "unit": _UNITS.get(scorer.freq, "periods")}
-    churn = scorer.churn
-    if churn.model is not None and churn.chosen not in EXTRA_LEARNERS:
-        if churn.chosen != "lgbm" or n <= EXACT_SHAP_ROWS:
-            return Explainer("shap", None, context), []
+    context = reasons_context(scorer.horizon_days, scorer.freq)
+    method = reasons_method(scorer.churn, n)
+    if method == "shap":
+        return Explainer("shap", None, context), []
+    if method == "path":
         note = (
             f"reasons per customer from LightGBM's path decomposition ({n:,} customers; "
             "exact SHAP costs about half a millisecond each)"

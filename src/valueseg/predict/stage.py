@@ -570,6 +570,21 @@ def _task_notes(churn: TaskResult, spend: TaskResult, horizon_days: int) -> list
     return out
 
 
+def reasons_method(churn: TaskResult, customers: int) -> str:
+    """How the churn scores of ``customers`` customers are explained: ``"surrogate"`` (the
+    baseline's scores, or a learner without contributions: a linear fit of their log-odds
+    on the purchase history), ``"shap"`` (exact), or ``"path"`` (LightGBM's path
+    decomposition, past :data:`EXACT_SHAP_ROWS` customers). The lake run decides the same."""
+    if churn.model is None or churn.chosen in EXTRA_LEARNERS:
+        return "surrogate"
+    return "shap" if churn.chosen != "lgbm" or customers <= EXACT_SHAP_ROWS else "path"
+
+
+def reasons_context(horizon_days: int, freq: str) -> dict[str, Any]:
+    """What the reasons' texts say of the run: its horizon and its period's unit."""
+    return {"horizon_days": horizon_days, "unit": _UNITS.get(freq, "periods")}
+
+
 def _reasons(
     churn: TaskResult,
     scoring: pd.DataFrame,
@@ -579,8 +594,9 @@ def _reasons(
     notes: list[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each customer's three largest contributions to the churn score, and the importance."""
-    context = {"horizon_days": ctx.horizon_days, "unit": _UNITS.get(ctx.freq, "periods")}
-    if churn.model is None or churn.chosen in EXTRA_LEARNERS:
+    context = reasons_context(ctx.horizon_days, ctx.freq)
+    method = reasons_method(churn, len(scoring))
+    if method == "surrogate":
         p = scores["churn_probability"].to_numpy(np.float64)
         if not np.all(np.isfinite(p)):
             empty = pd.DataFrame(columns=["feature", "mean_abs_contribution"])
@@ -592,10 +608,10 @@ def _reasons(
             f"the purchase history (R² {r2:.2f})"
         )
         return top_reasons(contrib, scoring, context=context), importance(contrib)
+    assert churn.model is not None  # a learner's own contributions
     X = scoring[columns]
-    exact = churn.chosen != "lgbm" or len(X) <= EXACT_SHAP_ROWS
-    contrib = churn.model.contributions(X, method="shap" if exact else "path")
-    if exact:
+    contrib = churn.model.contributions(X, method=method)
+    if method == "shap":
         return top_reasons(contrib, scoring, context=context), importance(contrib)
     sample = X.sample(n=min(SHAP_SAMPLE, len(X)), random_state=ctx.random_state)
     notes.append(

@@ -31,6 +31,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -99,6 +100,37 @@ def _jvm_peak_mb(pid: int) -> float | None:
     return None
 
 
+def _rss_mb() -> float:
+    """This process's resident memory now (``VmRSS``) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _Sampler(threading.Thread):
+    """Samples this process's resident memory every ``every`` seconds until stopped, each
+    sample under the run's step at the time (``mark``, the run's progress callback)."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.every, self.step = every, "start"
+        self.peaks: dict[str, int] = {}
+        self._stop_at = threading.Event()
+
+    def mark(self, step: str) -> None:
+        self.step = step
+
+    def run(self) -> None:
+        while not self._stop_at.wait(self.every):
+            step, mb = self.step, round(_rss_mb())
+            self.peaks[step] = max(self.peaks.get(step, 0), mb)
+
+    def stop(self) -> None:
+        self._stop_at.set()
+        self.join()
+
+
 def _spark(files: dict[str, str], learners: str) -> dict[str, object]:
     from valueseg.features.compute import spark_session
     from valueseg.lake import run_lake
@@ -108,6 +140,8 @@ def _spark(files: dict[str, str], learners: str) -> dict[str, object]:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     pid = int(jvm.java.lang.ProcessHandle.current().pid())
+    sampler = _Sampler()
+    sampler.start()
     with tempfile.TemporaryDirectory(prefix="valueseg-lake-") as out:
         started = time.perf_counter()
         result = run_lake(
@@ -117,8 +151,10 @@ def _spark(files: dict[str, str], learners: str) -> dict[str, object]:
             out=f"{out}/lake",
             spark=spark,
             learners=learners,
+            progress=sampler.mark,
         )
         wall = time.perf_counter() - started
+    sampler.stop()
     return {
         "engine": "spark",
         "lines": result.inputs[0].rows_read,
@@ -126,6 +162,7 @@ def _spark(files: dict[str, str], learners: str) -> dict[str, object]:
         "wall_s": round(wall, 1),
         "stages_s": {k: round(v, 1) for k, v in result.seconds.items()},
         "driver_python_peak_mb": round(_peak_mb()),
+        "driver_python_peak_by_step_mb": sampler.peaks,
         "driver_jvm_peak_mb": _jvm_peak_mb(pid),
     }
 

@@ -236,9 +236,26 @@ def main() -> None:
             [sys.executable, __file__, "--lines", str(args.lines), "--data", str(args.data),
              "--seed", str(args.seed), "--one", engine, "--learners", args.learners,
              "--inputs", *args.inputs],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=False,
         )  # fmt: skip
-        print(done.stdout.strip().splitlines()[-1], flush=True)
+        print(_answer(engine, done), flush=True)
+
+
+def _answer(engine: str, done: subprocess.CompletedProcess[str]) -> str:
+    """The child's JSON line, or a line saying how it ended when it wrote none (a side
+    killed for memory, as the DuckDB run is at 100M lines on a 24 GB machine, must not hide
+    the other side's result)."""
+    lines = done.stdout.strip().splitlines()
+    if done.returncode == 0 and lines:
+        return lines[-1]
+    how = (
+        f"killed by signal {-done.returncode}"
+        + (" (SIGKILL: most likely the kernel, out of memory)" if done.returncode == -9 else "")
+        if done.returncode < 0
+        else f"exit status {done.returncode}"
+    )
+    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+    return json.dumps({"engine": engine, "failed": how, "stderr_tail": tail})
 
 
 if __name__ == "__main__":

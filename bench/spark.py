@@ -116,6 +116,7 @@ class _Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.every, self.step = every, "start"
         self.peaks: dict[str, int] = {}
+        self.starts: dict[str, int] = {}  # the first sample of each step
         self._stop_at = threading.Event()
 
     def mark(self, step: str) -> None:
@@ -125,6 +126,7 @@ class _Sampler(threading.Thread):
         while not self._stop_at.wait(self.every):
             step, mb = self.step, round(_rss_mb())
             self.peaks[step] = max(self.peaks.get(step, 0), mb)
+            self.starts.setdefault(step, mb)
 
     def stop(self) -> None:
         self._stop_at.set()
@@ -163,6 +165,7 @@ def _spark(files: dict[str, str], learners: str) -> dict[str, object]:
         "stages_s": {k: round(v, 1) for k, v in result.seconds.items()},
         "driver_python_peak_mb": round(_peak_mb()),
         "driver_python_peak_by_step_mb": sampler.peaks,
+        "driver_python_start_of_step_mb": sampler.starts,
         "driver_jvm_peak_mb": _jvm_peak_mb(pid),
     }
 

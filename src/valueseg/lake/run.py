@@ -150,6 +150,7 @@ def _stages(
     from valueseg.features.table import feature_expr
     from valueseg.lake.learners import explain_customers
     from valueseg.lake.learners import fit_learners as fit_on_sample
+    from valueseg.lake.memory import release
     from valueseg.lake.segments import (
         apply_lenses,
         cluster_sample,
@@ -197,6 +198,7 @@ def _stages(
     staged = path(out, "_staging/scores", run_id)
     stage.scores.write.mode("overwrite").parquet(staged)
     joined = features.join(spark.read.parquet(staged), "customer_id")
+    release()
     seconds["models"], tick = time.perf_counter() - tick, time.perf_counter()
 
     say("collecting the sample of customers")
@@ -207,6 +209,7 @@ def _stages(
         say("training churn and spend learners on a sample")
         inputs = {kind: v.rows for kind, v in loaded.items()}
         fitted = fit_on_sample(inputs, sample.copy(), n, stage.values, when, params, say)
+        release()
         seconds["learners"], tick = time.perf_counter() - tick, time.perf_counter()
     scorer = None if fitted is None else spark.sparkContext.broadcast(fitted.scorer)
 
@@ -224,6 +227,8 @@ def _stages(
         clusters=params.clusters,
         sample=sample,
     )
+    del sample
+    release()
     final_path = path(out, "_staging/final", run_id)
     lensed = apply_lenses(joined, cuts, params.grid, clustered, features.columns, scorer)
     lensed.write.mode("overwrite").parquet(final_path)

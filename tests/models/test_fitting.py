@@ -107,6 +107,32 @@ def test_many_customers_explored_on_a_sample_reach_the_full_optimum(donations):
         )
 
 
+@pytest.mark.parametrize("model", ALL_MODELS, ids=lambda m: m.__name__)
+def test_newton_reaches_the_optimum_where_the_value_is_flat(model, cdnow, donations):
+    """Near the optimum the mean log-likelihood is flat to within its rounding, so the
+    polish cannot judge its last steps by the value: from 1e-7 (log scale) away, with every
+    point but the start looking 2e-13 worse (as rounding can make it), it still ends where
+    the gradient vanishes. Judged by the value alone it stayed at the start."""
+    from valueseg.models._search import Optimum
+
+    summary = data_for(model, cdnow, donations)
+    m = model().fit(summary)
+    data = m._prepare(summary, summary["weights"].to_numpy(float) if "weights" in summary else None)
+    fun = m._objective(data)
+    best = np.log([m.params_[k] for k in m._param_names])
+    start = best + 1e-7 * np.linspace(1.0, -1.0, len(best))
+
+    def rounded(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fun(x)
+        return (value if np.array_equal(x, start) else value + 2e-13 * abs(value)), grad
+
+    value, grad = rounded(start)
+    assert np.max(np.abs(grad)) > 1e-9  # the start is measurably off the optimum
+    opt, _ = m._newton(rounded, Optimum(start, value, grad, 0, True, ""), m._bounds(data))
+    assert np.max(np.abs(opt.grad)) < 1e-10
+    np.testing.assert_allclose(opt.log_theta, best, rtol=0, atol=1e-8)
+
+
 def test_zero_weight_rows_are_left_out(cdnow):
     padded = pd.concat([cdnow.assign(weights=1.0), cdnow.head(50).assign(weights=0.0)])
     a, b = BetaGeo().fit(cdnow), BetaGeo().fit(padded)

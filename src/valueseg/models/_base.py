@@ -342,13 +342,14 @@ class LikelihoodModel(BaseEstimator, Generic[DataT]):
         """Polish with Newton steps; return the optimum and the log-scale Hessian there.
 
         Once a step is below 1e-4 (log scale) the Hessian is not computed again: the steps
-        that follow reuse it (a gradient each) until one is below 1e-10, and that Hessian
-        stands for the standard errors. Near the optimum the mean log-likelihood is flat to
-        within its rounding (about 1e-13 here), so a step is also taken when it halves the
-        gradient with the value within 1e-10 of the last: judged by the value alone, a fit
-        could stop 1e-7 away from the optimum, wherever L-BFGS-B happened to stop, and two
-        fits of one likelihood summed in another order (the DuckDB run over customers, the
-        lake run over patterns) differed by that much.
+        that follow reuse it (a gradient each) until one is below 1e-10 or the gradient
+        stops halving, and that Hessian stands for the standard errors. Near the optimum
+        the mean log-likelihood is flat to within its rounding (about 1e-13 here), so a
+        step is also taken when it halves the gradient with the value within 1e-10 of the
+        last: judged by the value alone, a fit could stop 1e-7 away from the optimum,
+        wherever L-BFGS-B happened to stop, and two fits of one likelihood summed in
+        another order (the DuckDB run over customers, the lake run over patterns) differed
+        by that much.
         """
         central = self._noisy_gradient
 
@@ -375,6 +376,8 @@ class LikelihoodModel(BaseEstimator, Generic[DataT]):
             if not (lower or flatter):
                 break
             opt = Optimum(x_new, value, g, opt.n_iter + 1, opt.success, opt.message)
+            if near and not flatter:
+                break  # the gradient has reached its noise (Pareto/NBD's is partly numerical)
             near = near or size < 1e-4
             if not near:
                 hess = hessian(opt)

@@ -33,6 +33,16 @@ def register(app: typer.Typer, console: Console) -> None:
             str, typer.Option("--host", help="Address to bind (a non-local one needs keys).")
         ] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+        lake: Annotated[
+            Path | None,
+            typer.Option(
+                "--from",
+                help="A lake run's --out folder: its run is imported into --db first.",
+            ),
+        ] = None,
+        run_id: Annotated[
+            int | None, typer.Option("--run", help="With --from: the lake run (default newest).")
+        ] = None,
     ) -> None:
         """Serve the web pages and the JSON API (/v1, schema at /openapi.json) over the store."""
         from valueseg.cli_remote import find_server
@@ -44,6 +54,15 @@ def register(app: typer.Typer, console: Console) -> None:
                 f"Store {db} is already served by {held}. Use that server, or stop it "
                 f"(kill {held.info.pid}) first."
             )
+        if lake is not None:
+            from valueseg.lake.load import load_lake_run
+            from valueseg.store import Store
+
+            with Store(db) as store:
+                loaded = load_lake_run(store, lake, run_id)
+            console.print(f"Run {loaded} of {lake} is in {db}.", markup=False)
+        elif run_id is not None:
+            raise InputError("--run picks a lake run: give it with --from OUT.")
         if not db.exists():
             raise InputError(
                 f"Store {db} does not exist. Load data and run first: valueseg ingest FILE "

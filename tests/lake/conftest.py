@@ -11,6 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from valueseg.io import ingest
+from valueseg.store import Store
+
 
 def spark_ready() -> bool:
     try:
@@ -65,3 +68,34 @@ def shop_files(tmp_path_factory) -> Shop:
         for name in ("transactions", "events", "customers")
     }
     return Shop(files, folder)
+
+
+@pytest.fixture(scope="session")
+def both(shop_files, spark, tmp_path_factory):
+    """The lake run (into ``OUT``) and the DuckDB run's stages over the same files: ``lake,
+    out, as_of, features, values, segments, predicted``."""
+    from valueseg.features.compute import compute_features
+    from valueseg.lake import run_lake
+    from valueseg.pipeline import _value_models, default_as_of
+    from valueseg.predict.stage import predict_stage
+    from valueseg.segment.lenses import segment_customers
+
+    out = str(tmp_path_factory.mktemp("out") / "lake")
+    files = shop_files.files
+    lake = run_lake(
+        files["transactions"],
+        events=files["events"],
+        customers=files["customers"],
+        out=out,
+        now=NOW,
+        spark=spark,
+    )
+    with Store(shop_files.folder / "duck.duckdb") as store:
+        for kind, path in files.items():
+            ingest(path, kind=kind, db=store, now=NOW)
+        as_of = default_as_of(store)
+        features = compute_features(store, as_of).to_pandas()
+        values = _value_models(store, as_of, features, "D")
+        segments = segment_customers(features, values.scores)
+        predicted = predict_stage(store, as_of, features, values, random_state=0)
+    return lake, out, as_of, features, values, segments, predicted

@@ -13,8 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.lake.conftest import NOW, SPARK_WARNINGS, needs_spark
-from valueseg.io import ingest
+from tests.lake.conftest import SPARK_WARNINGS, needs_spark
 from valueseg.predict.evaluate import CHOICE_METRIC
 from valueseg.store import Store
 
@@ -23,35 +22,6 @@ pytestmark = [pytest.mark.slow, needs_spark, SPARK_WARNINGS]
 
 def _read(out, table, run_id=1) -> pd.DataFrame:
     return pq.read_table(f"{out}/{table}/run_id={run_id}").to_pandas()
-
-
-@pytest.fixture(scope="module")
-def both(shop_files, spark, tmp_path_factory):
-    from valueseg.features.compute import compute_features
-    from valueseg.lake import run_lake
-    from valueseg.pipeline import _value_models, default_as_of
-    from valueseg.predict.stage import predict_stage
-    from valueseg.segment.lenses import segment_customers
-
-    out = str(tmp_path_factory.mktemp("out") / "lake")
-    files = shop_files.files
-    lake = run_lake(
-        files["transactions"],
-        events=files["events"],
-        customers=files["customers"],
-        out=out,
-        now=NOW,
-        spark=spark,
-    )
-    with Store(shop_files.folder / "duck.duckdb") as store:
-        for kind, path in files.items():
-            ingest(path, kind=kind, db=store, now=NOW)
-        as_of = default_as_of(store)
-        features = compute_features(store, as_of).to_pandas()
-        values = _value_models(store, as_of, features, "D")
-        segments = segment_customers(features, values.scores)
-        predicted = predict_stage(store, as_of, features, values, random_state=0)
-    return lake, out, as_of, features, values, segments, predicted
 
 
 def test_the_same_features(both):

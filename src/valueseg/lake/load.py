@@ -31,8 +31,14 @@ def lake_runs(out: str | Path) -> pd.DataFrame:
 
 def load_lake_run(store: Store, out: str | Path, run_id: int | None = None) -> int:
     """Put run ``run_id`` of ``OUT`` (default: its newest succeeded run) into ``store``;
-    return the run's id."""
+    return the run's id.
+
+    A store that already holds that run as imported from ``OUT`` (the same start time) is
+    left as it is; one that holds another run of that id is refused (a store numbers its
+    own runs: import into a store of its own)."""
     import pyarrow.parquet as pq
+
+    from valueseg.store.lake import held_run
 
     runs = lake_runs(out)
     ok = runs[runs["status"] == "succeeded"]
@@ -46,6 +52,15 @@ def load_lake_run(store: Store, out: str | Path, run_id: int | None = None) -> i
     row = runs[runs["run_id"] == run_id]
     if row.empty:
         raise InputError(f"Run {run_id} not found in {out}. Runs: {_listed(runs)}. Pass --run.")
+    held = held_run(store, run_id)
+    if held is not None:
+        if held == pd.Timestamp(row["started_at"].iloc[0]).to_pydatetime():
+            return run_id
+        raise InputError(
+            f"The store already holds a run {run_id} that is not run {run_id} of {out} "
+            f"(started {held:%Y-%m-%d %H:%M:%S}). Import the lake run into a store of its "
+            "own: pass another --db FILE."
+        )
     tables: dict[str, pd.DataFrame] = {"runs": row.drop(columns="run_id")}
     for name in RUN_TABLES:
         folder = Path(out) / name / f"run_id={run_id}"

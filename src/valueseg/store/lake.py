@@ -3,6 +3,7 @@ and a sample of a lake run's input rows put into a store, for the predict stage.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -81,6 +82,12 @@ def import_run(store: Store, run_id: int, tables: dict[str, Any]) -> None:
             frame = tables.get(name)
             if frame is not None and len(frame):
                 write_frame(store, name, run_id, frame)
+
+
+def held_run(store: Store, run_id: int) -> datetime | None:
+    """When run ``run_id`` of ``store`` started (None: the store has no such run)."""
+    row = store.con.execute("SELECT started_at FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return None if row is None else row[0]
 
 
 _RUN_COLUMNS = (

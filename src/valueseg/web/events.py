@@ -146,10 +146,11 @@ def _scored(
         return None
     customer_id = event.customer_id
     before, stored = _before(store, run_id, customer_id)
-    models = state.run_models(store, run_id)
-    at = max(report.last_timestamp, models.as_of)
+    at = report.last_timestamp
     base = {"kind": "order", "customer_id": customer_id, "load_id": report.load_id}
     try:
+        models = state.run_models(store, run_id)
+        at = max(report.last_timestamp, models.as_of)
         rescored = rescore(store, models, customer_id, at, stored=stored)
     except ValuesegError as exc:
         note = f"order stored; not scored again: {exc}"

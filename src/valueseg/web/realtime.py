@@ -106,6 +106,12 @@ def load_run_models(store: Store, run_id: int) -> RunModels:
     if row is None or row["status"] != "succeeded":
         raise InputError(f"Run {run_id} did not finish in {store.path}; nothing to score with.")
     params = row["parameters"]
+    if params.get("inputs"):  # the lake run's record names its input URIs
+        raise InputError(
+            f"run {run_id} is a lake run (`valueseg serve --from`): its order lines stay in "
+            "the lake, so a customer's history is not here to score again. To score orders "
+            "as they are posted, ingest the orders into this store and `valueseg run` it"
+        )
     estimators = {
         name: read_estimator(store, run_id, name) for name in estimator_names(store, run_id)
     }

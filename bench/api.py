@@ -184,6 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     wanted = set(args.endpoints.split(","))
+    DATA.mkdir(exist_ok=True)  # a fresh checkout has no bench/_data yet
     with tempfile.TemporaryDirectory(prefix="valueseg-bench-api-", dir=DATA) as tmp:
         db = args.db
         if db is None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from valueseg.io import ingest
-from valueseg.io.one_order import ORDER_FIELDS, load_one_order, plain_order
+from valueseg.io.one_order import ORDER_FIELDS, load_one_order, load_orders, plain_order
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
 
@@ -143,6 +143,44 @@ def test_plain_orders_take_the_fast_path_and_a_repeat_is_refused_as_loaded(
     assert _answer(again) == _answer(ingest(_frame(values), db=slow, now=NOW))
     assert again.already_loaded == answer[5]
     assert _state(fast) == _state(slow)
+
+
+def test_a_batch_is_loaded_as_ingest_loads_each_order() -> None:
+    """load_orders takes what load_one_order takes, one load each; ingest loads the rest."""
+    batch = [
+        {**_BASE, "order_id": "O2", **change, "customer_id": f"K{i}"}
+        for i, change in enumerate(HOSTILE)
+        if "customer_id" not in change
+    ]
+    seen = {**_BASE, "customer_id": "C7"}  # loaded before the batch
+    batch += [
+        seen,
+        {**_BASE, "channel": "web"},  # the seeded line again, in another load: a duplicate
+        {**_BASE, "customer_id": " C9"},  # text ingest trims
+        {**_BASE, "customer_id": "a@b.org"},  # an id ingest normalises
+    ]
+    fast, slow = _seeded(), _seeded()
+    for store in (fast, slow):
+        ingest(_frame(seen), db=store, now=NOW)
+    took = load_orders(fast, batch, NOW)
+    assert len(took) == len(batch)
+    assert sum(r is not None for r in took) >= 20 and took[-3:] == [None, None, None]
+    assert took[-4] is not None and took[-4].already_loaded == 3  # the load before
+    answers: dict[int, tuple[Any, ...]] = {}
+    for i, report in enumerate(took):  # what the batch declined: ingest, in order
+        answers[i] = _answer(report or ingest(_frame(batch[i]), db=fast, now=NOW))
+    expected: dict[int, tuple[Any, ...]] = {}
+    for i in [i for i, r in enumerate(took) if r is not None] + [
+        i for i, r in enumerate(took) if r is None
+    ]:  # ingest alone, the same orders in the same order of loads
+        expected[i] = _answer(ingest(_frame(batch[i]), db=slow, now=NOW))
+    assert answers == expected
+    assert _state(fast) == _state(slow)
+
+
+def test_a_batch_holds_one_order_per_customer() -> None:
+    with pytest.raises(ValueError, match="one order per customer"):
+        load_orders(_seeded(), [_BASE, {**_BASE, "order_id": "O3"}], NOW)
 
 
 def test_what_the_fast_path_declines() -> None:

@@ -18,7 +18,7 @@ from valueseg.predict.btyd import ValueFit, value_features
 from valueseg.predict.estimators import ChurnPredictor
 from valueseg.store import Store
 from valueseg.store.web import LINE_COLUMNS, customer_line_rows, customer_views
-from valueseg.web.realtime import RunModels, load_run_models, rescore
+from valueseg.web.realtime import Rescored, RunModels, load_run_models, rescore, rescore_many
 from valueseg.web.rebuild import rebuild_features, summary
 
 
@@ -164,3 +164,34 @@ def test_clusters_are_named_as_the_run_named_them(store: Store, models: RunModel
     ).fetchall()
     assert sorted(name for _, name in models.clusters.values()) == [n for (n,) in names]
     assert models.customers == 200 and models.value_name == "bg_nbd"
+
+
+def test_a_batch_scores_each_customer_as_alone(store: Store, models: RunModels) -> None:
+    """rescore_many of every customer, at mixed moments, one of them with no purchase,
+    gives each the answer rescore gives them alone (the estimators applied once to all)."""
+    customers = [str(c) for c in _stored(store, "customer_scores").index]
+    wanted = [(c, models.as_of + timedelta(days=(i % 3) * 20)) for i, c in enumerate(customers)]
+    wanted.insert(57, ("nobody", models.as_of))
+    together = rescore_many(store, models, wanted)
+    assert isinstance(together[57], InputError)
+    assert str(together[57]).startswith("Customer 'nobody' has no purchase")
+    wrong = []
+    for (customer, at), got in zip(wanted, together, strict=True):
+        if customer == "nobody":
+            continue
+        assert isinstance(got, Rescored)
+        alone = rescore(store, models, customer, at)
+        if (got.recomputed, got.carried, got.notes) != (alone.recomputed, alone.carried,
+                                                        alone.notes):  # fmt: skip
+            wrong.append((customer, "columns or notes"))
+        wrong += [(customer, k) for k, v in alone.scores.items()
+                  if not (v == got.scores.get(k) or _same(v, got.scores.get(k)))]  # fmt: skip
+    assert wrong == []
+    assert len({str(r.scores["expected_next_order_date"]) for r in together[:9]  # type: ignore[union-attr]
+                if isinstance(r, Rescored)}) > 3  # fmt: skip
+
+
+def test_a_batch_holds_each_customer_once(store: Store, models: RunModels) -> None:
+    customer = str(_stored(store, "customer_scores").index[0])
+    with pytest.raises(ValueError, match="each customer once"):
+        rescore_many(store, models, [(customer, models.as_of), (customer, models.as_of)])

@@ -21,16 +21,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from valueseg.io.columns import resolve_columns
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
-from valueseg.store.lines import append_order_line, earlier_load, row_hash, stored_line_exists
+from valueseg.store.lines import DEDUP_COLUMNS
+from valueseg.store.many_customers import (
+    append_order_lines,
+    earlier_loads,
+    row_hashes,
+    stored_lines_of,
+)
 
-__all__ = ["ORDER_FIELDS", "load_one_order", "plain_order"]
+__all__ = ["ORDER_FIELDS", "load_one_order", "load_orders", "plain_order"]
 
 #: The fields a posted order may have, in the order ingest's DataFrame has them.
 ORDER_FIELDS: Final = (
@@ -112,27 +118,61 @@ def load_one_order(
     """Load one posted order as :func:`valueseg.io.ingest` would load it as a one-row
     DataFrame of ``values`` (fields in :data:`ORDER_FIELDS` order, None left out); None
     when the order is not plain (see the module): load it with ingest then."""
-    given = {k: values[k] for k in ORDER_FIELDS if values.get(k) is not None}
-    line = plain_order(given, now)
-    if line is None:
-        return None
-    cmap = resolve_columns("transactions", list(given), _SOURCE)
-    fingerprint = _fingerprint(store, given)
-    before = earlier_load(store, "transactions", fingerprint)
-    if before is not None:
-        return IngestReport(
-            _SOURCE, "transactions", 1, 0, 0, already_loaded=before, mapping=dict(cmap.fields)
-        )
-    if stored_line_exists(store, line):
-        return None  # a duplicate, or a line that moves from kept_aside: ingest says which
-    load_id = append_order_line(
+    return load_orders(store, [values], now)[0]
+
+
+def load_orders(
+    store: Store, orders: Sequence[Mapping[str, Any]], now: datetime | None = None
+) -> list[IngestReport | None]:
+    """Load posted orders as :func:`load_one_order` loads each (a load of its own each,
+    the same answers), with a few statements for them all: the batch of orders the web
+    app gathers (:mod:`valueseg.web.batcher`).
+
+    Two orders of one customer in ``orders`` are refused (:class:`ValueError`): the second
+    could repeat the first, which the store does not hold yet when both are checked.
+    """
+    givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
+    lines = [plain_order(given, now) for given in givens]
+    plain = [i for i, line in enumerate(lines) if line is not None]
+    customers = [str(givens[i]["customer_id"]) for i in plain]
+    if len(set(customers)) < len(customers):
+        raise ValueError("load_orders takes one order per customer")
+    out: list[IngestReport | None] = [None] * len(orders)
+    if not plain:
+        return out
+    hashes = row_hashes(store, [givens[i] for i in plain])
+    prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
+    before = earlier_loads(store, "transactions", list(prints.values()))
+    stored = stored_lines_of(store, customers, DEDUP_COLUMNS)
+    maps = {i: resolve_columns("transactions", list(givens[i]), _SOURCE).fields for i in plain}
+    new: list[int] = []
+    for i in plain:
+        if prints[i] in before:
+            out[i] = IngestReport(
+                _SOURCE, "transactions", 1, 0, 0, already_loaded=before[prints[i]],
+                mapping=dict(maps[i]),
+            )  # fmt: skip
+        elif _key(lines[i]) not in stored:  # else a duplicate, or a line that moves from
+            new.append(i)  # kept_aside: ingest says which
+    load_ids = append_order_lines(
         store,
-        line,
+        [lines[i] or {} for i in new],
         source=_SOURCE,
-        fingerprint=fingerprint,
-        mapping=cmap.fields,
+        fingerprints=[prints[i] for i in new],
+        mappings=[maps[i] for i in new],
         loaded_at=now,
     )
+    for i, load_id in zip(new, load_ids, strict=True):
+        out[i] = _report(lines[i] or {}, load_id, maps[i])
+    return out
+
+
+def _key(line: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The line's de-duplication key as DuckDB returns a stored line's (missing: None)."""
+    return tuple((line or {}).get(k) for k in DEDUP_COLUMNS)
+
+
+def _report(line: Mapping[str, Any], load_id: int, mapping: Mapping[str, str]) -> IngestReport:
     amount, is_return = line["amount"], line["is_return"]
     return IngestReport(
         _SOURCE,
@@ -148,12 +188,12 @@ def load_one_order(
         revenue=0.0 if is_return else amount,
         returns=int(is_return),
         net_revenue=amount,
-        mapping=dict(cmap.fields),
+        mapping=dict(mapping),
     )
 
 
-def _fingerprint(store: Store, given: Mapping[str, Any]) -> str:
-    """Ingest's fingerprint of a one-row source (valueseg.io.ingest._fingerprint)."""
-    h = row_hash(store, given)
+def _print(given: Mapping[str, Any], h: int) -> str:
+    """Ingest's fingerprint of a one-row source (valueseg.io.ingest._fingerprint), from
+    DuckDB's hash ``h`` of the row."""
     digest = hashlib.sha256("\x1f".join(given).encode()).hexdigest()[:32]
     return f"transactions:1:{h % 1000000007}:{h}:{digest}"

@@ -32,15 +32,23 @@ from valueseg.store.predict import window_purchases
 __all__ = ["backtest_next_order", "next_order_dates"]
 
 
-def _instants(start: datetime, periods: np.ndarray, freq: str) -> pd.Series:
+def _instants(start: datetime | Sequence[datetime], periods: np.ndarray, freq: str) -> pd.Series:
     days = np.asarray(periods, np.float64) * DAYS_PER_PERIOD[freq]
-    return pd.Series(pd.Timestamp(start) + pd.to_timedelta(days, unit="D"))
+    origin = pd.Timestamp(start) if isinstance(start, datetime) else pd.DatetimeIndex(list(start))
+    return pd.Series(origin + pd.to_timedelta(days, unit="D"))
 
 
 def next_order_dates(
-    name: str, model: PurchaseModel[Any], summary: pd.DataFrame, as_of: datetime, freq: str
+    name: str,
+    model: PurchaseModel[Any],
+    summary: pd.DataFrame,
+    as_of: datetime | Sequence[datetime],
+    freq: str,
 ) -> pd.Series:
-    """The expected next order's day of each customer of ``summary`` (NaT: likely gone)."""
+    """The expected next order's day of each customer of ``summary`` (NaT: likely gone).
+
+    ``as_of``: the moment of the summary, or each customer's own (real-time scoring
+    scores each posted order's customer at the order's moment)."""
     with np.errstate(all="ignore"):
         periods = next_order_periods(name, model, summary)
     return pd.Series(_instants(as_of, periods, freq)).dt.normalize()

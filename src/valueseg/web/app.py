@@ -70,6 +70,7 @@ def create_app(
         if job is not None and not job.done.is_set():  # the run's results are not written yet
             _LOG.warning("waiting for run %s to finish before stopping", job.run_id)
             await anyio.to_thread.run_sync(job.done.wait)
+        state.orders.close()  # the orders posted and not scored yet
         state.audit.close()  # the API's audit rows gathered since the last append
         root.close()
 

@@ -10,7 +10,8 @@ one lock, so one runs at a time; appends to the audit log do not need it (DuckDB
 from several connections do not conflict), and the API's are gathered and appended
 together (:mod:`valueseg.web.audit`). What every request reads and only writes change
 (the finished runs, the known keys, the personal-data columns) is kept in memory until
-the next write (:mod:`valueseg.web.cache`).
+the next write (:mod:`valueseg.web.cache`). Posted orders are written by one thread of
+their own, in batches (:mod:`valueseg.web.batcher`), under the same lock.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from valueseg.store import Store
 from valueseg.store.web import request_store
 from valueseg.web.audit import AuditBuffer
 from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
+from valueseg.web.batcher import OrderBatcher
 from valueseg.web.cache import ReadCache
 from valueseg.web.realtime import RunModels, load_run_models
 
@@ -78,11 +80,16 @@ class WebState:
     _models_lock: threading.Lock = field(default_factory=threading.Lock)
     _models: dict[int, RunModels] = field(default_factory=dict)
     audit: AuditBuffer = field(init=False)
+    #: The posted orders' batcher: loads and scores them together (valueseg.web.batcher).
+    orders: OrderBatcher = field(init=False)
     #: The finished runs, known keys and personal-data columns, until the next write.
     cache: ReadCache = field(default_factory=ReadCache)
 
     def __post_init__(self) -> None:
+        from valueseg.web.events import post_orders  # it scores with this state's models
+
         self.audit = AuditBuffer(self.root)
+        self.orders = OrderBatcher(lambda batch: post_orders(self, batch))
 
     def run_models(self, store: Store, run_id: int) -> RunModels:
         """Run ``run_id``'s estimators and rankings, read from ``store`` the first time."""

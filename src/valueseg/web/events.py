@@ -12,34 +12,40 @@ An order is then scored at once with the latest finished run's estimators
 the lenses that changed are logged in ``segment_changes`` and the answer holds the scores
 before (the run's, with the changes logged since) and after. A browse event is stored
 only: the run's event features are carried as they were (docs/web.md).
+
+Orders are loaded and scored by the server's batcher (:mod:`valueseg.web.batcher`):
+those posted while a batch is scored are loaded and scored together, as the next batch
+(:func:`post_orders`); each gets the answer it would get alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from valueseg.errors import ValuesegError
 from valueseg.io import ingest
-from valueseg.io.one_order import load_one_order
+from valueseg.io.one_order import load_orders
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
-from valueseg.store.web import (
-    CHANGE_COLUMNS,
-    customer_action,
-    customer_feature_row,
-    customer_score_row,
-    latest_changes,
-    write_segment_changes,
+from valueseg.store.many_customers import (
+    actions_of,
+    feature_rows_of,
+    latest_changes_of,
+    score_rows_of,
+    write_changes,
 )
+from valueseg.store.web import CHANGE_COLUMNS, SCORE_COLUMNS, request_store
 from valueseg.web.auth import Caller
+from valueseg.web.batcher import Pending
 from valueseg.web.deps import ApiError, WebState
-from valueseg.web.realtime import rescore
+from valueseg.web.realtime import rescore_many
 from valueseg.web.schemas import EventIn, clean, plain
 from valueseg.web.views import latest_run
 
-__all__ = ["post_event"]
+__all__ = ["post_event", "post_orders"]
 
 _FIELDS = ("customer_id", "order_id", "timestamp", "amount", "event_type", "product_id")
 _SUMMARY = ("frequency", "recency", "T", "monetary_value")
@@ -77,7 +83,11 @@ def _refused(report: IngestReport) -> ApiError | None:
 
 
 def post_event(state: WebState, store: Store, event: EventIn, caller: Caller) -> dict[str, Any]:
-    """Load ``event`` and, for an order, score its customer again (see the module)."""
+    """Load ``event`` and, for an order, score its customer again (see the module).
+
+    An order goes to the server's batcher (:mod:`valueseg.web.batcher`), which loads and
+    scores it with the orders posted beside it (:func:`post_orders`); a browse event is
+    loaded here, with ``store``."""
     kind = "events" if event.event_type else "transactions"
     if kind == "transactions" and event.amount is None:
         raise ApiError(
@@ -86,17 +96,57 @@ def post_event(state: WebState, store: Store, event: EventIn, caller: Caller) ->
             "Field 'amount': an order needs its amount (or give event_type for a browse event).",
             "amount",
         )
-    with state.writing(f"an order of customer {event.customer_id!r}"):
-        report = load_one_order(store, event.model_dump()) if kind == "transactions" else None
-        report = report or ingest(_frame(event, kind), kind=kind, db=store)
+    if kind == "transactions":
+        return state.orders.submit(event.customer_id, event, caller)
+    with state.writing(f"an event of customer {event.customer_id!r}"):
+        report = ingest(_frame(event, kind), kind=kind, db=store)
         refused = _refused(report)
         if refused is not None:
             raise refused
-        out = _scored(state, store, event, report) if kind == "transactions" else None
-        out = out or _unscored(event, report, kind)
-        detail = {"load_id": report.load_id, "run_id": out["run_id"], "changes": out["changes"]}
-        state.audit.add(caller.key_id, caller.role, "post_event", event.customer_id, detail)
+        out = _unscored(event, report, kind)
+        _audit(state, caller, event, report, out)
     return out
+
+
+def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
+    """Load a batch of posted orders (one per customer) and score their customers again,
+    together; each order's answer (or error) set on its :class:`Pending`.
+
+    Plain orders are loaded by a few statements for them all
+    (:func:`~valueseg.io.one_order.load_orders`), any other by ingest itself; the scoring
+    reads the customers' rows together and applies each estimator once
+    (:func:`~valueseg.web.realtime.rescore_many`)."""
+    store = request_store(state.root)
+    try:
+        with state.writing(f"{len(batch)} posted order(s)"):
+            reports = load_orders(store, [p.order.model_dump() for p in batch])
+            loaded: list[tuple[Pending, IngestReport]] = []
+            for pending, report in zip(batch, reports, strict=True):
+                try:
+                    got = report or ingest(
+                        _frame(pending.order, "transactions"), kind="transactions", db=store
+                    )
+                    refused = _refused(got)
+                except Exception as exc:  # this order's error; the others go on
+                    pending.answer.set_exception(exc)
+                    continue
+                if refused is not None:
+                    pending.answer.set_exception(refused)
+                else:
+                    loaded.append((pending, got))
+            answers = _scored(state, store, [(p.order, r) for p, r in loaded])
+            for (pending, report), out in zip(loaded, answers, strict=True):
+                _audit(state, pending.caller, pending.order, report, out)
+                pending.answer.set_result(out)
+    finally:
+        store.close()
+
+
+def _audit(
+    state: WebState, caller: Caller, event: EventIn, report: IngestReport, out: dict[str, Any]
+) -> None:
+    detail = {"load_id": report.load_id, "run_id": out["run_id"], "changes": out["changes"]}
+    state.audit.add(caller.key_id, caller.role, "post_event", event.customer_id, detail)
 
 
 def _unscored(event: EventIn, report: IngestReport, kind: str) -> dict[str, Any]:
@@ -118,63 +168,106 @@ def _unscored(event: EventIn, report: IngestReport, kind: str) -> dict[str, Any]
     }
 
 
-def _before(
-    store: Store, run_id: int, customer_id: str
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The customer's scores in the run before the order, and their stored feature row
-    (read once: the rescoring starts from it)."""
-    scores = customer_score_row(store, run_id, customer_id)
-    if scores is None:
-        return None, None
-    stored = customer_feature_row(store, run_id, customer_id)
-    features = stored or {}
-    scores |= {k: features.get(k) for k in _SUMMARY}
-    action = customer_action(store, run_id, customer_id)
-    scores |= {"action": None if action is None else action[0]}
-    scores |= {"action_rule": None if action is None else action[1]}
-    for lens, value in latest_changes(store, run_id, customer_id).items():
-        if lens in CHANGE_COLUMNS:
-            scores[CHANGE_COLUMNS[lens]] = value
-    return dict(clean(scores)), stored
+def _befores(
+    store: Store, run_id: int, ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each customer's scores in the run before the order (absent: the run did not score
+    them), and their stored feature rows (read once: the rescoring starts from them)."""
+    scores = score_rows_of(store, run_id, ids, SCORE_COLUMNS)
+    features = feature_rows_of(store, run_id, ids)
+    actions = actions_of(store, run_id, ids)
+    logged = latest_changes_of(store, run_id, ids)
+    before: dict[str, dict[str, Any]] = {}
+    for customer_id, row in scores.items():
+        stored = features.get(customer_id) or {}
+        row |= {k: stored.get(k) for k in _SUMMARY}
+        action = actions.get(customer_id)
+        row |= {"action": None if action is None else action[0]}
+        row |= {"action_rule": None if action is None else action[1]}
+        for lens, value in logged.get(customer_id, {}).items():
+            if lens in CHANGE_COLUMNS:
+                row[CHANGE_COLUMNS[lens]] = value
+        before[customer_id] = dict(clean(row))
+    return before, features
 
 
 def _scored(
-    state: WebState, store: Store, event: EventIn, report: IngestReport
-) -> dict[str, Any] | None:
+    state: WebState, store: Store, loaded: Sequence[tuple[EventIn, IngestReport]]
+) -> list[dict[str, Any]]:
+    """The answers of loaded orders (one per customer): each customer scored again, the
+    lenses that changed logged in ``segment_changes``."""
     run_id = latest_run(store)
-    if run_id is None or report.last_timestamp is None:
-        return None
-    customer_id = event.customer_id
-    before, stored = _before(store, run_id, customer_id)
-    at = report.last_timestamp
-    base = {"kind": "order", "customer_id": customer_id, "load_id": report.load_id}
+    out = [_unscored(event, report, "transactions") for event, report in loaded]
+    todo = [i for i, (_, report) in enumerate(loaded) if report.last_timestamp is not None]
+    if run_id is None or not todo:
+        return out
+    ids = [loaded[i][0].customer_id for i in todo]
+    before, features = _befores(store, run_id, ids)
     try:
         models = state.run_models(store, run_id)
-        at = max(report.last_timestamp, models.as_of)
-        rescored = rescore(store, models, customer_id, at, stored=stored)
     except ValuesegError as exc:
-        note = f"order stored; not scored again: {exc}"
-        return {**base, "run_id": run_id, "at": plain(at), "before": before, "changes": [],
-                "recomputed": [], "carried": [], "notes": [note]}  # fmt: skip
-    after = dict(clean({"customer_id": customer_id, **rescored.scores}))
-    changes = [
-        (lens, (before or {}).get(column), after.get(column))
-        for lens, column in CHANGE_COLUMNS.items()
-        if column in rescored.recomputed and (before or {}).get(column) != after.get(column)
-    ]
-    changes = [(lens, _text(b), _text(a)) for lens, b, a in changes]
-    cause = f"order {event.order_id or '(no id)'} posted to /v1/events (load {report.load_id})"
-    write_segment_changes(store, run_id, customer_id, changes, cause)
+        for i in todo:
+            event, report = loaded[i]
+            out[i] = _not_scored(run_id, event, report, before, report.last_timestamp, exc)
+        return out
+    ats = {i: max(loaded[i][1].last_timestamp or models.as_of, models.as_of) for i in todo}
+    results = rescore_many(
+        store,
+        models,
+        [(loaded[i][0].customer_id, ats[i]) for i in todo],
+        stored={c: features.get(c) for c in ids},
+    )
+    rows: list[tuple[str, str, str | None, str | None, str]] = []
+    for i, rescored in zip(todo, results, strict=True):
+        event, report = loaded[i]
+        if isinstance(rescored, ValuesegError):
+            out[i] = _not_scored(run_id, event, report, before, ats[i], rescored)
+            continue
+        old = before.get(event.customer_id) or {}
+        after = dict(clean({"customer_id": event.customer_id, **rescored.scores}))
+        changes = [
+            (lens, _text(old.get(column)), _text(after.get(column)))
+            for lens, column in CHANGE_COLUMNS.items()
+            if column in rescored.recomputed and old.get(column) != after.get(column)
+        ]
+        cause = f"order {event.order_id or '(no id)'} posted to /v1/events (load {report.load_id})"
+        rows += [(event.customer_id, lens, b, a, cause) for lens, b, a in changes]
+        out[i] = {
+            **_base(event, report),
+            "run_id": run_id,
+            "at": plain(ats[i]),
+            "before": before.get(event.customer_id),
+            "after": after,
+            "changes": [{"lens": lens, "before": b, "after": a} for lens, b, a in changes],
+            "recomputed": rescored.recomputed,
+            "carried": rescored.carried,
+            "notes": rescored.notes,
+        }
+    write_changes(store, run_id, rows)
+    return out
+
+
+def _base(event: EventIn, report: IngestReport) -> dict[str, Any]:
+    return {"kind": "order", "customer_id": event.customer_id, "load_id": report.load_id}
+
+
+def _not_scored(
+    run_id: int,
+    event: EventIn,
+    report: IngestReport,
+    before: dict[str, dict[str, Any]],
+    at: Any,
+    exc: ValuesegError,
+) -> dict[str, Any]:
     return {
-        **base,
+        **_base(event, report),
         "run_id": run_id,
         "at": plain(at),
-        "before": before,
-        "after": after,
-        "changes": [{"lens": lens, "before": b, "after": a} for lens, b, a in changes],
-        "recomputed": rescored.recomputed,
-        "carried": rescored.carried,
-        "notes": rescored.notes,
+        "before": before.get(event.customer_id),
+        "changes": [],
+        "recomputed": [],
+        "carried": [],
+        "notes": [f"order stored; not scored again: {exc}"],
     }
 
 

@@ -21,6 +21,7 @@ What is carried rather than recomputed is listed in :attr:`Rescored.carried`.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,22 +40,26 @@ from valueseg.segment.grid import RfmGrid, load_rfm_grid
 from valueseg.segment.tiers import DEFAULT_CUTS, tier_labels
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names, read_estimator
+from valueseg.store.many_customers import (
+    feature_rows_of,
+    line_rows_of,
+    recommended_of,
+    views_of,
+)
 from valueseg.store.predict import read_predict_fits
-from valueseg.store.recommend import has_recommendations
 from valueseg.store.web import (
+    LINE_COLUMNS,
     chosen_value_model,
-    customer_feature_row,
-    customer_line_rows,
-    customer_views,
     feature_types,
     run_distribution,
     run_row,
 )
 from valueseg.web.rebuild import rebuild_features
 
-__all__ = ["Rescored", "RunModels", "load_run_models", "rescore"]
+__all__ = ["Rescored", "RunModels", "load_run_models", "rescore", "rescore_many"]
 
 _RFM = {"r": "days_since_last_order", "f": "orders_total", "m": "spend_total"}
+_SUMMARY = ("frequency", "recency", "T", "monetary_value")
 
 
 @dataclass
@@ -244,97 +249,175 @@ def rescore(
 
     ``stored``: the customer's feature row of the run when the caller has read it already
     (None: read here)."""
-    notes = list(models.notes)
-    lines = customer_line_rows(store, customer_id, at)
-    views = customer_views(store, customer_id, at) if models.has_events else None
-    rebuilt = rebuild_features(
-        lines,
-        at,
-        freq=models.freq,
-        channels=models.channels,
-        categories=models.categories,
-        views=views,
-    )
-    if not rebuilt:
-        raise InputError(
-            f"Customer {customer_id!r} has no purchase up to {at:%Y-%m-%d %H:%M}; "
-            "there is nothing to score. Post an order of theirs first."
+    rows = None if stored is None else {customer_id: stored}
+    got = rescore_many(store, models, [(customer_id, at)], stored=rows)[0]
+    if isinstance(got, ValuesegError):
+        raise got
+    return got
+
+
+def rescore_many(
+    store: Store,
+    models: RunModels,
+    wanted: Sequence[tuple[str, datetime]],
+    *,
+    stored: Mapping[str, dict[str, Any] | None] | None = None,
+) -> list[Rescored | ValuesegError]:
+    """:func:`rescore` of several customers (each at its own moment) at once: their rows
+    read in a few statements (:mod:`valueseg.store.many_customers`), every estimator
+    applied once to all of them. One answer per ``wanted`` pair, in order: the scores, or
+    the error of a customer who cannot be scored (the others are scored all the same).
+
+    ``stored``: customer id -> their feature row of the run (None: the run did not see
+    them), when the caller has read them already; else read here."""
+    ids = list(dict.fromkeys(c for c, _ in wanted))
+    if len(ids) < len(wanted):
+        raise ValueError("rescore_many takes each customer once")
+    lines = line_rows_of(store, ids, LINE_COLUMNS)
+    views = views_of(store, dict(wanted)) if models.has_events else {}
+    known = stored if stored is not None else feature_rows_of(store, models.run_id, ids)
+    out: list[Rescored | ValuesegError] = []
+    batch: list[_Item] = []
+    for customer_id, at in wanted:
+        rebuilt = rebuild_features(
+            lines.get(customer_id, []),
+            at,
+            freq=models.freq,
+            channels=models.channels,
+            categories=models.categories,
+            views=views.get(customer_id, 0) if models.has_events else None,
         )
-    old = stored if stored is not None else customer_feature_row(store, models.run_id, customer_id)
+        if not rebuilt:
+            out.append(
+                InputError(
+                    f"Customer {customer_id!r} has no purchase up to {at:%Y-%m-%d %H:%M}; "
+                    "there is nothing to score. Post an order of theirs first."
+                )
+            )
+            continue
+        item = _item(models, customer_id, at, rebuilt, known.get(customer_id))
+        batch.append(item)
+        out.append(item.rescored)
+    if batch:
+        _score(store, models, batch)
+    return out
+
+
+@dataclass
+class _Item:
+    """One customer of a batch: the rebuilt columns, the full feature row, the answer."""
+
+    customer_id: str
+    rebuilt: dict[str, Any]
+    row: dict[str, Any]
+    rescored: Rescored
+
+
+def _item(
+    models: RunModels,
+    customer_id: str,
+    at: datetime,
+    rebuilt: dict[str, Any],
+    old: dict[str, Any] | None,
+) -> _Item:
+    notes = list(models.notes)
     if old is None:
         old = {k: v for k, v in models.new_customer.items() if k not in ("run_id", "customer_id")}
         notes.append("a customer the run did not see: event and attribute columns as for none")
-    row = {**old, **rebuilt}
+    row = {**old, **rebuilt, "customer_id": customer_id}
     carried = sorted(k for k in old if k not in rebuilt and k != "customer_id")
-    scores: dict[str, Any] = {
-        k: rebuilt[k] for k in ("frequency", "recency", "T", "monetary_value")
-    }
-    recomputed = [*scores]
-    frame = pd.DataFrame([{**row, "customer_id": customer_id}])
-    recomputed += _value_scores(models, frame, at, scores, notes)
-    recomputed += _learner_scores(models, frame, scores, notes)
-    recomputed += _lens_scores(models, customer_id, rebuilt, scores, notes)
-    recomputed += _cluster(models, frame, scores, notes)
-    recomputed += _action(store, models, customer_id, scores, notes)
-    return Rescored(at, scores, recomputed, carried, notes)
+    scores: dict[str, Any] = {k: rebuilt[k] for k in _SUMMARY}
+    return _Item(customer_id, rebuilt, row, Rescored(at, scores, [*scores], carried, notes))
 
 
-def _value_scores(
-    models: RunModels, frame: pd.DataFrame, at: datetime, out: dict[str, Any], notes: list[str]
-) -> list[str]:
+def _score(store: Store, models: RunModels, batch: list[_Item]) -> None:
+    """Every step of the scoring, each on the whole batch's frame of feature rows."""
+    frame = pd.DataFrame([item.row for item in batch])
+    for step in (_value_scores, _learner_scores):
+        step(models, frame, batch)
+    _lens_scores(models, batch)
+    _cluster(models, frame, batch)
+    _action(store, models, batch)
+
+
+def _note_all(batch: list[_Item], note: str) -> None:
+    for item in batch:
+        item.rescored.notes.append(note)
+
+
+def _set(batch: list[_Item], column: str, values: Sequence[Any]) -> None:
+    """Column ``column`` of each item's scores, and name it recomputed."""
+    for item, value in zip(batch, values, strict=True):
+        item.rescored.scores[column] = value
+        item.rescored.recomputed.append(column)
+
+
+def _value_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None:
     """P(alive), expected purchases, CLV and the expected next order, in closed form."""
     model = models.estimators.get("value_model")
     if model is None or models.value_name is None:
-        notes.append("the run kept no value model: no P(alive), expected purchases or CLV")
-        return []
+        _note_all(batch, "the run kept no value model: no P(alive), expected purchases or CLV")
+        return
     spend_model = models.estimators.get("spend_model")
-    summary = frame[["customer_id", "frequency", "recency", "T", "monetary_value"]]
+    summary = frame[["customer_id", *_SUMMARY]]
     scored = score_customers(models.value_name, model, spend_model, summary, models.freq)
-    names = ["p_alive", "expected_purchases_90d", "expected_purchases_365d"]
-    out |= {n: _number(scored[n].iloc[0]) for n in names}
-    out["predicted_clv_365d"] = _number(scored["predicted_clv_365d"].iloc[0])
-    names.append("predicted_clv_365d")
+    names = ["p_alive", "expected_purchases_90d", "expected_purchases_365d", "predicted_clv_365d"]
+    for name in names:
+        _set(batch, name, [_number(v) for v in scored[name]])
     if models.clv_learner is not None:
-        notes.append(
+        _note_all(
+            batch,
             f"predicted_clv_365d from the value models: the run's own came from the "
-            f"{models.clv_learner} learner, which the run does not keep"
+            f"{models.clv_learner} learner, which the run does not keep",
         )
-    dates = next_order_dates(models.value_name, model, summary, at, models.freq)
-    out["expected_next_order_date"] = None if pd.isna(dates.iloc[0]) else dates.iloc[0].date()
-    return [*names, "expected_next_order_date"]
+    moments = [item.rescored.at for item in batch]  # each counts from its own moment
+    dates = next_order_dates(models.value_name, model, summary, moments, models.freq)
+    found = [None if pd.isna(day) else day.date() for day in dates]
+    _set(batch, "expected_next_order_date", found)
 
 
-def _learner_scores(
-    models: RunModels, frame: pd.DataFrame, out: dict[str, Any], notes: list[str]
-) -> list[str]:
+def _learner_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None:
     """Churn probability and the horizon's spend: the run's learners, else the baseline."""
     model = models.estimators.get("value_model")
     if model is None or models.value_name is None:
-        return []
-    fit = ValueFit(models.value_name, model, models.estimators.get("spend_model"))
-    summary = frame[["frequency", "recency", "T", "monetary_value"]]
-    btyd = value_features(fit, summary, models.horizon_days, models.freq)
-    X = pd.concat([frame.drop(columns=btyd.columns, errors="ignore"), btyd], axis=1)
-    churn, calibration = models.estimators.get("churn"), models.estimators.get("churn_calibration")
-    spend = models.estimators.get("spend")
+        return
     not_kept = models.estimators.get("not_kept") or []
     if not_kept:  # the run chose a learner that reads the order sequence
-        notes.append(
+        _note_all(
+            batch,
             f"churn probability and spend not recomputed: the run's {', '.join(not_kept)} "
-            "learner reads the order sequence and is not rerun per event"
+            "learner reads the order sequence and is not rerun per event",
         )
-        return []
+        return
+    fit = ValueFit(models.value_name, model, models.estimators.get("spend_model"))
+    btyd = value_features(fit, frame[list(_SUMMARY)], models.horizon_days, models.freq)
+    X = pd.concat([frame.drop(columns=btyd.columns, errors="ignore"), btyd], axis=1)
     try:
-        p = churn.predict_proba(X)[:, 1] if churn is not None else btyd["btyd_p_churn"]
-        if churn is not None and calibration is not None:
-            p = calibration.transform(np.asarray(p))
-        out["churn_probability"] = _number(np.asarray(p)[0])
-        spent = spend.predict(X) if spend is not None else btyd["btyd_expected_spend"]
-        out["predicted_spend_90d"] = _number(np.asarray(spent)[0])
-    except (ValuesegError, ValueError) as exc:  # a feature the row lacks: say so
-        notes.append(f"churn probability and spend not recomputed: {exc}")
-        return []
-    return ["churn_probability", "predicted_spend_90d"]
+        churn, spend = _learners(models, X, btyd)
+    except (ValuesegError, ValueError):  # a row the learner refuses: each row on its own,
+        for i, item in enumerate(batch):  # so the others are scored
+            try:
+                churn, spend = _learners(models, X.iloc[[i]], btyd.iloc[[i]])
+            except (ValuesegError, ValueError) as exc:  # a feature the row lacks: say so
+                item.rescored.notes.append(f"churn probability and spend not recomputed: {exc}")
+                continue
+            _set([item], "churn_probability", churn)
+            _set([item], "predicted_spend_90d", spend)
+        return
+    _set(batch, "churn_probability", churn)
+    _set(batch, "predicted_spend_90d", spend)
+
+
+def _learners(
+    models: RunModels, X: pd.DataFrame, btyd: pd.DataFrame
+) -> tuple[list[float | None], list[float | None]]:
+    churn, calibration = models.estimators.get("churn"), models.estimators.get("churn_calibration")
+    spend = models.estimators.get("spend")
+    p = churn.predict_proba(X)[:, 1] if churn is not None else btyd["btyd_p_churn"]
+    if churn is not None and calibration is not None:
+        p = calibration.transform(np.asarray(p))
+    spent = spend.predict(X) if spend is not None else btyd["btyd_expected_spend"]
+    return [_number(v) for v in np.asarray(p)], [_number(v) for v in np.asarray(spent)]
 
 
 def _number(value: Any) -> float | None:
@@ -342,14 +425,14 @@ def _number(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _lens_scores(
-    models: RunModels,
-    customer_id: str,
-    rebuilt: dict[str, Any],
-    out: dict[str, Any],
-    notes: list[str],
-) -> list[str]:
+def _lens_scores(models: RunModels, batch: list[_Item]) -> None:
     """R, F, M against the run's customers, the grid's name, and the value tier."""
+    for item in batch:
+        _lenses(models, item.customer_id, item.rebuilt, item.rescored)
+
+
+def _lenses(models: RunModels, customer_id: str, rebuilt: dict[str, Any], got: Rescored) -> None:
+    out = got.scores
     known = customer_id in models.distribution.index
     n = models.customers + (0 if known else 1)
     own = models.distribution.loc[customer_id] if known else None
@@ -365,11 +448,11 @@ def _lens_scores(
             worse -= int(old is not None and old < x)
         out[f"rfm_{score}"] = int(1 + (5 * worse) // max(n, 1))
     out["rfm_segment"] = str(models.grid.lookup(out["rfm_r"], out["rfm_f"]))
-    names = ["rfm_r", "rfm_f", "rfm_m", "rfm_segment"]
+    got.recomputed += ["rfm_r", "rfm_f", "rfm_m", "rfm_segment"]
     clv = out.get("predicted_clv_365d")
     if clv is None or models.clv_learner is not None:
-        notes.append("value tier not recomputed: no predicted CLV comparable to the run's")
-        return names
+        got.notes.append("value tier not recomputed: no predicted CLV comparable to the run's")
+        return
     ordered = models.sorted_values["predicted_clv_365d"]
     value = float(_round(clv))
     above = len(ordered) - int(np.searchsorted(ordered, value, side="right"))
@@ -377,46 +460,64 @@ def _lens_scores(
         above -= int(float(_round(own["predicted_clv_365d"])) > value)
     tier = int(np.searchsorted(np.array(DEFAULT_CUTS) * n, above, side="right"))
     out["value_tier"] = tier_labels(DEFAULT_CUTS)[tier]
-    return [*names, "value_tier"]
+    got.recomputed.append("value_tier")
 
 
-def _cluster(
-    models: RunModels, frame: pd.DataFrame, out: dict[str, Any], notes: list[str]
-) -> list[str]:
+def _cluster(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None:
     segmenter = models.estimators.get("segmenter")
     if segmenter is None:
-        notes.append("the run kept no segmenter: cluster not recomputed")
-        return []
+        _note_all(batch, "the run kept no segmenter: cluster not recomputed")
+        return
     if any(str(c).startswith("embedding_") for c in getattr(segmenter, "columns_", [])):
-        notes.append(
+        _note_all(
+            batch,
             "cluster not recomputed: the run's clusters also read the sequence learner's "
-            "embedding (--cluster-features +embedding), which is not rerun per event"
+            "embedding (--cluster-features +embedding), which is not rerun per event",
         )
-        return []
+        return
     try:
-        label = int(segmenter.predict(frame)[0])
-    except (ValuesegError, ValueError, KeyError) as exc:
-        notes.append(f"cluster not recomputed: {exc}")
-        return []
+        labels = [int(v) for v in segmenter.predict(frame)]
+    except (ValuesegError, ValueError, KeyError):  # each row on its own: the others go on
+        for i, item in enumerate(batch):
+            try:
+                label = int(segmenter.predict(frame.iloc[[i]])[0])
+            except (ValuesegError, ValueError, KeyError) as exc:
+                item.rescored.notes.append(f"cluster not recomputed: {exc}")
+                continue
+            _set_cluster(models, item, label)
+        return
+    for item, label in zip(batch, labels, strict=True):
+        _set_cluster(models, item, label)
+
+
+def _set_cluster(models: RunModels, item: _Item, label: int) -> None:
     ident, name = models.clusters.get(label, (label, "Noise" if label < 0 else str(label)))
-    out["cluster"], out["segment"] = ident, name
-    return ["cluster", "segment"]
+    item.rescored.scores["cluster"], item.rescored.scores["segment"] = ident, name
+    item.rescored.recomputed += ["cluster", "segment"]
 
 
-def _action(
-    store: Store, models: RunModels, customer_id: str, out: dict[str, Any], notes: list[str]
-) -> list[str]:
+def _action(store: Store, models: RunModels, batch: list[_Item]) -> None:
     """The next-best action of the new scores, by the run's playbook and recommendations."""
-    recommended = has_recommendations(store, models.run_id, customer_id)
-    scores = pd.DataFrame([{**out, "customer_id": customer_id}])
+    ids = [item.customer_id for item in batch]
+    recommended = recommended_of(store, models.run_id, ids)
+    scores = pd.DataFrame(
+        [{**item.rescored.scores, "customer_id": item.customer_id} for item in batch]
+    )
     chosen = next_best_actions(
         scores,
         models.playbook,
-        recommendations=scores[["customer_id"]] if recommended else None,
+        recommendations=pd.DataFrame({"customer_id": sorted(recommended)}),
     )
-    if chosen.empty:
-        notes.append("no rule of the playbook meets the new scores: no next-best action")
-        out["action"] = None
-        return ["action"]
-    out["action"], out["action_rule"] = str(chosen["action"].iloc[0]), str(chosen["rule"].iloc[0])
-    return ["action", "action_rule"]
+    picked = {
+        str(c): (str(a), str(r))
+        for c, a, r in zip(chosen["customer_id"], chosen["action"], chosen["rule"], strict=True)
+    }
+    for item in batch:
+        got = item.rescored
+        if item.customer_id not in picked:
+            got.notes.append("no rule of the playbook meets the new scores: no next-best action")
+            got.scores["action"] = None
+            got.recomputed.append("action")
+            continue
+        got.scores["action"], got.scores["action_rule"] = picked[item.customer_id]
+        got.recomputed += ["action", "action_rule"]

@@ -30,7 +30,6 @@ __all__ = [
     "feature_rows_of",
     "latest_changes_of",
     "line_rows_of",
-    "recommended_of",
     "row_hashes",
     "score_rows_of",
     "stored_lines_of",
@@ -157,19 +156,6 @@ def views_of(store: Store, until: Mapping[str, datetime]) -> dict[str, int]:
             [*chunk, *(v for c in chunk for v in (c, until[c]))],
         ).fetchall()
         out |= {str(c): int(n) for c, n in rows}
-    return out
-
-
-def recommended_of(store: Store, run_id: int, ids: Sequence[str]) -> set[str]:
-    """The customers run ``run_id`` recommended something to."""
-    out: set[str] = set()
-    for chunk in _chunks(ids):
-        rows = store.con.execute(
-            _of("recommendations", "run_id, customer_id", len(chunk))
-            + "SELECT DISTINCT customer_id FROM c WHERE run_id = ?",
-            [*chunk, run_id],
-        ).fetchall()
-        out |= {str(c) for (c,) in rows}
     return out
 
 

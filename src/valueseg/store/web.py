@@ -336,13 +336,15 @@ def chosen_value_model(store: Store, run_id: int) -> str | None:
 
 
 def run_distribution(store: Store, run_id: int) -> pd.DataFrame:
-    """Every customer of a run with what the RFM scores and value tiers rank them by:
-    ``customer_id, days_since_last_order, orders_total, spend_total, predicted_clv_365d``."""
+    """Every customer of a run with what the RFM scores and value tiers rank them by, and
+    whether the run recommended them anything: ``customer_id, days_since_last_order,
+    orders_total, spend_total, predicted_clv_365d, recommended``."""
     return store.con.execute(
         "SELECT f.customer_id, f.days_since_last_order, f.orders_total, f.spend_total, "
-        "s.predicted_clv_365d FROM customer_features f LEFT JOIN customer_scores s "
+        "s.predicted_clv_365d, f.customer_id IN (SELECT customer_id FROM recommendations "
+        "WHERE run_id = ?) AS recommended FROM customer_features f LEFT JOIN customer_scores s "
         "ON s.run_id = f.run_id AND s.customer_id = f.customer_id WHERE f.run_id = ?",
-        [run_id],
+        [run_id, run_id],
     ).df()
 
 

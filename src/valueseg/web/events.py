@@ -169,12 +169,13 @@ def _unscored(event: EventIn, report: IngestReport, kind: str) -> dict[str, Any]
 
 
 def _befores(
-    store: Store, run_id: int, ids: Sequence[str]
+    store: Store, run_id: int, ids: Sequence[str], columns: Sequence[str]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Each customer's scores in the run before the order (absent: the run did not score
-    them), and their stored feature rows (read once: the rescoring starts from them)."""
+    them), and their stored feature rows' ``columns`` (read once: the rescoring starts
+    from them; the summary among them)."""
     scores = score_rows_of(store, run_id, ids, SCORE_COLUMNS)
-    features = feature_rows_of(store, run_id, ids)
+    features = feature_rows_of(store, run_id, ids, columns)
     actions = actions_of(store, run_id, ids)
     logged = latest_changes_of(store, run_id, ids)
     before: dict[str, dict[str, Any]] = {}
@@ -202,14 +203,15 @@ def _scored(
     if run_id is None or not todo:
         return out
     ids = [loaded[i][0].customer_id for i in todo]
-    before, features = _befores(store, run_id, ids)
     try:
         models = state.run_models(store, run_id)
     except ValuesegError as exc:
+        before, _ = _befores(store, run_id, ids, list(_SUMMARY))
         for i in todo:
             event, report = loaded[i]
             out[i] = _not_scored(run_id, event, report, before, report.last_timestamp, exc)
         return out
+    before, features = _befores(store, run_id, ids, [*models.carried, *_SUMMARY])
     ats = {i: max(loaded[i][1].last_timestamp or models.as_of, models.as_of) for i in todo}
     results = rescore_many(
         store,

@@ -43,7 +43,6 @@ from valueseg.store.estimators import estimator_names, read_estimator
 from valueseg.store.many_customers import (
     feature_rows_of,
     line_rows_of,
-    recommended_of,
     views_of,
 )
 from valueseg.store.predict import read_predict_fits
@@ -56,7 +55,7 @@ from valueseg.store.web import (
 )
 from valueseg.web.rebuild import rebuild_features
 
-__all__ = ["Rescored", "RunModels", "load_run_models", "rescore", "rescore_many"]
+__all__ = ["Rescored", "RunModels", "load_run_models", "rescore", "rescore_many", "stored_rows"]
 
 _RFM = {"r": "days_since_last_order", "f": "orders_total", "m": "spend_total"}
 _SUMMARY = ("frequency", "recency", "T", "monetary_value")
@@ -77,11 +76,13 @@ class RunModels:
     channels: list[str]
     categories: list[str]
     has_events: bool
-    distribution: pd.DataFrame  # customer_id index; _RFM columns and predicted_clv_365d
+    distribution: pd.DataFrame  # customer_id index; _RFM, predicted_clv_365d, recommended
     sorted_values: dict[str, np.ndarray]
     clusters: dict[int, tuple[int, str]]  # the segmenter's label -> (stored id, name)
     clv_learner: str | None  # the learner the run's CLV came from, when not the value models
     new_customer: dict[str, float]  # the carried columns of a customer the run did not see
+    columns: list[str] = field(default_factory=list)  # the feature table's, in its order
+    carried: list[str] = field(default_factory=list)  # those not rebuilt from the orders
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -126,6 +127,14 @@ def load_run_models(store: Store, run_id: int) -> RunModels:
     clv = _round(dist["predicted_clv_365d"])
     sorted_values["predicted_clv_365d"] = np.sort(np.where(np.isnan(clv), -np.inf, clv))
     channels, categories, has_events = _shop_lists(store, row["as_of"])
+    columns = [c for c in feature_types(store) if c != "run_id"]
+    rebuilt = rebuild_features(  # the columns a rebuild gives, for one made-up order
+        [("probe", row["as_of"], 1.0, None, None, None, None, False)],
+        row["as_of"],
+        channels=channels,
+        categories=categories,
+        views=0 if has_events else None,
+    )
     return RunModels(
         run_id=run_id,
         as_of=row["as_of"],
@@ -143,6 +152,8 @@ def load_run_models(store: Store, run_id: int) -> RunModels:
         clusters=_cluster_names(store, run_id, estimators.get("segmenter")),
         clv_learner=_clv_learner(store, run_id),
         new_customer=_new_customer(store),
+        columns=columns,
+        carried=[c for c in columns if c not in rebuilt and c != "customer_id"],
         notes=notes,
     )
 
@@ -269,13 +280,14 @@ def rescore_many(
     the error of a customer who cannot be scored (the others are scored all the same).
 
     ``stored``: customer id -> their feature row of the run (None: the run did not see
-    them), when the caller has read them already; else read here."""
+    them; at least the columns :func:`stored_rows` reads), when the caller has read them
+    already; else read here."""
     ids = list(dict.fromkeys(c for c, _ in wanted))
     if len(ids) < len(wanted):
         raise ValueError("rescore_many takes each customer once")
     lines = line_rows_of(store, ids, LINE_COLUMNS)
     views = views_of(store, dict(wanted)) if models.has_events else {}
-    known = stored if stored is not None else feature_rows_of(store, models.run_id, ids)
+    known = stored if stored is not None else stored_rows(store, models, ids)
     out: list[Rescored | ValuesegError] = []
     batch: list[_Item] = []
     for customer_id, at in wanted:
@@ -303,6 +315,13 @@ def rescore_many(
     return out
 
 
+def stored_rows(store: Store, models: RunModels, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The customers' feature rows of the run, as far as rescoring needs them: the columns
+    not rebuilt from the orders (carried) and the summary (a posted order's answer shows
+    the run's). A customer the run did not see is absent."""
+    return feature_rows_of(store, models.run_id, ids, [*models.carried, *_SUMMARY])
+
+
 @dataclass
 class _Item:
     """One customer of a batch: the rebuilt columns, the full feature row, the answer."""
@@ -324,7 +343,8 @@ def _item(
     if old is None:
         old = {k: v for k, v in models.new_customer.items() if k not in ("run_id", "customer_id")}
         notes.append("a customer the run did not see: event and attribute columns as for none")
-    row = {**old, **rebuilt, "customer_id": customer_id}
+    merged = {**old, **rebuilt, "customer_id": customer_id}
+    row = {k: merged.pop(k) for k in models.columns if k in merged} | merged  # the table's order
     carried = sorted(k for k in old if k not in rebuilt and k != "customer_id")
     scores: dict[str, Any] = {k: rebuilt[k] for k in _SUMMARY}
     return _Item(customer_id, rebuilt, row, Rescored(at, scores, [*scores], carried, notes))
@@ -337,7 +357,7 @@ def _score(store: Store, models: RunModels, batch: list[_Item]) -> None:
         step(models, frame, batch)
     _lens_scores(models, batch)
     _cluster(models, frame, batch)
-    _action(store, models, batch)
+    _action(models, batch)
 
 
 def _note_all(batch: list[_Item], note: str) -> None:
@@ -496,17 +516,20 @@ def _set_cluster(models: RunModels, item: _Item, label: int) -> None:
     item.rescored.recomputed += ["cluster", "segment"]
 
 
-def _action(store: Store, models: RunModels, batch: list[_Item]) -> None:
-    """The next-best action of the new scores, by the run's playbook and recommendations."""
-    ids = [item.customer_id for item in batch]
-    recommended = recommended_of(store, models.run_id, ids)
+def _action(models: RunModels, batch: list[_Item]) -> None:
+    """The next-best action of the new scores, by the run's playbook and recommendations
+    (a customer the run did not see has none of its recommendations)."""
+    flags = models.distribution["recommended"]
+    recommended = [
+        i.customer_id for i in batch if i.customer_id in flags.index and flags[i.customer_id]
+    ]
     scores = pd.DataFrame(
         [{**item.rescored.scores, "customer_id": item.customer_id} for item in batch]
     )
     chosen = next_best_actions(
         scores,
         models.playbook,
-        recommendations=pd.DataFrame({"customer_id": sorted(recommended)}),
+        recommendations=pd.DataFrame({"customer_id": recommended}),
     )
     picked = {
         str(c): (str(a), str(r))

@@ -24,6 +24,12 @@ from valueseg.web.errors import install_handlers
 __all__ = ["create_app"]
 
 _LOG = logging.getLogger("valueseg.web")
+#: Requests handled in worker threads at once (FastAPI runs a plain ``def`` route and its
+#: dependencies in anyio's pool, 40 threads by default). The work is mostly Python, which
+#: runs one thread at a time: 40 threads taking turns served fewer requests a second than a
+#: few, and under a burst the server fell behind for good (BENCHMARKS.md, web API). The
+#: requests beyond these wait in the event loop, where waiting costs nothing.
+WORKER_THREADS = 8
 
 _DESCRIPTION = """
 valueseg's API over one store: runs, segments, customers' scores and recommendations, and
@@ -65,6 +71,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         yield
         job = state.job
         if job is not None and not job.done.is_set():  # the run's results are not written yet

@@ -9,9 +9,10 @@ their rows read in a few statements, every estimator applied once to all of them
 nothing waits; under heavy load the batches grow with it, so more orders a second are
 scored at about the same latency.
 
-Each request thread hands its order to :meth:`OrderBatcher.submit` and waits for its own
-answer (or error). A batch holds one order per customer: a second order of a customer
-goes into the next batch, so it is scored from the first's result, as if posted after it.
+Each request hands its order to :meth:`OrderBatcher.enqueue` and awaits its own answer
+(or error); :meth:`OrderBatcher.submit` waits for it in a thread. A batch holds one order
+per customer: a second order of a customer goes into the next batch, so it is scored from
+the first's result, as if posted after it.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class OrderBatcher:
 
     def submit(self, customer_id: str, order: Any, caller: Any) -> dict[str, Any]:
         """Queue an order and wait for its answer (its error raised here)."""
+        return self.enqueue(customer_id, order, caller).result()
+
+    def enqueue(self, customer_id: str, order: Any, caller: Any) -> Future[dict[str, Any]]:
+        """Queue an order; its answer comes in the future returned (the API awaits it
+        without holding a worker thread)."""
         pending = Pending(customer_id, order, caller)
         with self._ready:
             if self._stop:
@@ -70,7 +76,7 @@ class OrderBatcher:
                 )
                 self._thread.start()
             self._ready.notify()
-        return pending.answer.result()
+        return pending.answer
 
     def waiting(self) -> int:
         """Orders queued and not taken into a batch yet."""

@@ -20,7 +20,7 @@ import contextlib
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -132,20 +132,25 @@ class WebState:
             )
         self.writer = what
 
-    def release_write(self) -> None:
-        """Give the write lock back (from whichever thread finished the write)."""
+    def release_write(self, clears: bool = True) -> None:
+        """Give the write lock back (from whichever thread finished the write); ``clears``:
+        empty the read cache (False: the write changed nothing it keeps)."""
         self.writer = None
-        self.cache.clear()
+        if clears:
+            self.cache.clear()
         self.write_lock.release()
 
     @contextlib.contextmanager
-    def writing(self, what: str, wait: float = WRITE_WAIT_S) -> Iterator[None]:
-        """Hold the write lock for ``what`` (409 when it cannot be had)."""
+    def writing(
+        self, what: str, wait: float = WRITE_WAIT_S, *, clears: bool = True
+    ) -> Iterator[None]:
+        """Hold the write lock for ``what`` (409 when it cannot be had); ``clears`` as for
+        :meth:`release_write`."""
         self.acquire_write(what, wait)
         try:
             yield
         finally:
-            self.release_write()
+            self.release_write(clears)
 
 
 def web_state(request: Request) -> WebState:
@@ -154,8 +159,12 @@ def web_state(request: Request) -> WebState:
     return state
 
 
-def get_store(request: Request) -> Iterator[Store]:
-    """A store on a connection of the request's own, closed after it."""
+async def get_store(request: Request) -> AsyncIterator[Store]:
+    """A store on a connection of the request's own, closed after it.
+
+    This and the caller's dependencies are ``async``: they only open a DuckDB cursor and
+    look a key up (in memory, but for a key's first use), so they run in the event loop
+    instead of a worker thread each (a thread's turn costs more than the work)."""
     store = request_store(web_state(request).root)
     try:
         yield store
@@ -166,7 +175,7 @@ def get_store(request: Request) -> Iterator[Store]:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def _caller(request: Request, store: StoreDep) -> Caller | None:
+async def _caller(request: Request, store: StoreDep) -> Caller | None:
     state = web_state(request)
     if not state.keys_required:
         return Caller(None, "admin")
@@ -179,10 +188,10 @@ def _caller(request: Request, store: StoreDep) -> Caller | None:
 CallerOrNone = Annotated[Caller | None, Depends(_caller)]
 
 
-def require(role: str) -> Callable[..., Caller]:
+def require(role: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency giving the caller when their role is at least ``role`` (401, 403)."""
 
-    def dependency(request: Request, caller: CallerOrNone) -> Caller:
+    async def dependency(request: Request, caller: CallerOrNone) -> Caller:
         if caller is None:
             db = web_state(request).root.path
             raise ApiError(

@@ -21,6 +21,7 @@ those posted while a batch is scored are loaded and scored together, as the next
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import pandas as pd
@@ -45,7 +46,7 @@ from valueseg.web.realtime import rescore_many
 from valueseg.web.schemas import EventIn, clean, plain
 from valueseg.web.views import latest_run
 
-__all__ = ["post_event", "post_orders"]
+__all__ = ["post_browse", "post_event", "post_orders", "queue_order"]
 
 _FIELDS = ("customer_id", "order_id", "timestamp", "amount", "event_type", "product_id")
 _SUMMARY = ("frequency", "recency", "T", "monetary_value")
@@ -83,27 +84,39 @@ def _refused(report: IngestReport) -> ApiError | None:
 
 
 def post_event(state: WebState, store: Store, event: EventIn, caller: Caller) -> dict[str, Any]:
-    """Load ``event`` and, for an order, score its customer again (see the module).
+    """Load ``event`` and, for an order, score its customer again (see the module); wait
+    for the answer in this thread.
 
     An order goes to the server's batcher (:mod:`valueseg.web.batcher`), which loads and
     scores it with the orders posted beside it (:func:`post_orders`); a browse event is
     loaded here, with ``store``."""
-    kind = "events" if event.event_type else "transactions"
-    if kind == "transactions" and event.amount is None:
+    queued = queue_order(state, event, caller)
+    return queued.result() if queued is not None else post_browse(state, store, event, caller)
+
+
+def queue_order(state: WebState, event: EventIn, caller: Caller) -> Future[dict[str, Any]] | None:
+    """An order queued for its batch, its answer to come in the future returned; None for
+    a browse event (:func:`post_browse` loads it). 422 for an order without an amount."""
+    if event.event_type:
+        return None
+    if event.amount is None:
         raise ApiError(
             422,
             "invalid",
             "Field 'amount': an order needs its amount (or give event_type for a browse event).",
             "amount",
         )
-    if kind == "transactions":
-        return state.orders.submit(event.customer_id, event, caller)
+    return state.orders.enqueue(event.customer_id, event, caller)
+
+
+def post_browse(state: WebState, store: Store, event: EventIn, caller: Caller) -> dict[str, Any]:
+    """Load a browse event (ingest's rules) under the write lock; it is not scored."""
     with state.writing(f"an event of customer {event.customer_id!r}"):
-        report = ingest(_frame(event, kind), kind=kind, db=store)
+        report = ingest(_frame(event, "events"), kind="events", db=store)
         refused = _refused(report)
         if refused is not None:
             raise refused
-        out = _unscored(event, report, kind)
+        out = _unscored(event, report, "events")
         _audit(state, caller, event, report, out)
     return out
 
@@ -118,7 +131,8 @@ def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
     (:func:`~valueseg.web.realtime.rescore_many`)."""
     store = request_store(state.root)
     try:
-        with state.writing(f"{len(batch)} posted order(s)"):
+        # orders change no run, key or personal-data column: the read cache stays
+        with state.writing(f"{len(batch)} posted order(s)", clears=False):
             reports = load_orders(store, [p.order.model_dump() for p in batch])
             loaded: list[tuple[Pending, IngestReport]] = []
             for pending, report in zip(batch, reports, strict=True):

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from valueseg.store import Store
-from valueseg.store.lines import earlier_load, earlier_load_row, stored_line_exists
+from valueseg.store.lines import DEDUP_COLUMNS, earlier_load, earlier_load_row
+from valueseg.store.many_customers import stored_lines_of
 from valueseg.store.pii import customer_attributes
 from valueseg.store.predict import customer_reasons, read_reasons
 from valueseg.store.recommend import has_recommendations, read_recommendations
@@ -120,7 +121,6 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "line rows": ("transactions", lambda s: customer_line_rows(s, WHO, datetime(2023, 6, 1))),
     "attributes": ("customers", lambda s: customer_attributes(s, WHO)),
     "known": ("transactions", lambda s: customer_is_known(s, WHO)),
-    "line exists": ("transactions", lambda s: stored_line_exists(s, _stored_line(s))),
 }
 
 
@@ -174,10 +174,11 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
         [WHO, datetime(2023, 6, 1)],
     ).fetchone()
     assert views is not None and customer_views(filled, WHO, datetime(2023, 6, 1)) == views[0] > 0
-    same = _stored_line(filled)
-    assert stored_line_exists(filled, same)
-    assert not stored_line_exists(filled, {**same, "amount": None})
-    assert not stored_line_exists(filled, {**same, "customer_id": "c1"})
+    same = _stored_line(filled)  # ingest's duplicate check, for a batch of posted orders
+    keys = stored_lines_of(filled, [WHO, "c1"], DEDUP_COLUMNS)
+    assert tuple(same.get(k) for k in DEDUP_COLUMNS) in keys
+    assert tuple({**same, "amount": None}.get(k) for k in DEDUP_COLUMNS) not in keys
+    assert tuple({**same, "customer_id": "c1"}.get(k) for k in DEDUP_COLUMNS) not in keys
     assert customer_is_known(filled, WHO) and not customer_is_known(filled, "nobody")
 
 

@@ -181,8 +181,16 @@ def _ident(name: str) -> str:
 
 def row_hashes(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """DuckDB's ``hash`` of each row as a struct of VARCHAR and DOUBLE fields (in order),
-    as ingest hashes a one-row source (:func:`valueseg.store.lines.row_hash`), in one
-    statement per shape of row."""
+    as ingest hashes a one-row source of those types (its fingerprint's), in one statement
+    per shape of row.
+
+    Examples
+    --------
+    >>> with Store(":memory:") as store:
+    ...     a, b, c = row_hashes(store, [{"a": "x", "b": 1.5}, {"a": "y"}, {"a": "x", "b": 1.5}])
+    ...     a == c != b
+    True
+    """
     out: list[int | None] = [None] * len(rows)
     shapes: dict[tuple[tuple[str, bool], ...], list[int]] = {}
     for i, row in enumerate(rows):
@@ -219,16 +227,18 @@ def earlier_loads(store: Store, kind: str, fingerprints: Sequence[str]) -> dict[
 
 def stored_lines_of(store: Store, ids: Sequence[str], keys: Sequence[str]) -> set[tuple[Any, ...]]:
     """The de-duplication keys (``keys``, the customer id first) of the customers' lines in
-    ``transactions`` and ``kept_aside``, as DuckDB returns them."""
+    ``transactions`` (through its index) and ``kept_aside`` (unindexed: the lines set aside
+    are few), as DuckDB returns them, in one statement."""
     names = ", ".join(_ident(k) for k in keys)
     out: set[tuple[Any, ...]] = set()
     for chunk in _chunks(ids):
-        for table in ("transactions", "kept_aside"):
-            rows = store.con.execute(
-                f"SELECT {names} FROM {table} WHERE customer_id IN ({_marks(len(chunk))})",
-                chunk,
-            ).fetchall()
-            out |= set(rows)
+        marks = _marks(len(chunk))
+        rows = store.con.execute(
+            f"SELECT {names} FROM transactions WHERE customer_id IN ({marks}) UNION ALL "
+            f"SELECT {names} FROM kept_aside WHERE customer_id IN ({marks})",
+            [*chunk, *chunk],
+        ).fetchall()
+        out |= set(rows)
     return out
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.store.test_one_customer import WHO, _scans, filled  # noqa: F401 (a fixture)
+from tests.store.test_one_customer import (  # noqa: F401 (filled: a fixture)
+    WHO,
+    _scans,
+    fill_loads,
+    filled,
+)
 from valueseg.store import Store
 from valueseg.store.lines import DEDUP_COLUMNS
 from valueseg.store.many_customers import (
@@ -71,12 +76,7 @@ def test_several_customers_read_as_one_customer_each(filled: Store) -> None:  # 
 
 def test_loads_are_found_by_fingerprint_through_the_index() -> None:
     with Store(":memory:") as store:
-        store.con.execute(
-            "INSERT INTO loads (load_id, source, kind, fingerprint, rows_read, accepted, "
-            "rejected, mapping, loaded_at) SELECT i, 'api', CASE WHEN i % 2 = 0 THEN "
-            "'transactions' ELSE 'events' END, 'fp' || (i // 4), 4, 3, 1, '{}', now() "
-            "FROM range(1, 8001) t(i)"
-        )
+        fill_loads(store)
         found, scans = _scans(
             store, lambda: earlier_loads(store, "transactions", ["fp7", "fp9", "none"])
         )

@@ -182,16 +182,22 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
     assert customer_is_known(filled, WHO) and not customer_is_known(filled, "nobody")
 
 
+def fill_loads(store: Store) -> None:
+    """8,000 loads, four of each fingerprint ``fp<k>`` (loads 4k to 4k + 3), even ones of
+    orders and odd ones of events."""
+    store.con.execute(
+        "INSERT INTO loads (load_id, source, kind, fingerprint, rows_read, accepted, "
+        "rejected, mapping, loaded_at) SELECT i, 'api', CASE WHEN i % 2 = 0 THEN "
+        "'transactions' ELSE 'events' END, 'fp' || (i // 4), 4, 3, 1, '{}', now() "
+        "FROM range(1, 8001) t(i)"
+    )
+
+
 def test_an_earlier_load_is_found_through_the_index_by_fingerprint() -> None:
     """Ingest's "loaded before" (and each posted order's) reads ``loads`` by fingerprint
     through its index (schema 7): ``loads`` gains a row per posted order."""
     with Store(":memory:") as store:
-        store.con.execute(
-            "INSERT INTO loads (load_id, source, kind, fingerprint, rows_read, accepted, "
-            "rejected, mapping, loaded_at) SELECT i, 'api', CASE WHEN i % 2 = 0 THEN "
-            "'transactions' ELSE 'events' END, 'fp' || (i // 4), 4, 3, 1, '{}', now() "
-            "FROM range(1, 8001) t(i)"
-        )
+        fill_loads(store)
         found, scans = _scans(store, lambda: earlier_load_row(store, "events", "fp7"))
         assert scans.get("loads") == "Index Scan", scans
         assert found == (29, 4, 3, 1)  # fp7: loads 28-31; the first events load is 29

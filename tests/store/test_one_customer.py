@@ -21,7 +21,7 @@ from valueseg.store.lines import DEDUP_COLUMNS, earlier_load, earlier_load_row
 from valueseg.store.many_customers import stored_lines_of
 from valueseg.store.pii import customer_attributes
 from valueseg.store.predict import customer_reasons, read_reasons
-from valueseg.store.recommend import has_recommendations, read_recommendations
+from valueseg.store.recommend import read_recommendations
 from valueseg.store.web import (
     customer_action,
     customer_feature_row,
@@ -116,7 +116,6 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "reasons": ("customer_reasons", lambda s: read_reasons(s, 2, WHO)),
     "lookup reasons": ("customer_reasons", lambda s: customer_reasons(s, 2, WHO)),
     "recommendations": ("recommendations", lambda s: read_recommendations(s, 2, WHO)),
-    "has recommendations": ("recommendations", lambda s: has_recommendations(s, 2, WHO)),
     "views": ("events", lambda s: customer_views(s, WHO, datetime(2023, 6, 1))),
     "line rows": ("transactions", lambda s: customer_line_rows(s, WHO, datetime(2023, 6, 1))),
     "attributes": ("customers", lambda s: customer_attributes(s, WHO)),
@@ -166,8 +165,8 @@ def test_the_reads_answer_as_a_plain_filter(filled: Store) -> None:
     reasons = read_reasons(filled, 2, WHO)
     assert list(reasons["rank"]) == [1, 2, 3] and set(reasons["customer_id"]) == {WHO}
     assert list(read_recommendations(filled, 1, WHO)["product_id"]) == ["p1", "p2", "p3"]
-    assert has_recommendations(filled, 1, WHO) and not has_recommendations(filled, 3, WHO)
-    assert not has_recommendations(filled, 1, "nobody")
+    assert read_recommendations(filled, 3, WHO).empty
+    assert read_recommendations(filled, 1, "nobody").empty
     views = con.execute(
         "SELECT count(*) FROM events WHERE customer_id = ? AND event_type = 'view' "
         "AND timestamp <= ?",

@@ -8,16 +8,15 @@ import pytest
 
 from valueseg.errors import InputError
 from valueseg.store import Store
+from valueseg.store.many_customers import latest_changes_of, write_changes
 from valueseg.store.web import (
     SORTS,
     active_keys,
-    latest_changes,
     list_keys,
     request_store,
     revoke_key,
     segment_customers,
     write_audit,
-    write_segment_changes,
 )
 from valueseg.web.auth import Caller, bearer, create_key, hash_key, identify
 
@@ -65,10 +64,10 @@ def test_sort_and_lens_come_from_closed_lists(store: Store) -> None:
 
 
 def test_changes_and_audit_rows(store: Store) -> None:
-    write_segment_changes(store, 3, "c1", [("rfm", "At Risk", "Champions")], "order 1")
-    write_segment_changes(store, 3, "c1", [("rfm", "Champions", "Loyal Customers")], "order 2")
-    assert latest_changes(store, 3, "c1") == {"rfm": "Loyal Customers"}
-    assert latest_changes(store, 2, "c1") == {}
+    write_changes(store, 3, [("c1", "rfm", "At Risk", "Champions", "order 1")])
+    write_changes(store, 3, [("c1", "rfm", "Champions", "Loyal Customers", "order 2")])
+    assert latest_changes_of(store, 3, ["c1"]) == {"c1": {"rfm": "Loyal Customers"}}
+    assert latest_changes_of(store, 2, ["c1"]) == {}
     write_audit(store, None, "admin", "read_customer", "c1", {"page": 1})
     row = store.con.execute("SELECT key_id, role, action, target, detail FROM audit_log").fetchone()
     assert row == (None, "admin", "read_customer", "c1", '{"page": 1}')

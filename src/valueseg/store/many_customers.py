@@ -50,13 +50,6 @@ def _chunks(ids: Sequence[str]) -> list[list[str]]:
     return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
 
 
-def _rows(store: Store, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-    cursor = store.con.execute(sql, list(args))
-    rows = cursor.fetchall()
-    names = [d[0] for d in cursor.description or []]
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
 def _of(table: str, columns: str, count: int) -> str:
     """``WITH c AS MATERIALIZED (SELECT columns FROM table WHERE customer_id IN (...))``."""
     return (
@@ -65,19 +58,33 @@ def _of(table: str, columns: str, count: int) -> str:
     )
 
 
+def _run_rows(
+    store: Store, table: str, run_id: int, ids: Sequence[str], columns: Sequence[str] | None
+) -> dict[str, dict[str, Any]]:
+    """Customer id -> its row of run ``run_id`` in ``table`` (``customer_id`` and
+    ``columns``, or every column but ``run_id``): every run's rows through the index, the
+    run picked here."""
+    wanted = None if columns is None else dict.fromkeys(("run_id", "customer_id", *columns))
+    names = "*" if wanted is None else ", ".join(f'"{c}"' for c in wanted)
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        cursor = store.con.execute(
+            f"SELECT {names} FROM {table} WHERE customer_id IN ({_marks(len(chunk))})", chunk
+        )
+        header = [d[0] for d in cursor.description or []]
+        for values in cursor.fetchall():
+            row = dict(zip(header, values, strict=True))
+            if row.pop("run_id") == run_id:
+                out[str(row["customer_id"])] = row
+    return out
+
+
 def score_rows_of(
     store: Store, run_id: int, ids: Sequence[str], columns: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     """Customer id -> its ``customer_scores`` row of run ``run_id`` (``customer_id`` and
     ``columns``); a customer the run did not score is absent."""
-    out: dict[str, dict[str, Any]] = {}
-    names = ", ".join(f'"{c}"' for c in dict.fromkeys(("run_id", "customer_id", *columns)))
-    for chunk in _chunks(ids):
-        sql = f"SELECT {names} FROM customer_scores WHERE customer_id IN ({_marks(len(chunk))})"
-        for row in _rows(store, sql, chunk):
-            if row.pop("run_id") == run_id:
-                out[str(row["customer_id"])] = row
-    return out
+    return _run_rows(store, "customer_scores", run_id, ids, columns)
 
 
 def feature_rows_of(
@@ -85,15 +92,7 @@ def feature_rows_of(
 ) -> dict[str, dict[str, Any]]:
     """Customer id -> its ``customer_features`` row of run ``run_id`` (``customer_id`` and
     ``columns``, or every column but ``run_id``)."""
-    wanted = None if columns is None else dict.fromkeys(("run_id", "customer_id", *columns))
-    names = "*" if wanted is None else ", ".join(f'"{c}"' for c in wanted)
-    out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
-        sql = f"SELECT {names} FROM customer_features WHERE customer_id IN ({_marks(len(chunk))})"
-        for row in _rows(store, sql, chunk):
-            if row.pop("run_id") == run_id:
-                out[str(row["customer_id"])] = row
-    return out
+    return _run_rows(store, "customer_features", run_id, ids, columns)
 
 
 def actions_of(store: Store, run_id: int, ids: Sequence[str]) -> dict[str, tuple[str, str]]:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from valueseg.recommend.stage import RecommendResult
 
 __all__ = [
-    "has_recommendations",
     "read_evaluation",
     "read_recommendations",
     "read_similar",
@@ -84,13 +83,6 @@ def read_recommendations(store: Store, run_id: int, customer_id: Any = None) -> 
         return store.con.execute(sql, [str(customer_id), run_id]).df()
     sql = f"SELECT {columns} FROM recommendations WHERE run_id = ? ORDER BY customer_id, rank"
     return store.con.execute(sql, [run_id]).df()
-
-
-def has_recommendations(store: Store, run_id: int, customer_id: Any) -> bool:
-    """Whether run ``run_id`` recommended anything to the customer (through the index)."""
-    sql = of_customer("recommendations", "run_id") + "SELECT count(*) > 0 FROM c WHERE run_id = ?"
-    row = store.con.execute(sql, [str(customer_id), run_id]).fetchone()
-    return bool(row and row[0])
 
 
 def read_evaluation(store: Store, run_id: int) -> pd.DataFrame:

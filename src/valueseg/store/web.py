@@ -43,7 +43,6 @@ __all__ = [
     "finished_runs",
     "insert_key",
     "key_by_hash",
-    "latest_changes",
     "list_keys",
     "loads_rows",
     "model_fit_rows",
@@ -58,7 +57,6 @@ __all__ = [
     "segment_history",
     "write_audit",
     "write_audit_rows",
-    "write_segment_changes",
 ]
 
 #: Lens name -> the ``customer_scores`` column holding a customer's segment in it.
@@ -252,25 +250,6 @@ def audit_rows(store: Store, limit: int = 100) -> pd.DataFrame:
     ).df()
 
 
-def write_segment_changes(
-    store: Store,
-    run_id: int,
-    customer_id: str,
-    changes: Iterable[tuple[str, str | None, str | None]],
-    cause: str,
-) -> None:
-    """One ``segment_changes`` row per ``(lens, before, after)``, in one statement (DuckDB's
-    ``executemany`` cost 6 ms for a posted order's few rows)."""
-    rows = [[run_id, customer_id, lens, b, a, cause] for lens, b, a in changes]
-    if rows:
-        values = ", ".join(["(now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)"] * len(rows))
-        store.con.execute(
-            "INSERT INTO segment_changes (changed_at, run_id, customer_id, lens, before_value, "
-            f"after_value, cause) VALUES {values}",
-            [v for row in rows for v in row],
-        )
-
-
 def segment_changes(store: Store, customer_id: str) -> list[dict[str, Any]]:
     """``changed_at, run_id, lens, before_value, after_value, cause`` of a customer, oldest
     first."""
@@ -280,16 +259,6 @@ def segment_changes(store: Store, customer_id: str) -> list[dict[str, Any]]:
         "WHERE customer_id = ? ORDER BY changed_at, rowid",
         [customer_id],
     )
-
-
-def latest_changes(store: Store, run_id: int, customer_id: str) -> dict[str, str | None]:
-    """Lens -> the newest ``after_value`` logged for the customer under run ``run_id``."""
-    rows = store.con.execute(
-        "SELECT lens, arg_max(after_value, rowid) FROM segment_changes "
-        "WHERE run_id = ? AND customer_id = ? GROUP BY lens",
-        [run_id, customer_id],
-    ).fetchall()
-    return {str(lens): (None if v is None else str(v)) for lens, v in rows}
 
 
 # -- runs -----------------------------------------------------------------------------------

@@ -15,9 +15,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from valueseg.store.web import request_store
-from valueseg.web.auth import Caller, role_at_least
-from valueseg.web.deps import Admin, Analyst, StoreDep, Viewer, WebState, web_state
+from valueseg.web.auth import role_at_least
+from valueseg.web.deps import Admin, Analyst, StoreDep, Viewer, web_state
 from valueseg.web.events import post_browse, queue_order
 from valueseg.web.schemas import (
     CustomerOut,
@@ -169,7 +168,9 @@ def get_quality(store: StoreDep, caller: Viewer) -> dict[str, Any]:
     tags=["events"],
     responses={409: {"model": ErrorBody, "description": "The same event was loaded before"}},
 )
-async def post_events(event: EventIn, request: Request, caller: Admin) -> dict[str, Any]:
+async def post_events(
+    event: EventIn, request: Request, store: StoreDep, caller: Admin
+) -> dict[str, Any]:
     """Store an order (or a browse event) as ingest would, and score an order's customer
     again at once with the latest run's estimators: scores before and after, and the
     segment changes (logged in ``segment_changes``)."""
@@ -178,12 +179,4 @@ async def post_events(event: EventIn, request: Request, caller: Admin) -> dict[s
     if queued is not None:  # awaited here: no worker thread waits for the batch
         answer: dict[str, Any] = await asyncio.wrap_future(queued)
         return answer
-    return await run_in_threadpool(_browse, state, event, caller)
-
-
-def _browse(state: WebState, event: EventIn, caller: Caller) -> dict[str, Any]:
-    store = request_store(state.root)
-    try:
-        return post_browse(state, store, event, caller)
-    finally:
-        store.close()
+    return await run_in_threadpool(post_browse, state, store, event, caller)

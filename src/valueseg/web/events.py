@@ -42,7 +42,7 @@ from valueseg.store.web import CHANGE_COLUMNS, SCORE_COLUMNS, request_store
 from valueseg.web.auth import Caller
 from valueseg.web.batcher import Pending
 from valueseg.web.deps import ApiError, WebState
-from valueseg.web.realtime import rescore_many
+from valueseg.web.realtime import rescore_many, stored_rows
 from valueseg.web.schemas import EventIn, clean, plain
 from valueseg.web.views import latest_run
 
@@ -183,13 +183,11 @@ def _unscored(event: EventIn, report: IngestReport, kind: str) -> dict[str, Any]
 
 
 def _befores(
-    store: Store, run_id: int, ids: Sequence[str], columns: Sequence[str]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    store: Store, run_id: int, ids: Sequence[str], features: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """Each customer's scores in the run before the order (absent: the run did not score
-    them), and their stored feature rows' ``columns`` (read once: the rescoring starts
-    from them; the summary among them)."""
+    them), with the summary from their stored feature rows ``features``."""
     scores = score_rows_of(store, run_id, ids, SCORE_COLUMNS)
-    features = feature_rows_of(store, run_id, ids, columns)
     actions = actions_of(store, run_id, ids)
     logged = latest_changes_of(store, run_id, ids)
     before: dict[str, dict[str, Any]] = {}
@@ -203,7 +201,7 @@ def _befores(
             if lens in CHANGE_COLUMNS:
                 row[CHANGE_COLUMNS[lens]] = value
         before[customer_id] = dict(clean(row))
-    return before, features
+    return before
 
 
 def _scored(
@@ -220,12 +218,13 @@ def _scored(
     try:
         models = state.run_models(store, run_id)
     except ValuesegError as exc:
-        before, _ = _befores(store, run_id, ids, list(_SUMMARY))
+        before = _befores(store, run_id, ids, feature_rows_of(store, run_id, ids, _SUMMARY))
         for i in todo:
             event, report = loaded[i]
             out[i] = _not_scored(run_id, event, report, before, report.last_timestamp, exc)
         return out
-    before, features = _befores(store, run_id, ids, [*models.carried, *_SUMMARY])
+    features = stored_rows(store, models, ids)  # read once: the rescoring starts from them
+    before = _befores(store, run_id, ids, features)
     ats = {i: max(loaded[i][1].last_timestamp or models.as_of, models.as_of) for i in todo}
     results = rescore_many(
         store,

@@ -311,7 +311,7 @@ def rescore_many(
         batch.append(item)
         out.append(item.rescored)
     if batch:
-        _score(store, models, batch)
+        _score(models, batch)
     return out
 
 
@@ -350,12 +350,13 @@ def _item(
     return _Item(customer_id, rebuilt, row, Rescored(at, scores, [*scores], carried, notes))
 
 
-def _score(store: Store, models: RunModels, batch: list[_Item]) -> None:
+def _score(models: RunModels, batch: list[_Item]) -> None:
     """Every step of the scoring, each on the whole batch's frame of feature rows."""
     frame = pd.DataFrame([item.row for item in batch])
-    for step in (_value_scores, _learner_scores):
-        step(models, frame, batch)
-    _lens_scores(models, batch)
+    _value_scores(models, frame, batch)
+    _learner_scores(models, frame, batch)
+    for item in batch:
+        _lenses(models, item)
     _cluster(models, frame, batch)
     _action(models, batch)
 
@@ -445,13 +446,9 @@ def _number(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _lens_scores(models: RunModels, batch: list[_Item]) -> None:
+def _lenses(models: RunModels, item: _Item) -> None:
     """R, F, M against the run's customers, the grid's name, and the value tier."""
-    for item in batch:
-        _lenses(models, item.customer_id, item.rebuilt, item.rescored)
-
-
-def _lenses(models: RunModels, customer_id: str, rebuilt: dict[str, Any], got: Rescored) -> None:
+    customer_id, rebuilt, got = item.customer_id, item.rebuilt, item.rescored
     out = got.scores
     known = customer_id in models.distribution.index
     n = models.customers + (0 if known else 1)

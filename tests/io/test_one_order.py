@@ -11,9 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from valueseg.io import ingest
-from valueseg.io.one_order import ORDER_FIELDS, load_one_order, load_orders, plain_order
+from valueseg.io.one_order import (
+    ORDER_FIELDS,
+    load_one_order,
+    load_orders,
+    load_orders_reading,
+    plain_order,
+)
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
+from valueseg.store.many_customers import line_rows_of
+from valueseg.store.web import LINE_COLUMNS
 
 NOW = datetime(2024, 3, 10, 12, 0)
 _BASE = {"customer_id": "C1", "timestamp": "2024-03-01 10:00:00", "amount": 12.5, "order_id": "O1"}
@@ -162,7 +170,10 @@ def test_a_batch_is_loaded_as_ingest_loads_each_order() -> None:
     fast, slow = _seeded(), _seeded()
     for store in (fast, slow):
         ingest(_frame(seen), db=store, now=NOW)
-    took = load_orders(fast, batch, NOW)
+    took, lines = load_orders_reading(fast, batch, LINE_COLUMNS, NOW)
+    answered = [str(batch[i]["customer_id"]) for i, r in enumerate(took) if r is not None]
+    assert sorted(lines) == sorted(answered)  # the lines read and added: as stored
+    assert lines == line_rows_of(fast, answered, LINE_COLUMNS)
     assert len(took) == len(batch)
     assert sum(r is not None for r in took) >= 20 and took[-3:] == [None, None, None]
     assert took[-4] is not None and took[-4].already_loaded == 3  # the load before

@@ -22,6 +22,7 @@ from valueseg.store.many_customers import (
     earlier_loads,
     feature_rows_of,
     line_rows_of,
+    lines_and_keys_of,
     score_rows_of,
     stored_lines_of,
     views_of,
@@ -45,6 +46,10 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "line rows": ("transactions", lambda s: line_rows_of(s, IDS, LINE_COLUMNS)),
     "views": ("events", lambda s: views_of(s, dict.fromkeys(IDS, UNTIL))),
     "stored lines": ("transactions", lambda s: stored_lines_of(s, IDS, DEDUP_COLUMNS)),
+    "lines and keys": (
+        "transactions",
+        lambda s: lines_and_keys_of(s, IDS, DEDUP_COLUMNS, LINE_COLUMNS),
+    ),
 }
 
 
@@ -70,6 +75,9 @@ def test_several_customers_read_as_one_customer_each(filled: Store) -> None:  # 
         assert actions.get(who) == customer_action(filled, 2, who)
         assert lines.get(who, []) == customer_line_rows(filled, who, datetime(2100, 1, 1))
         assert views[who] == customer_views(filled, who, UNTIL)
+    keys, both = lines_and_keys_of(filled, IDS, DEDUP_COLUMNS, LINE_COLUMNS)
+    assert keys == stored_lines_of(filled, IDS, DEDUP_COLUMNS) and len(keys) > 8
+    assert both == lines
     assert set(scores) == set(features) == set(actions) == {WHO, "c7", "c2999"}
     assert len(lines[WHO]) == 8 and views[WHO] > 0
 

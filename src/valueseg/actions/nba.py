@@ -81,10 +81,20 @@ def _absent(rule: Rule, columns: pd.Index) -> tuple[set[str], bool]:
     return {c for c in rule.when.columns if c not in columns}, False
 
 
+#: The segment columns rules name segments of.
+_NAMED = ("rfm_segment", "value_tier", "segment")
+
+
 def _rule_mask(
-    rule: Rule, scores: pd.DataFrame, recommended: set[str] | None, absent: set[str]
+    rule: Rule,
+    scores: pd.DataFrame,
+    texts: dict[str, pd.Series],
+    recommended: np.ndarray | None,
+    absent: set[str],
 ) -> np.ndarray:
-    """Which customers meet every condition of ``rule``."""
+    """Which customers meet every condition of ``rule``; ``texts``: the segment columns
+    as text (converted once for all the rules), ``recommended``: which customers the run
+    recommended anything (None: no recommendations given)."""
     missing, nobody = _absent(rule, scores.columns)
     absent |= missing
     mask = np.full(len(scores), not nobody, dtype=bool)
@@ -92,9 +102,9 @@ def _rule_mask(
         return mask
     for column, names in (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers)):
         if names:
-            mask &= scores[column].astype("string").isin(names).fillna(False).to_numpy(bool)
+            mask &= texts[column].isin(names).fillna(False).to_numpy(bool)
     if rule.clusters:
-        clusters = scores["segment"].astype("string")
+        clusters = texts["segment"]
         hits = {n for n in clusters.dropna().unique() if rule.matches_cluster(str(n))}
         mask &= clusters.isin(hits).fillna(False).to_numpy(bool)
     if rule.when is not None:
@@ -102,7 +112,7 @@ def _rule_mask(
     if rule.needs_recommendations:
         if recommended is None:
             return np.zeros(len(scores), dtype=bool)
-        mask &= scores["customer_id"].astype(str).isin(recommended).to_numpy(bool)
+        mask &= recommended
     return mask
 
 
@@ -156,7 +166,9 @@ def next_best_actions(
     value, notes = value_at_stake(scores)
     recommended = None
     if recommendations is not None:
-        recommended = set(recommendations["customer_id"].astype(str))
+        given = set(recommendations["customer_id"].astype(str))
+        recommended = ids.isin(given).to_numpy(bool)
+    texts = {c: scores[c].astype("string") for c in _NAMED if c in scores.columns}
     chosen = np.full(len(scores), -1)
     rules = book.ordered_rules()
     absent: set[str] = set()
@@ -165,7 +177,7 @@ def next_best_actions(
             absent |= _absent(rule, scores.columns)[0]  # anyone more; only its notes
             hit = np.zeros(len(scores), dtype=bool)
         else:
-            hit = _rule_mask(rule, scores, recommended, absent) & (chosen < 0)
+            hit = _rule_mask(rule, scores, texts, recommended, absent) & (chosen < 0)
         chosen[hit] = i
         if not hit.any():
             notes.append(f"rule {rule.name!r} ({rule.action}) met no customer")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
@@ -34,11 +34,11 @@ from valueseg.store.lines import DEDUP_COLUMNS
 from valueseg.store.many_customers import (
     append_order_lines,
     earlier_loads,
+    lines_and_keys_of,
     row_hashes,
-    stored_lines_of,
 )
 
-__all__ = ["ORDER_FIELDS", "load_one_order", "load_orders", "plain_order"]
+__all__ = ["ORDER_FIELDS", "load_one_order", "load_orders", "load_orders_reading", "plain_order"]
 
 #: The fields a posted order may have, in the order ingest's DataFrame has them.
 ORDER_FIELDS: Final = (
@@ -133,6 +133,19 @@ def load_orders(
     Two orders of one customer in ``orders`` are refused (:class:`ValueError`): the second
     could repeat the first, which the store does not hold yet when both are checked.
     """
+    return load_orders_reading(store, orders, (), now)[0]
+
+
+def load_orders_reading(
+    store: Store,
+    orders: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    now: datetime | None = None,
+) -> tuple[list[IngestReport | None], dict[str, list[tuple[Any, ...]]]]:
+    """:func:`load_orders`, and the order lines (``columns`` of ``transactions``, oldest
+    first) after the load of each customer whose order it answered: read with the lines
+    the duplicate check reads (one statement), the new line added here. A customer whose
+    order is left to ingest (None) is not among them: ingest may store it otherwise."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]
@@ -141,11 +154,11 @@ def load_orders(
         raise ValueError("load_orders takes one order per customer")
     out: list[IngestReport | None] = [None] * len(orders)
     if not plain:
-        return out
+        return out, {}
     hashes = row_hashes(store, [givens[i] for i in plain])
     prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
     before = earlier_loads(store, "transactions", list(prints.values()))
-    stored = stored_lines_of(store, customers, DEDUP_COLUMNS)
+    stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns)
     maps = {i: _mapping(tuple(givens[i])) for i in plain}
     new: list[int] = []
     for i in plain:
@@ -166,7 +179,20 @@ def load_orders(
     )
     for i, load_id in zip(new, load_ids, strict=True):
         out[i] = _report(lines[i] or {}, load_id, maps[i])
-    return out
+    after: dict[str, list[tuple[Any, ...]]] = {}
+    for i in plain:
+        if out[i] is not None:
+            customer = str(givens[i]["customer_id"])
+            after[customer] = list(had.get(customer, []))
+            if i in new:  # as DuckDB returns it, in line_rows_of's order
+                after[customer].append(tuple((lines[i] or {}).get(c) for c in columns))
+                after[customer].sort(key=_line_order(columns))
+    return out, after
+
+
+def _line_order(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    at = [list(columns).index(c) for c in ("timestamp", "order_id") if c in columns]
+    return lambda row: tuple(row[i] for i in at)
 
 
 @functools.lru_cache(maxsize=64)

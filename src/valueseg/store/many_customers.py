@@ -30,6 +30,7 @@ __all__ = [
     "feature_rows_of",
     "latest_changes_of",
     "line_rows_of",
+    "lines_and_keys_of",
     "row_hashes",
     "score_rows_of",
     "stored_lines_of",
@@ -239,6 +240,38 @@ def stored_lines_of(store: Store, ids: Sequence[str], keys: Sequence[str]) -> se
         ).fetchall()
         out |= set(rows)
     return out
+
+
+def lines_and_keys_of(
+    store: Store, ids: Sequence[str], keys: Sequence[str], columns: Sequence[str]
+) -> tuple[set[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    """:func:`stored_lines_of` (the de-duplication ``keys``) and :func:`line_rows_of` (each
+    customer's lines in ``transactions``, ``columns`` in order, oldest first) in one
+    statement: a batch of posted orders checks the customers' lines and then rescores
+    them from the same lines."""
+    picks = list(dict.fromkeys([*keys, *columns]))
+    names = ", ".join(_ident(k) for k in picks)
+    gaps = ", ".join(_ident(k) if k in keys else f"NULL AS {_ident(k)}" for k in picks)
+    found: set[tuple[Any, ...]] = set()
+    lines: dict[str, list[tuple[Any, ...]]] = {}
+    key_at = [picks.index(k) for k in keys]
+    line_at = [picks.index(c) for c in columns]
+    sort_at = [list(columns).index(c) for c in ("timestamp", "order_id") if c in columns]
+    for chunk in _chunks(ids):
+        marks = _marks(len(chunk))
+        rows = store.con.execute(
+            f"SELECT false AS aside, customer_id, {names} FROM transactions WHERE customer_id "
+            f"IN ({marks}) UNION ALL SELECT true, customer_id, {gaps} FROM kept_aside WHERE "
+            f"customer_id IN ({marks})",
+            [*chunk, *chunk],
+        ).fetchall()
+        for aside, customer, *values in rows:
+            found.add(tuple(values[i] for i in key_at))
+            if not aside:
+                lines.setdefault(str(customer), []).append(tuple(values[i] for i in line_at))
+    for rows in lines.values():  # line_rows_of's order (timestamp and order id: NOT NULL)
+        rows.sort(key=lambda row: tuple(row[i] for i in sort_at))
+    return found, lines
 
 
 def append_order_lines(

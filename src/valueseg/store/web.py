@@ -14,7 +14,7 @@ customer id is the scan's one filter.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -50,6 +50,7 @@ __all__ = [
     "rejected_by_reason",
     "request_store",
     "revoke_key",
+    "run_customer_columns",
     "run_distribution",
     "run_row",
     "segment_changes",
@@ -315,6 +316,35 @@ def run_distribution(store: Store, run_id: int) -> pd.DataFrame:
         "ON s.run_id = f.run_id AND s.customer_id = f.customer_id WHERE f.run_id = ?",
         [run_id, run_id],
     ).df()
+
+
+def run_customer_columns(
+    store: Store, run_id: int, score_columns: Sequence[str], feature_columns: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every customer of run ``run_id`` (in its scores or its features), as columns:
+    ``customer_id``, ``scored`` and ``featured`` (whether the run has that row),
+    ``score_columns`` of ``customer_scores`` as ``s.<name>``, ``feature_columns`` of
+    ``customer_features`` as ``f.<name>``, and the next-best ``action`` and its
+    ``action_rule`` (the first by priority). Column -> numpy array (masked where NULL,
+    DuckDB's ``fetchnumpy``), and column -> SQL type.
+
+    Names come from the caller's constants, never from a request."""
+    picks = ["coalesce(s.customer_id, f.customer_id) AS customer_id"]
+    picks += ["s.customer_id IS NOT NULL AS scored", "f.customer_id IS NOT NULL AS featured"]
+    picks += [f's."{c}" AS "s.{c}"' for c in score_columns]
+    picks += [f'f."{c}" AS "f.{c}"' for c in feature_columns]
+    picks += ["a.action AS action", "a.rule AS action_rule"]
+    cursor = store.con.execute(
+        f"SELECT {', '.join(picks)} FROM (SELECT * FROM customer_scores WHERE run_id = ?) s "
+        "FULL JOIN (SELECT * FROM customer_features WHERE run_id = ?) f "
+        "ON s.customer_id = f.customer_id LEFT JOIN (SELECT customer_id, "
+        "arg_min(action, priority) AS action, arg_min(rule, priority) AS rule "
+        "FROM customer_actions WHERE run_id = ? GROUP BY customer_id) a "
+        "ON a.customer_id = coalesce(s.customer_id, f.customer_id)",
+        [run_id, run_id, run_id],
+    )
+    types = {str(d[0]): str(d[1]) for d in cursor.description or []}
+    return cursor.fetchnumpy(), types
 
 
 # -- segments and customers -----------------------------------------------------------------

@@ -28,7 +28,7 @@ import pandas as pd
 
 from valueseg.errors import ValuesegError
 from valueseg.io import ingest
-from valueseg.io.one_order import load_orders
+from valueseg.io.one_order import load_orders_reading
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.many_customers import (
@@ -38,11 +38,12 @@ from valueseg.store.many_customers import (
     score_rows_of,
     write_changes,
 )
-from valueseg.store.web import CHANGE_COLUMNS, SCORE_COLUMNS, request_store
+from valueseg.store.web import CHANGE_COLUMNS, LINE_COLUMNS, SCORE_COLUMNS, request_store
 from valueseg.web.auth import Caller
 from valueseg.web.batcher import Pending
 from valueseg.web.deps import ApiError, WebState
 from valueseg.web.realtime import rescore_many, stored_rows
+from valueseg.web.run_rows import RunRows
 from valueseg.web.schemas import EventIn, clean, plain
 from valueseg.web.views import latest_run
 
@@ -133,7 +134,8 @@ def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
     try:
         # orders change no run, key or personal-data column: the read cache stays
         with state.writing(f"{len(batch)} posted order(s)", clears=False):
-            reports = load_orders(store, [p.order.model_dump() for p in batch])
+            orders = [p.order.model_dump() for p in batch]
+            reports, lines = load_orders_reading(store, orders, LINE_COLUMNS)
             loaded: list[tuple[Pending, IngestReport]] = []
             for pending, report in zip(batch, reports, strict=True):
                 try:
@@ -148,7 +150,7 @@ def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
                     pending.answer.set_exception(refused)
                 else:
                     loaded.append((pending, got))
-            answers = _scored(state, store, [(p.order, r) for p, r in loaded])
+            answers = _scored(state, store, [(p.order, r) for p, r in loaded], lines)
             for (pending, report), out in zip(loaded, answers, strict=True):
                 _audit(state, pending.caller, pending.order, report, out)
                 pending.answer.set_result(out)
@@ -183,12 +185,21 @@ def _unscored(event: EventIn, report: IngestReport, kind: str) -> dict[str, Any]
 
 
 def _befores(
-    store: Store, run_id: int, ids: Sequence[str], features: dict[str, dict[str, Any]]
+    store: Store,
+    run_id: int,
+    ids: Sequence[str],
+    features: dict[str, dict[str, Any]],
+    rows: RunRows | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each customer's scores in the run before the order (absent: the run did not score
-    them), with the summary from their stored feature rows ``features``."""
-    scores = score_rows_of(store, run_id, ids, SCORE_COLUMNS)
-    actions = actions_of(store, run_id, ids)
+    them), with the summary from their stored feature rows ``features`` and the changes
+    logged since the run. The run's scores and actions come from ``rows`` (the server's
+    copy, :attr:`RunModels.rows`) when given, else from the store."""
+    if rows is not None:
+        scores, actions = rows.scores(ids, SCORE_COLUMNS), rows.actions(ids)
+    else:
+        scores = score_rows_of(store, run_id, ids, SCORE_COLUMNS)
+        actions = actions_of(store, run_id, ids)
     logged = latest_changes_of(store, run_id, ids)
     before: dict[str, dict[str, Any]] = {}
     for customer_id, row in scores.items():
@@ -205,11 +216,16 @@ def _befores(
 
 
 def _scored(
-    state: WebState, store: Store, loaded: Sequence[tuple[EventIn, IngestReport]]
+    state: WebState,
+    store: Store,
+    loaded: Sequence[tuple[EventIn, IngestReport]],
+    lines: dict[str, list[tuple[Any, ...]]] | None = None,
 ) -> list[dict[str, Any]]:
     """The answers of loaded orders (one per customer): each customer scored again, the
-    lenses that changed logged in ``segment_changes``."""
-    run_id = latest_run(store)
+    lenses that changed logged in ``segment_changes``. ``lines``: the customers' order
+    lines after the load, where the load read them (the others are read)."""
+    # the read cache is cleared when a run finishes (orders leave it as it is)
+    run_id = state.cache.get("latest_run", lambda: latest_run(store))
     out = [_unscored(event, report, "transactions") for event, report in loaded]
     todo = [i for i, (_, report) in enumerate(loaded) if report.last_timestamp is not None]
     if run_id is None or not todo:
@@ -223,14 +239,15 @@ def _scored(
             event, report = loaded[i]
             out[i] = _not_scored(run_id, event, report, before, report.last_timestamp, exc)
         return out
-    features = stored_rows(store, models, ids)  # read once: the rescoring starts from them
-    before = _befores(store, run_id, ids, features)
+    features = stored_rows(models, ids)  # the rescoring starts from them
+    before = _befores(store, run_id, ids, features, models.rows)
     ats = {i: max(loaded[i][1].last_timestamp or models.as_of, models.as_of) for i in todo}
     results = rescore_many(
         store,
         models,
         [(loaded[i][0].customer_id, ats[i]) for i in todo],
         stored={c: features.get(c) for c in ids},
+        lines=lines,
     )
     rows: list[tuple[str, str, str | None, str | None, str]] = []
     for i, rescored in zip(todo, results, strict=True):

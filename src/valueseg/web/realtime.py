@@ -40,20 +40,18 @@ from valueseg.segment.grid import RfmGrid, load_rfm_grid
 from valueseg.segment.tiers import DEFAULT_CUTS, tier_labels
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names, read_estimator
-from valueseg.store.many_customers import (
-    feature_rows_of,
-    line_rows_of,
-    views_of,
-)
+from valueseg.store.many_customers import line_rows_of, views_of
 from valueseg.store.predict import read_predict_fits
 from valueseg.store.web import (
     LINE_COLUMNS,
+    SCORE_COLUMNS,
     chosen_value_model,
     feature_types,
     run_distribution,
     run_row,
 )
 from valueseg.web.rebuild import rebuild_features
+from valueseg.web.run_rows import RunRows, load_run_rows
 
 __all__ = ["Rescored", "RunModels", "load_run_models", "rescore", "rescore_many", "stored_rows"]
 
@@ -81,6 +79,7 @@ class RunModels:
     clusters: dict[int, tuple[int, str]]  # the segmenter's label -> (stored id, name)
     clv_learner: str | None  # the learner the run's CLV came from, when not the value models
     new_customer: dict[str, float]  # the carried columns of a customer the run did not see
+    rows: RunRows  # its customers' scores, actions and the feature columns rescoring reads
     columns: list[str] = field(default_factory=list)  # the feature table's, in its order
     carried: list[str] = field(default_factory=list)  # those not rebuilt from the orders
     notes: list[str] = field(default_factory=list)
@@ -135,6 +134,7 @@ def load_run_models(store: Store, run_id: int) -> RunModels:
         categories=categories,
         views=0 if has_events else None,
     )
+    carried = [c for c in columns if c not in rebuilt and c != "customer_id"]
     return RunModels(
         run_id=run_id,
         as_of=row["as_of"],
@@ -152,8 +152,9 @@ def load_run_models(store: Store, run_id: int) -> RunModels:
         clusters=_cluster_names(store, run_id, estimators.get("segmenter")),
         clv_learner=_clv_learner(store, run_id),
         new_customer=_new_customer(store),
+        rows=load_run_rows(store, run_id, SCORE_COLUMNS, [*carried, *_SUMMARY]),
         columns=columns,
-        carried=[c for c in columns if c not in rebuilt and c != "customer_id"],
+        carried=carried,
         notes=notes,
     )
 
@@ -273,6 +274,7 @@ def rescore_many(
     wanted: Sequence[tuple[str, datetime]],
     *,
     stored: Mapping[str, dict[str, Any] | None] | None = None,
+    lines: Mapping[str, list[tuple[Any, ...]]] | None = None,
 ) -> list[Rescored | ValuesegError]:
     """:func:`rescore` of several customers (each at its own moment) at once: their rows
     read in a few statements (:mod:`valueseg.store.many_customers`), every estimator
@@ -281,13 +283,18 @@ def rescore_many(
 
     ``stored``: customer id -> their feature row of the run (None: the run did not see
     them; at least the columns :func:`stored_rows` reads), when the caller has read them
-    already; else read here."""
+    already; else read here. ``lines``: customer id -> their order lines
+    (:data:`~valueseg.store.web.LINE_COLUMNS`, oldest first) where the caller has them
+    (the batch's load read them); the others' are read here."""
     ids = list(dict.fromkeys(c for c, _ in wanted))
     if len(ids) < len(wanted):
         raise ValueError("rescore_many takes each customer once")
-    lines = line_rows_of(store, ids, LINE_COLUMNS)
+    lines = dict(lines or {})
+    unread = [c for c in ids if c not in lines]
+    if unread:
+        lines |= line_rows_of(store, unread, LINE_COLUMNS)
     views = views_of(store, dict(wanted)) if models.has_events else {}
-    known = stored if stored is not None else stored_rows(store, models, ids)
+    known = stored if stored is not None else stored_rows(models, ids)
     out: list[Rescored | ValuesegError] = []
     batch: list[_Item] = []
     for customer_id, at in wanted:
@@ -315,11 +322,12 @@ def rescore_many(
     return out
 
 
-def stored_rows(store: Store, models: RunModels, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def stored_rows(models: RunModels, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The customers' feature rows of the run, as far as rescoring needs them: the columns
     not rebuilt from the orders (carried) and the summary (a posted order's answer shows
-    the run's). A customer the run did not see is absent."""
-    return feature_rows_of(store, models.run_id, ids, [*models.carried, *_SUMMARY])
+    the run's), from the rows the server keeps (:attr:`RunModels.rows`). A customer the
+    run did not see is absent."""
+    return models.rows.features(ids, [*models.carried, *_SUMMARY])
 
 
 @dataclass

@@ -164,3 +164,32 @@ def test_lightgbm_path_decomposition_adds_up_like_shap(table, make):
     assert first in shap.drop(columns="bias").abs().mean().nlargest(3).index
     with pytest.raises(InputError, match=re.escape("must be 'shap' or 'path'. Got 'tree'.")):
         model.contributions(X, method="tree")
+
+
+@pytest.mark.parametrize("learner", ["lr", "tree", "rf", "lgbm", "btyd"])
+@pytest.mark.parametrize("calibration", [None, "sigmoid"])
+def test_a_checked_matrix_predicts_as_the_frame_does(table, learner, calibration):
+    """predict_proba_matrix / predict_matrix on :meth:`matrix` give what the learner's own
+    scikit-learn prediction gives (LightGBM: its booster asked directly, not its wrapper),
+    on the whole table and on a few rows with missing values."""
+    X, y, spend = table
+    if learner == "btyd" and calibration is not None:
+        return
+    churn = ChurnPredictor(learner=learner, calibration=calibration, random_state=0).fit(X, y)
+    money = SpendPredictor(learner=learner, random_state=0).fit(X, spend)
+    few = X.iloc[[3, 5, 8, 13]].assign(ipt_mean_days=np.nan)
+    for rows in (X, few):
+        matrix = churn.matrix(rows)
+        assert matrix.dtype == np.float64 and matrix.shape == (len(rows), 5)
+        if learner == "btyd":
+            wrapped = np.clip(rows["btyd_p_churn"].to_numpy(), 0, 1)
+            spent = rows["btyd_expected_spend"].to_numpy()
+        else:
+            wrapped = churn.estimator_.predict_proba(matrix)[:, 1]
+            spent = money.estimator_.predict(matrix)
+            if money.nonnegative_:
+                spent = np.maximum(spent, 0.0)
+        np.testing.assert_allclose(churn.predict_proba_matrix(matrix)[:, 1], wrapped, rtol=1e-12)
+        np.testing.assert_array_equal(churn.predict_proba_matrix(matrix), churn.predict_proba(rows))
+        np.testing.assert_allclose(money.predict_matrix(matrix), spent, rtol=1e-12)
+        np.testing.assert_array_equal(money.predict_matrix(matrix), money.predict(rows))

@@ -442,11 +442,27 @@ def _learners(
 ) -> tuple[list[float | None], list[float | None]]:
     churn, calibration = models.estimators.get("churn"), models.estimators.get("churn_calibration")
     spend = models.estimators.get("spend")
-    p = churn.predict_proba(X)[:, 1] if churn is not None else btyd["btyd_p_churn"]
+    matrix = None  # checked once where both learners read the same columns
+    if churn is not None:
+        matrix = churn.matrix(X)
+        p = churn.predict_proba_matrix(matrix)[:, 1]
+    else:
+        p = btyd["btyd_p_churn"]
     if churn is not None and calibration is not None:
         p = calibration.transform(np.asarray(p))
-    spent = spend.predict(X) if spend is not None else btyd["btyd_expected_spend"]
+    if spend is None:
+        spent = btyd["btyd_expected_spend"]
+    elif matrix is not None and _same_columns(churn, spend):
+        spent = spend.predict_matrix(matrix)
+    else:
+        spent = spend.predict(X)
     return [_number(v) for v in np.asarray(p)], [_number(v) for v in np.asarray(spent)]
+
+
+def _same_columns(a: Any, b: Any) -> bool:
+    """Whether two fitted learners read the same feature columns, in the same order."""
+    names = [getattr(e, "feature_names_in_", None) for e in (a, b)]
+    return names[0] is not None and names[1] is not None and list(names[0]) == list(names[1])
 
 
 def _number(value: Any) -> float | None:

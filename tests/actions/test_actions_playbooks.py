@@ -205,3 +205,28 @@ def test_rules_after_everyone_is_placed_are_not_evaluated_but_still_noted() -> N
     ]
     assert "the scores have no column p_alive: rules reading it meet no customer" in notes
     assert "the scores have no column segment: rules reading it meet no customer" in notes
+
+
+@pytest.mark.parametrize("with_recs", [True, False])
+def test_first_rules_choose_what_next_best_actions_choose(with_recs):
+    """Real-time scoring's path (first_rules, no frame) picks each customer's action and
+    rule as next_best_actions does, every row on its own too."""
+    from valueseg.actions.nba import first_rules
+
+    scores = _scores()
+    recs = pd.DataFrame({"customer_id": ["recs", "vip"]}) if with_recs else None
+    frame = next_best_actions(scores, recommendations=recs)
+    columns = (frame["customer_id"], frame["action"], frame["rule"])
+    expected = {c: (a, r) for c, a, r in zip(*columns, strict=True)}
+    flags = scores["customer_id"].isin(["recs", "vip"]).to_numpy() if with_recs else None
+    book = load_playbooks()
+    chosen, rules, _ = first_rules(scores, book, flags)
+    got = {
+        c: (rules[i].action, rules[i].text)
+        for c, i in zip(scores["customer_id"], chosen, strict=True)
+        if i >= 0
+    }
+    assert got == expected and len(got) == len(scores)
+    for row in range(len(scores)):  # a batch of one
+        one, _, _ = first_rules(scores.iloc[[row]], book, None if flags is None else flags[[row]])
+        assert one[0] == chosen[row]

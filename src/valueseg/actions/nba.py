@@ -20,7 +20,7 @@ import pandas as pd
 from valueseg.actions.playbooks import Playbook, Rule, load_playbooks
 from valueseg.errors import InputError
 
-__all__ = ["ACTION_FRAME_COLUMNS", "next_best_actions", "value_at_stake"]
+__all__ = ["ACTION_FRAME_COLUMNS", "first_rules", "next_best_actions", "value_at_stake"]
 
 #: The columns of :func:`next_best_actions` (table ``customer_actions`` less ``run_id``).
 ACTION_FRAME_COLUMNS = ("customer_id", "action", "priority", "value_at_stake", "rule")
@@ -168,21 +168,33 @@ def next_best_actions(
     if recommendations is not None:
         given = set(recommendations["customer_id"].astype(str))
         recommended = ids.isin(given).to_numpy(bool)
+    chosen, rules, absent = first_rules(scores, book, recommended)
+    for i, rule in enumerate(rules):
+        if not (chosen == i).any():
+            notes.append(f"rule {rule.name!r} ({rule.action}) met no customer")
+    notes += _missing_notes(absent, rules, recommendations is None)
+    return _frame(ids, value, chosen, rules, book, notes)
+
+
+def first_rules(
+    scores: pd.DataFrame, playbook: Playbook, recommended: np.ndarray | None
+) -> tuple[np.ndarray, list[Rule], set[str]]:
+    """The rule each customer meets first: its index in ``playbook.ordered_rules()`` per
+    row of ``scores`` (-1: none), those rules, and the columns the rules read that the
+    scores lack. ``recommended``: per row, whether the run recommended the customer
+    anything (None: no recommendations given). :func:`next_best_actions` without its
+    frame, for real-time scoring's few rows."""
     texts = {c: scores[c].astype("string") for c in _NAMED if c in scores.columns}
     chosen = np.full(len(scores), -1)
-    rules = book.ordered_rules()
+    rules = playbook.ordered_rules()
     absent: set[str] = set()
     for i, rule in enumerate(rules):
         if (chosen >= 0).all():  # every customer placed (one, in real time): no rule meets
             absent |= _absent(rule, scores.columns)[0]  # anyone more; only its notes
-            hit = np.zeros(len(scores), dtype=bool)
-        else:
-            hit = _rule_mask(rule, scores, texts, recommended, absent) & (chosen < 0)
+            continue
+        hit = _rule_mask(rule, scores, texts, recommended, absent) & (chosen < 0)
         chosen[hit] = i
-        if not hit.any():
-            notes.append(f"rule {rule.name!r} ({rule.action}) met no customer")
-    notes += _missing_notes(absent, rules, recommendations is None)
-    return _frame(ids, value, chosen, rules, book, notes)
+    return chosen, rules, absent
 
 
 def _missing_notes(absent: set[str], rules: list[Rule], no_recs: bool) -> list[str]:

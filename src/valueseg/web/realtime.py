@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from valueseg.actions.nba import next_best_actions
+from valueseg.actions.nba import first_rules
 from valueseg.actions.playbooks import Playbook, load_playbooks
 from valueseg.errors import InputError, ValuesegError
 from valueseg.models.choice import score_customers
@@ -541,27 +541,20 @@ def _action(models: RunModels, batch: list[_Item]) -> None:
     """The next-best action of the new scores, by the run's playbook and recommendations
     (a customer the run did not see has none of its recommendations)."""
     flags = models.distribution["recommended"]
-    recommended = [
-        i.customer_id for i in batch if i.customer_id in flags.index and flags[i.customer_id]
-    ]
+    recommended = np.array(
+        [bool(i.customer_id in flags.index and flags[i.customer_id]) for i in batch], dtype=bool
+    )
     scores = pd.DataFrame(
         [{**item.rescored.scores, "customer_id": item.customer_id} for item in batch]
     )
-    chosen = next_best_actions(
-        scores,
-        models.playbook,
-        recommendations=pd.DataFrame({"customer_id": recommended}),
-    )
-    picked = {
-        str(c): (str(a), str(r))
-        for c, a, r in zip(chosen["customer_id"], chosen["action"], chosen["rule"], strict=True)
-    }
-    for item in batch:
+    chosen, rules, _ = first_rules(scores, models.playbook, recommended)
+    for item, first in zip(batch, chosen, strict=True):
         got = item.rescored
-        if item.customer_id not in picked:
+        if first < 0:
             got.notes.append("no rule of the playbook meets the new scores: no next-best action")
             got.scores["action"] = None
             got.recomputed.append("action")
             continue
-        got.scores["action"], got.scores["action_rule"] = picked[item.customer_id]
+        rule = rules[int(first)]
+        got.scores["action"], got.scores["action_rule"] = str(rule.action), str(rule.text)
         got.recomputed += ["action", "action_rule"]

@@ -228,7 +228,8 @@ def earlier_loads(store: Store, kind: str, fingerprints: Sequence[str]) -> dict[
 def stored_lines_of(store: Store, ids: Sequence[str], keys: Sequence[str]) -> set[tuple[Any, ...]]:
     """The de-duplication keys (``keys``, the customer id first) of the customers' lines in
     ``transactions`` (through its index) and ``kept_aside`` (unindexed: the lines set aside
-    are few), as DuckDB returns them, in one statement."""
+    are few), as DuckDB returns them, in one statement. Posted orders read them with their
+    lines (:func:`lines_and_keys_of`); this plain reader is what its tests compare with."""
     names = ", ".join(_ident(k) for k in keys)
     out: set[tuple[Any, ...]] = set()
     for chunk in _chunks(ids):

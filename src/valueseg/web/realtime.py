@@ -2,8 +2,9 @@
 
 :func:`load_run_models` reads what a run kept (table ``run_estimators``: the chosen value
 model, Gamma-Gamma, the segmenter, the churn and spend learners when they beat the
-baseline) and what its lenses rank against (its customers' days since the last order,
-orders, spend and predicted CLV), once per run. :func:`rescore` then rebuilds the
+baseline), what its lenses rank against (its customers' days since the last order,
+orders, spend and predicted CLV) and its customers' rows an order's answer starts from
+(:mod:`valueseg.web.run_rows`), once per run. :func:`rescore` then rebuilds the
 customer's order features at a moment (:mod:`valueseg.web.rebuild`) and gives:
 
 - P(alive), expected purchases in 90 and 365 days and the 365-day CLV: the run's value

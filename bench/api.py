@@ -54,8 +54,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -72,6 +74,8 @@ TARGET_P99_MS = 50.0
 TARGET_RATE = 200.0
 #: Connections of the open-loop client (requests beyond wait for one, and are late).
 CONNECTIONS = 64
+#: What a level gives: latencies (ms), errors, wall time (s).
+Measured = tuple[list[float], int, float]
 
 
 def build(db: Path, customers: int) -> None:
@@ -165,7 +169,7 @@ def _session(base: str, key: str, connections: int) -> aiohttp.ClientSession:
 
 async def drive(
     make_request: object, seconds: float, concurrency: int, base: str, key: str
-) -> tuple[list[float], int, float]:
+) -> Measured:
     """Latencies (ms) of the requests that got a 2xx, the count of the others, wall time."""
     latencies: list[float] = []
     errors = 0
@@ -186,9 +190,7 @@ async def drive(
     return latencies, errors, time.perf_counter() - began
 
 
-async def paced(
-    make_request: object, seconds: float, rate: float, base: str, key: str
-) -> tuple[list[float], int, float]:
+async def paced(make_request: object, seconds: float, rate: float, base: str, key: str) -> Measured:
     """Requests sent at ``rate`` a second for ``seconds`` whatever the answers (an open
     loop: a slow answer does not slow the sending): latencies (ms) from when each request
     was due, so time spent queued anywhere counts; the count of errors; wall time."""
@@ -317,22 +319,19 @@ def main() -> None:
                     latencies, errors, _ = asyncio.run(drive(make, args.warmup, 4, base, key))
                     print(f"  then {len(latencies) + errors:,} requests in {args.warmup:g} s "
                           f"at 4 clients (not counted)")  # fmt: skip
-            for clients in levels:
+            # the closed loops, then the open ones: (label, loop, clients or rate)
+            plan: list[tuple[str, Callable[..., Coroutine[Any, Any, Measured]], float]] = [
+                *((f"{c} cl", drive, c) for c in levels),
+                *((f"{r:g}/s", paced, r) for r in rates),
+            ]
+            for label, loop, level in plan:
                 for name, make in endpoints:
                     before = cpu_seconds(server.pid)
                     latencies, errors, wall = asyncio.run(
-                        drive(make, args.seconds, clients, base, key)
+                        loop(make, args.seconds, level, base, key)
                     )
                     cpu = cpu_seconds(server.pid) - before
-                    report(name, f"{clients} cl", latencies, errors, wall, cpu)
-            for rate in rates:
-                for name, make in endpoints:
-                    before = cpu_seconds(server.pid)
-                    latencies, errors, wall = asyncio.run(
-                        paced(make, args.seconds, rate, base, key)
-                    )
-                    cpu = cpu_seconds(server.pid) - before
-                    report(name, f"{rate:g}/s", latencies, errors, wall, cpu)
+                    report(name, label, latencies, errors, wall, cpu)
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"load average at the end {load}")
         finally:

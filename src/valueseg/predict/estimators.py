@@ -124,11 +124,9 @@ class _Predictor(BaseEstimator):
 
     def matrix(self, X: Any) -> np.ndarray:
         """``X`` checked and made the float64 matrix the learner reads (its columns
-        ``feature_names_in_``, in order): what :meth:`predict` checks, once, for callers
-        that apply two predictors fitted on the same columns to it (real-time scoring)."""
-        return self._matrix(X)
-
-    def _matrix(self, X: Any) -> np.ndarray:
+        ``feature_names_in_``, in order): what every prediction checks, and what callers
+        that apply two predictors fitted on the same columns check once (real-time
+        scoring)."""
         check_is_fitted(self, "n_features_in_")
         names = getattr(self, "feature_names_in_", None)
         frame = _numeric_frame(X, names) if isinstance(X, pd.DataFrame) else X
@@ -178,7 +176,7 @@ class _Predictor(BaseEstimator):
             raise InputError(
                 f"The 'method' parameter of contributions must be 'shap' or 'path'. Got {method!r}."
             )
-        return contributions(self, self._matrix(X), method)
+        return contributions(self, self.matrix(X), method)
 
 
 class ChurnPredictor(ClassifierMixin, _Predictor):
@@ -267,7 +265,7 @@ class ChurnPredictor(ClassifierMixin, _Predictor):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``[P(buys again in the horizon), P(no purchase)]`` per row."""
-        return self.predict_proba_matrix(self._matrix(X))
+        return self.predict_proba_matrix(self.matrix(X))
 
     def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """:meth:`predict_proba` of a matrix :meth:`matrix` made (not checked again)."""
@@ -329,7 +327,7 @@ class SpendPredictor(RegressorMixin, _Predictor):
 
     def predict(self, X: Any) -> np.ndarray:
         """The expected spend in the horizon (never below 0 when no spend fitted on was)."""
-        return self.predict_matrix(self._matrix(X))
+        return self.predict_matrix(self.matrix(X))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """:meth:`predict` of a matrix :meth:`matrix` made (not checked again)."""

@@ -187,3 +187,36 @@ def test_only_an_admin_posts_events(
     response = client.post("/v1/events", json=_order("C1", "X-1"), headers=headers[role])
     assert response.status_code == (401 if role == "none" else 403)
     assert _query(client, "SELECT count(*) FROM transactions WHERE order_id = 'X-1'") == [(0,)]
+
+
+def test_an_order_whose_changes_cannot_be_logged_is_not_stored(
+    client: TestClient,
+    headers: dict[str, dict[str, str]],
+    sleeper: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The order's line, its load and the segment changes it made are one transaction:
+    when the changes cannot be written, the line and the load are not stored either, and
+    the same order posted again is loaded (not refused as loaded before)."""
+    import valueseg.web.events as events
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    loads = _query(client, "SELECT count(*) FROM loads")[0][0]
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="disk full"):
+        patch.setattr(events, "write_changes", broken)
+        client.post(  # the test client raises the server's error
+            "/v1/events", json=_order(sleeper["id"], "RT-ATOMIC"), headers=headers["admin"]
+        )
+    assert _query(client, "SELECT count(*) FROM transactions WHERE order_id = 'RT-ATOMIC'") == [
+        (0,)
+    ]
+    assert _query(client, "SELECT count(*) FROM loads")[0][0] == loads
+    again = client.post(
+        "/v1/events", json=_order(sleeper["id"], "RT-ATOMIC"), headers=headers["admin"]
+    )
+    assert again.status_code == 200, again.text
+    assert _query(client, "SELECT count(*) FROM transactions WHERE order_id = 'RT-ATOMIC'") == [
+        (1,)
+    ]

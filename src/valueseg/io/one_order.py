@@ -23,6 +23,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
@@ -32,13 +33,22 @@ from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.lines import DEDUP_COLUMNS
 from valueseg.store.many_customers import (
-    append_order_lines,
     earlier_loads,
+    insert_order_lines,
     lines_and_keys_of,
     row_hashes,
 )
 
-__all__ = ["ORDER_FIELDS", "load_one_order", "load_orders", "load_orders_reading", "plain_order"]
+__all__ = [
+    "ORDER_FIELDS",
+    "CheckedOrders",
+    "append_checked",
+    "check_orders",
+    "load_one_order",
+    "load_orders",
+    "load_orders_reading",
+    "plain_order",
+]
 
 #: The fields a posted order may have, in the order ingest's DataFrame has them.
 ORDER_FIELDS: Final = (
@@ -145,7 +155,52 @@ def load_orders_reading(
     """:func:`load_orders`, and the order lines (``columns`` of ``transactions``, oldest
     first) after the load of each customer whose order it answered: read with the lines
     the duplicate check reads (one statement), the new line added here. A customer whose
-    order is left to ingest (None) is not among them: ingest may store it otherwise."""
+    order is left to ingest (None) is not among them: ingest may store it otherwise.
+
+    It is :func:`check_orders` (the reads) then :func:`append_checked` (the writes), in
+    one transaction."""
+    checked = check_orders(store, orders, columns, now)
+    if checked.new:
+        with store.transaction():
+            append_checked(store, checked)
+    return checked.reports, checked.lines_after
+
+
+@dataclass
+class CheckedOrders:
+    """Posted orders checked against the store and not written yet (:func:`check_orders`).
+
+    ``reports``: each order's answer so far: an order loaded before has its report
+    (``already_loaded``), one to append (its index in ``new``) gets its report from
+    :func:`append_checked`, and None is left to ingest. ``lines_after``: customer id ->
+    their lines once the new ones are appended (``columns`` of ``transactions``, oldest
+    first), for each customer whose order is answered here."""
+
+    reports: list[IngestReport | None]
+    new: list[int]
+    lines: list[dict[str, Any] | None]
+    prints: dict[int, str]
+    maps: dict[int, Mapping[str, str]]
+    lines_after: dict[str, list[tuple[Any, ...]]]
+    now: datetime | None
+
+    def timestamp(self, i: int) -> datetime:
+        """Order ``i``'s stored time (it is one of ``new``)."""
+        return (self.lines[i] or {})["timestamp"]
+
+
+def check_orders(
+    store: Store,
+    orders: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    now: datetime | None = None,
+) -> CheckedOrders:
+    """The reads of :func:`load_orders_reading`, which write nothing: which orders are
+    plain, loaded before, or new, and the customers' lines with the new ones added.
+
+    The web app checks a batch of orders while it scores the batch before; the store must
+    not change the customers' lines or loads until :func:`append_checked` (it holds back
+    other writes' batches, :mod:`valueseg.web.batcher`)."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]
@@ -153,41 +208,46 @@ def load_orders_reading(
     if len(set(customers)) < len(customers):
         raise ValueError("load_orders takes one order per customer")
     out: list[IngestReport | None] = [None] * len(orders)
+    checked = CheckedOrders(out, [], lines, {}, {}, {}, now)
     if not plain:
-        return out, {}
+        return checked
     hashes = row_hashes(store, [givens[i] for i in plain])
-    prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
-    before = earlier_loads(store, "transactions", list(prints.values()))
+    checked.prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
+    before = earlier_loads(store, "transactions", list(checked.prints.values()))
     stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns)
-    maps = {i: _mapping(tuple(givens[i])) for i in plain}
-    new: list[int] = []
+    checked.maps = {i: _mapping(tuple(givens[i])) for i in plain}
     for i in plain:
-        if prints[i] in before:
+        if checked.prints[i] in before:
             out[i] = IngestReport(
-                _SOURCE, "transactions", 1, 0, 0, already_loaded=before[prints[i]],
-                mapping=dict(maps[i]),
+                _SOURCE, "transactions", 1, 0, 0, already_loaded=before[checked.prints[i]],
+                mapping=dict(checked.maps[i]),
             )  # fmt: skip
         elif _key(lines[i]) not in stored:  # else a duplicate, or a line that moves from
-            new.append(i)  # kept_aside: ingest says which
-    load_ids = append_order_lines(
+            checked.new.append(i)  # kept_aside: ingest says which
+    for i in plain:
+        if out[i] is not None or i in checked.new:
+            customer = str(givens[i]["customer_id"])
+            after = checked.lines_after[customer] = list(had.get(customer, []))
+            if i in checked.new:  # as DuckDB returns it, in line_rows_of's order
+                after.append(tuple((lines[i] or {}).get(c) for c in columns))
+                after.sort(key=_line_order(columns))
+    return checked
+
+
+def append_checked(store: Store, checked: CheckedOrders) -> None:
+    """Append the new lines of ``checked`` (inside the caller's transaction), and set
+    their reports."""
+    new = checked.new
+    load_ids = insert_order_lines(
         store,
-        [lines[i] or {} for i in new],
+        [checked.lines[i] or {} for i in new],
         source=_SOURCE,
-        fingerprints=[prints[i] for i in new],
-        mappings=[maps[i] for i in new],
-        loaded_at=now,
+        fingerprints=[checked.prints[i] for i in new],
+        mappings=[checked.maps[i] for i in new],
+        loaded_at=checked.now,
     )
     for i, load_id in zip(new, load_ids, strict=True):
-        out[i] = _report(lines[i] or {}, load_id, maps[i])
-    after: dict[str, list[tuple[Any, ...]]] = {}
-    for i in plain:
-        if out[i] is not None:
-            customer = str(givens[i]["customer_id"])
-            after[customer] = list(had.get(customer, []))
-            if i in new:  # as DuckDB returns it, in line_rows_of's order
-                after[customer].append(tuple((lines[i] or {}).get(c) for c in columns))
-                after[customer].sort(key=_line_order(columns))
-    return out, after
+        checked.reports[i] = _report(checked.lines[i] or {}, load_id, checked.maps[i])
 
 
 def _line_order(columns: Sequence[str]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:

@@ -28,6 +28,7 @@ __all__ = [
     "append_order_lines",
     "earlier_loads",
     "feature_rows_of",
+    "insert_order_lines",
     "latest_changes_of",
     "line_rows_of",
     "lines_and_keys_of",
@@ -289,29 +290,53 @@ def append_order_lines(
     their loads' ids, in order. ``loaded_at``: by default now, in UTC."""
     if not lines:
         return []
-    when = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)" if loaded_at is None else "?"
-    with store.transaction() as con:
-        found = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
-        first = int(found[0]) if found else 1
-        ids = list(range(first, first + len(lines)))
-        shapes: dict[tuple[str, ...], list[int]] = {}
-        for i, line in enumerate(lines):
-            shapes.setdefault(tuple(line), []).append(i)
-        for shape, members in shapes.items():
-            names = ", ".join(_ident(c) for c in shape)
-            marks = ", ".join(["(" + _marks(len(shape) + 1) + ", 1)"] * len(members))
-            con.execute(
-                f"INSERT INTO transactions ({names}, load_id, line) VALUES {marks}",
-                [v for i in members for v in (*lines[i].values(), ids[i])],
-            )
-        marks = ", ".join([f"(?, ?, 'transactions', ?, 1, 1, 0, ?, {when}, NULL)"] * len(lines))
-        args: list[Any] = []
-        for i in range(len(lines)):
-            args += [ids[i], source, fingerprints[i], json.dumps(dict(mappings[i]))]
-            args += [] if loaded_at is None else [loaded_at]
-        con.execute(
-            "INSERT INTO loads (load_id, source, kind, fingerprint, rows_read, accepted, "
-            f"rejected, mapping, loaded_at, currency) VALUES {marks}",
-            args,
+    with store.transaction():
+        return insert_order_lines(
+            store,
+            lines,
+            source=source,
+            fingerprints=fingerprints,
+            mappings=mappings,
+            loaded_at=loaded_at,
         )
+
+
+def insert_order_lines(
+    store: Store,
+    lines: Sequence[Mapping[str, Any]],
+    *,
+    source: str,
+    fingerprints: Sequence[str],
+    mappings: Sequence[Mapping[str, str]],
+    loaded_at: datetime | None = None,
+) -> list[int]:
+    """:func:`append_order_lines` inside the caller's transaction (the web app's batch of
+    orders commits its lines, loads and segment changes together)."""
+    if not lines:
+        return []
+    when = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)" if loaded_at is None else "?"
+    con = store.con
+    found = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
+    first = int(found[0]) if found else 1
+    ids = list(range(first, first + len(lines)))
+    shapes: dict[tuple[str, ...], list[int]] = {}
+    for i, line in enumerate(lines):
+        shapes.setdefault(tuple(line), []).append(i)
+    for shape, members in shapes.items():
+        names = ", ".join(_ident(c) for c in shape)
+        marks = ", ".join(["(" + _marks(len(shape) + 1) + ", 1)"] * len(members))
+        con.execute(
+            f"INSERT INTO transactions ({names}, load_id, line) VALUES {marks}",
+            [v for i in members for v in (*lines[i].values(), ids[i])],
+        )
+    marks = ", ".join([f"(?, ?, 'transactions', ?, 1, 1, 0, ?, {when}, NULL)"] * len(lines))
+    args: list[Any] = []
+    for i in range(len(lines)):
+        args += [ids[i], source, fingerprints[i], json.dumps(dict(mappings[i]))]
+        args += [] if loaded_at is None else [loaded_at]
+    con.execute(
+        "INSERT INTO loads (load_id, source, kind, fingerprint, rows_read, accepted, "
+        f"rejected, mapping, loaded_at, currency) VALUES {marks}",
+        args,
+    )
     return ids

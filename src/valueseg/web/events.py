@@ -15,20 +15,25 @@ only: the run's event features are carried as they were (docs/web.md).
 
 Orders are loaded and scored by the server's batcher (:mod:`valueseg.web.batcher`):
 those posted while a batch is scored are loaded and scored together, as the next batch
-(:func:`post_orders`); each gets the answer it would get alone.
+(:func:`post_orders`); each gets the answer it would get alone. A plain order is scored
+before it is written, from its customer's lines as read for the duplicate check with
+the new line added; its line, its load and the segment changes it made are then
+committed in one transaction, so a store never holds one of them without the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
 from valueseg.errors import ValuesegError
 from valueseg.io import ingest
-from valueseg.io.one_order import load_orders_reading
+from valueseg.io.one_order import CheckedOrders, append_checked, check_orders, load_orders_reading
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.many_customers import (
@@ -42,7 +47,7 @@ from valueseg.store.web import CHANGE_COLUMNS, LINE_COLUMNS, SCORE_COLUMNS, requ
 from valueseg.web.auth import Caller
 from valueseg.web.batcher import Pending
 from valueseg.web.deps import ApiError, WebState
-from valueseg.web.realtime import rescore_many, stored_rows
+from valueseg.web.realtime import Rescored, RunModels, rescore_many, stored_rows
 from valueseg.web.run_rows import RunRows
 from valueseg.web.schemas import EventIn, clean, plain
 from valueseg.web.views import latest_run
@@ -124,38 +129,122 @@ def post_browse(state: WebState, store: Store, event: EventIn, caller: Caller) -
 
 def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
     """Load a batch of posted orders (one per customer) and score their customers again,
-    together; each order's answer (or error) set on its :class:`Pending`.
+    together, under the write lock; each order's answer (or error) set on its
+    :class:`Pending`.
 
-    Plain orders are loaded by a few statements for them all
-    (:func:`~valueseg.io.one_order.load_orders`), any other by ingest itself; the scoring
-    reads the customers' rows together and applies each estimator once
-    (:func:`~valueseg.web.realtime.rescore_many`)."""
+    Plain orders are checked by a few reads for them all
+    (:func:`~valueseg.io.one_order.check_orders`: the duplicate checks and the customers'
+    lines), scored from those lines with each estimator applied once
+    (:func:`~valueseg.web.realtime.rescore_many`), then appended with their loads and the
+    segment changes they made in one transaction. Any other order is then loaded by
+    ingest itself and scored on its own."""
     store = request_store(state.root)
     try:
         # orders change no run, key or personal-data column: the read cache stays
         with state.writing(f"{len(batch)} posted order(s)", clears=False):
-            orders = [p.order.model_dump() for p in batch]
-            reports, lines = load_orders_reading(store, orders, LINE_COLUMNS)
-            loaded: list[tuple[Pending, IngestReport]] = []
-            for pending, report in zip(batch, reports, strict=True):
-                try:
-                    got = report or ingest(
-                        _frame(pending.order, "transactions"), kind="transactions", db=store
-                    )
-                    refused = _refused(got)
-                except Exception as exc:  # this order's error; the others go on
-                    pending.answer.set_exception(exc)
-                    continue
-                if refused is not None:
-                    pending.answer.set_exception(refused)
-                else:
-                    loaded.append((pending, got))
-            answers = _scored(state, store, [(p.order, r) for p, r in loaded], lines)
-            for (pending, report), out in zip(loaded, answers, strict=True):
-                _audit(state, pending.caller, pending.order, report, out)
-                pending.answer.set_result(out)
+            prepared = _prepare(state, store, batch)
+            if prepared is None:
+                _load_and_score(state, store, batch)
+            else:
+                _finish_prepared(state, store, batch, prepared)
     finally:
         store.close()
+
+
+@dataclass
+class _Prepared:
+    """What a batch of orders read before any of it is written (:func:`_prepare`)."""
+
+    checked: CheckedOrders
+    run_id: int | None
+    models: RunModels | None
+    features: dict[str, dict[str, Any]]
+    before: dict[str, dict[str, Any]]
+
+
+def _prepare(state: WebState, store: Store, batch: Sequence[Pending]) -> _Prepared | None:
+    """The reads of a batch: the duplicate checks and the customers' lines, the latest
+    run's estimators, the customers' rows and their scores before the orders. None: the
+    run's estimators cannot be loaded (:func:`_load_and_score` says why per order)."""
+    checked = check_orders(store, [p.order.model_dump() for p in batch], LINE_COLUMNS)
+    # the read cache is cleared when a run finishes (orders leave it as it is)
+    run_id = state.cache.get("latest_run", lambda: latest_run(store))
+    ids = [batch[i].customer_id for i in checked.new]
+    if run_id is None or not ids:
+        return _Prepared(checked, run_id, None, {}, {})
+    try:
+        models = state.run_models(store, run_id)
+    except ValuesegError:
+        return None
+    features = stored_rows(models, ids)  # the rescoring starts from them
+    before = _befores(store, run_id, ids, features, models.rows)
+    return _Prepared(checked, run_id, models, features, before)
+
+
+def _finish_prepared(
+    state: WebState, store: Store, batch: Sequence[Pending], prepared: _Prepared
+) -> None:
+    """Score the new plain orders, append them, their loads and the changes together;
+    answer each order (an order not plain: loaded by ingest, scored on its own)."""
+    checked, models, run_id = prepared.checked, prepared.models, prepared.run_id
+    new = checked.new
+    scored: list[tuple[datetime, Rescored | ValuesegError] | None] = [None] * len(new)
+    if models is not None and run_id is not None and new:
+        ats = [max(checked.timestamp(i), models.as_of) for i in new]
+        results = rescore_many(
+            store,
+            models,
+            [(batch[i].customer_id, at) for i, at in zip(new, ats, strict=True)],
+            stored={batch[i].customer_id: prepared.features.get(batch[i].customer_id) for i in new},
+            lines=checked.lines_after,
+        )
+        scored = list(zip(ats, results, strict=True))
+    with store.transaction():
+        append_checked(store, checked)
+        loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
+        answers, rows = _answers(run_id, loaded, scored, prepared.before)
+        if run_id is not None:
+            write_changes(store, run_id, rows)
+    for i, out in zip(new, answers, strict=True):
+        report = checked.reports[i]
+        assert report is not None  # appended above
+        _audit(state, batch[i].caller, batch[i].order, report, out)
+        batch[i].answer.set_result(out)
+    for i, pending in enumerate(batch):
+        report = checked.reports[i]
+        if report is not None and i not in new:
+            pending.answer.set_exception(_refused(report) or RuntimeError("not loaded"))
+        elif report is None:  # not plain: ingest loads it, then it is scored on its own
+            _load_and_score(state, store, [pending])
+
+
+def _load_and_score(state: WebState, store: Store, batch: Sequence[Pending]) -> None:
+    """Load and score a batch under the write lock, each order's answer (or error) set
+    (the path of orders that are not plain, and of a run whose estimators cannot be
+    loaded): plain orders by a few statements for them all
+    (:func:`~valueseg.io.one_order.load_orders_reading`), any other by ingest itself; the
+    scoring reads the customers' rows together and applies each estimator once
+    (:func:`~valueseg.web.realtime.rescore_many`)."""
+    orders = [p.order.model_dump() for p in batch]
+    reports, lines = load_orders_reading(store, orders, LINE_COLUMNS)
+    loaded: list[tuple[Pending, IngestReport]] = []
+    for pending, report in zip(batch, reports, strict=True):
+        try:
+            got = report or ingest(
+                _frame(pending.order, "transactions"), kind="transactions", db=store
+            )
+            refused = _refused(got)
+        except Exception as exc:  # this order's error; the others go on
+            pending.answer.set_exception(exc)
+            continue
+        if refused is not None:
+            pending.answer.set_exception(refused)
+        else:
+            loaded.append((pending, got))
+    answers = _scored(state, store, [(p.order, r) for p, r in loaded], lines)
+    for (pending, report), out in zip(loaded, answers, strict=True):
+        _audit(state, pending.caller, pending.order, report, out)
+        pending.answer.set_result(out)
 
 
 def _audit(
@@ -226,15 +315,15 @@ def _scored(
     lines after the load, where the load read them (the others are read)."""
     # the read cache is cleared when a run finishes (orders leave it as it is)
     run_id = state.cache.get("latest_run", lambda: latest_run(store))
-    out = [_unscored(event, report, "transactions") for event, report in loaded]
     todo = [i for i, (_, report) in enumerate(loaded) if report.last_timestamp is not None]
     if run_id is None or not todo:
-        return out
+        return _answers(None, loaded, [None] * len(loaded), {})[0]
     ids = [loaded[i][0].customer_id for i in todo]
     try:
         models = state.run_models(store, run_id)
     except ValuesegError as exc:
         before = _befores(store, run_id, ids, feature_rows_of(store, run_id, ids, _SUMMARY))
+        out = _answers(None, loaded, [None] * len(loaded), {})[0]
         for i in todo:
             event, report = loaded[i]
             out[i] = _not_scored(run_id, event, report, before, report.last_timestamp, exc)
@@ -249,11 +338,32 @@ def _scored(
         stored={c: features.get(c) for c in ids},
         lines=lines,
     )
-    rows: list[tuple[str, str, str | None, str | None, str]] = []
+    scored: list[tuple[datetime, Rescored | ValuesegError] | None] = [None] * len(loaded)
     for i, rescored in zip(todo, results, strict=True):
-        event, report = loaded[i]
+        scored[i] = (ats[i], rescored)
+    out, rows = _answers(run_id, loaded, scored, before)
+    write_changes(store, run_id, rows)
+    return out
+
+
+def _answers(
+    run_id: int | None,
+    loaded: Sequence[tuple[EventIn, IngestReport]],
+    scored: Sequence[tuple[datetime, Rescored | ValuesegError] | None],
+    before: dict[str, dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str | None, str | None, str]]]:
+    """Each loaded order's answer from its scoring (``scored``: its moment and new scores
+    or error; None: not scored), and the ``segment_changes`` rows of the lenses that
+    changed."""
+    out: list[dict[str, Any]] = []
+    rows: list[tuple[str, str, str | None, str | None, str]] = []
+    for (event, report), got in zip(loaded, scored, strict=True):
+        if got is None or run_id is None:
+            out.append(_unscored(event, report, "transactions"))
+            continue
+        at, rescored = got
         if isinstance(rescored, ValuesegError):
-            out[i] = _not_scored(run_id, event, report, before, ats[i], rescored)
+            out.append(_not_scored(run_id, event, report, before, at, rescored))
             continue
         old = before.get(event.customer_id) or {}
         after = dict(clean({"customer_id": event.customer_id, **rescored.scores}))
@@ -264,19 +374,20 @@ def _scored(
         ]
         cause = f"order {event.order_id or '(no id)'} posted to /v1/events (load {report.load_id})"
         rows += [(event.customer_id, lens, b, a, cause) for lens, b, a in changes]
-        out[i] = {
-            **_base(event, report),
-            "run_id": run_id,
-            "at": plain(ats[i]),
-            "before": before.get(event.customer_id),
-            "after": after,
-            "changes": [{"lens": lens, "before": b, "after": a} for lens, b, a in changes],
-            "recomputed": rescored.recomputed,
-            "carried": rescored.carried,
-            "notes": rescored.notes,
-        }
-    write_changes(store, run_id, rows)
-    return out
+        out.append(
+            {
+                **_base(event, report),
+                "run_id": run_id,
+                "at": plain(at),
+                "before": before.get(event.customer_id),
+                "after": after,
+                "changes": [{"lens": lens, "before": b, "after": a} for lens, b, a in changes],
+                "recomputed": rescored.recomputed,
+                "carried": rescored.carried,
+                "notes": rescored.notes,
+            }
+        )
+    return out, rows
 
 
 def _base(event: EventIn, report: IngestReport) -> dict[str, Any]:

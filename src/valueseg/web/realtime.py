@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from valueseg.actions.nba import first_rules
 from valueseg.actions.playbooks import Playbook, load_playbooks
@@ -84,6 +85,8 @@ class RunModels:
     columns: list[str] = field(default_factory=list)  # the feature table's, in its order
     carried: list[str] = field(default_factory=list)  # those not rebuilt from the orders
     notes: list[str] = field(default_factory=list)
+    #: The thread pools of the libraries loaded with the estimators (see :func:`_score`).
+    threads: ThreadpoolController = field(default_factory=ThreadpoolController)
 
     @property
     def customers(self) -> int:
@@ -360,14 +363,21 @@ def _item(
 
 
 def _score(models: RunModels, batch: list[_Item]) -> None:
-    """Every step of the scoring, each on the whole batch's frame of feature rows."""
+    """Every step of the scoring, each on the whole batch's frame of feature rows.
+
+    The OpenMP libraries (LightGBM's learners, scikit-learn's k-means) run on one thread
+    here, this thread only: a batch is a few rows, and the team of threads each call
+    starts spins on after it. At 1M customers that spinning was a third of an order's CPU
+    (bench/api.py), taken from the requests being answered beside it; a run in progress
+    in another thread keeps its threads."""
     frame = pd.DataFrame([item.row for item in batch])
-    _value_scores(models, frame, batch)
-    _learner_scores(models, frame, batch)
-    for item in batch:
-        _lenses(models, item)
-    _cluster(models, frame, batch)
-    _action(models, batch)
+    with models.threads.limit(limits=1, user_api="openmp"):
+        _value_scores(models, frame, batch)
+        _learner_scores(models, frame, batch)
+        for item in batch:
+            _lenses(models, item)
+        _cluster(models, frame, batch)
+        _action(models, batch)
 
 
 def _note_all(batch: list[_Item], note: str) -> None:

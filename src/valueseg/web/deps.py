@@ -17,6 +17,7 @@ their own, in batches (:mod:`valueseg.web.batcher`), under the same lock.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hmac
 import logging
 import threading
@@ -47,6 +48,7 @@ __all__ = [
     "get_store",
     "not_found",
     "require",
+    "settle_heap",
     "web_state",
 ]
 
@@ -96,6 +98,7 @@ class WebState:
         with self._models_lock:
             if run_id not in self._models:
                 self._models[run_id] = load_run_models(store, run_id)
+                settle_heap()
             return self._models[run_id]
 
     def advance_models(self, store: Store, run_id: int) -> None:
@@ -108,6 +111,7 @@ class WebState:
         with self._models_lock:
             self._models = models
         self.cache.clear()
+        settle_heap()
 
     def loaded_runs(self) -> list[int]:
         """The runs whose estimators are in memory."""
@@ -151,6 +155,23 @@ class WebState:
             yield
         finally:
             self.release_write(clears)
+
+
+def settle_heap() -> None:
+    """Keep the objects alive now out of Python's full garbage collections.
+
+    The server holds a run's estimators and its customers' rows for as long as it serves
+    the run: a few hundred thousand objects, which every full collection walked, pausing
+    every thread for 90 to 180 ms at 1M customers (a posted order's p99 at 200 a second
+    was those pauses). Called once the server has loaded what it keeps (at start, and
+    when a run's estimators are loaded): it collects what is garbage, then moves what is
+    left to the collector's permanent generation (:func:`gc.freeze`), where later
+    collections do not walk it. What was frozen and is dropped later is still freed when
+    nothing refers to it; it is unfrozen first, so the run's models a new run replaces
+    are collected with it."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def web_state(request: Request) -> WebState:

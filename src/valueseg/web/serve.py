@@ -68,9 +68,11 @@ def serve(db: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     from valueseg.web.app import create_app
+    from valueseg.web.deps import settle_heap
 
     required = keys_required(db, host)
     app = create_app(db, keys_required=required, local_token=None)
+    settle_heap()  # what the app keeps from here on (valueseg.web.deps.settle_heap)
     info = write_server_file(db, host, port)
     app.state.web.local_token = info.token
     try:

@@ -21,6 +21,7 @@ from valueseg.store.many_customers import (
     actions_of,
     earlier_loads,
     feature_rows_of,
+    latest_changes_of,
     line_rows_of,
     lines_and_keys_of,
     score_rows_of,
@@ -50,6 +51,7 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
         "transactions",
         lambda s: lines_and_keys_of(s, IDS, DEDUP_COLUMNS, LINE_COLUMNS),
     ),
+    "latest changes": ("segment_changes", lambda s: latest_changes_of(s, 2, IDS)),
 }
 
 
@@ -104,3 +106,19 @@ def test_stored_lines_are_found_in_both_tables(filled: Store) -> None:  # noqa: 
         assert ("c8", "x1", datetime(2023, 2, 1), 3.5, None, None, None, None) in keys
     finally:
         filled.con.execute("DELETE FROM kept_aside WHERE customer_id = 'c8'")
+
+
+def test_the_latest_changes_are_each_lens_newest_under_the_run(filled: Store) -> None:  # noqa: F811
+    """Through the index, the same as a plain filter: the newest after_value per customer
+    and lens, among the rows of run 2 only."""
+    got = latest_changes_of(filled, 2, IDS)
+    rows = filled.con.execute(
+        "SELECT customer_id, lens, arg_max(after_value, rowid) FROM segment_changes "
+        "WHERE run_id = 2 AND list_contains(?, customer_id) GROUP BY ALL",
+        [IDS],
+    ).fetchall()
+    expected: dict[str, dict[str, str]] = {}
+    for customer, lens, value in rows:
+        expected.setdefault(customer, {})[lens] = value
+    assert got == expected
+    assert set(got[WHO]) == {"rfm", "value_tier"} and "nobody" not in got

@@ -31,6 +31,7 @@ from valueseg.store.web import (
     customer_score_row,
     customer_score_rows,
     customer_views,
+    segment_changes,
     segment_history,
 )
 
@@ -82,6 +83,13 @@ def filled() -> Iterator[Store]:
         "SELECT 'c' || i, 1, i FROM range($n) t(i)",
         {"n": N},
     )
+    con.execute(  # two lenses' changes, under each run, for every customer
+        "INSERT INTO segment_changes (changed_at, run_id, customer_id, lens, before_value, "
+        "after_value, cause) SELECT TIMESTAMP '2024-06-02' + INTERVAL (i) SECOND, r, "
+        "'c' || (i % $n), CASE WHEN (i // $n) % 2 = 0 THEN 'rfm' ELSE 'value_tier' END, 'a' || i, "
+        "'b' || i, 'order' FROM range(4 * $n) t(i), range(1, 3) s(r)",
+        {"n": N},
+    )
     yield store
     store.close()
 
@@ -120,6 +128,7 @@ _READS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "line rows": ("transactions", lambda s: customer_line_rows(s, WHO, datetime(2023, 6, 1))),
     "attributes": ("customers", lambda s: customer_attributes(s, WHO)),
     "known": ("transactions", lambda s: customer_is_known(s, WHO)),
+    "changes": ("segment_changes", lambda s: segment_changes(s, WHO)),
 }
 
 

@@ -110,6 +110,9 @@ def actions_of(store: Store, run_id: int, ids: Sequence[str]) -> dict[str, tuple
     return out
 
 
+_CHANGE_PICKS: Final = "rowid AS seq, run_id, customer_id, lens, after_value"
+
+
 def latest_changes_of(
     store: Store, run_id: int, ids: Sequence[str]
 ) -> dict[str, dict[str, str | None]]:
@@ -117,10 +120,10 @@ def latest_changes_of(
     out: dict[str, dict[str, str | None]] = {}
     for chunk in _chunks(ids):
         rows = store.con.execute(
-            "SELECT customer_id, lens, arg_max(after_value, rowid) FROM segment_changes "
-            f"WHERE run_id = ? AND customer_id IN ({_marks(len(chunk))}) "
+            _of("segment_changes", _CHANGE_PICKS, len(chunk))
+            + "SELECT customer_id, lens, arg_max(after_value, seq) FROM c WHERE run_id = ? "
             "GROUP BY customer_id, lens",
-            [run_id, *chunk],
+            [*chunk, run_id],
         ).fetchall()
         for customer, lens, value in rows:
             out.setdefault(str(customer), {})[str(lens)] = None if value is None else str(value)

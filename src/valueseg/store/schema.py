@@ -452,6 +452,15 @@ _V8: Final = """
 CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id);
 """
 
+# The segment changes by customer: each batch of posted orders reads its customers' changes
+# since the run, and a customer's page all of theirs. Every posted order that moves a lens
+# adds rows, so without it both scanned a table that grows for as long as the web app
+# takes orders (valueseg.store.many_customers.latest_changes_of reads it with the
+# customer ids as the scan's one filter, so that DuckDB uses the index).
+_V9: Final = """
+CREATE INDEX IF NOT EXISTS segment_changes_customer ON segment_changes (customer_id);
+"""
+
 #: Ordered migrations: (version, description, SQL). Append only.
 MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (1, "initial schema: inputs, quarantine, runs and derived tables", _V1),
@@ -462,6 +471,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
     (6, "an index by customer on customer_features", _V6),
     (7, "an index by fingerprint on loads", _V7),
     (8, "an index by customer on events", _V8),
+    (9, "an index by customer on segment_changes", _V9),
 )
 
 #: The schema version this valueseg writes.

@@ -201,16 +201,17 @@ def row_hashes(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         shape = tuple((name, isinstance(v, float)) for name, v in row.items())
         shapes.setdefault(shape, []).append(i)
     for shape, members in shapes.items():
-        fields = ", ".join(
-            f"CAST(? AS {'DOUBLE' if is_float else 'VARCHAR'}) AS {_ident(name)}"
-            for name, is_float in shape
-        )
-        selects = " UNION ALL ".join(
-            f"SELECT {j} AS i, hash(s) AS h FROM (SELECT {fields}) AS s"
-            for j in range(len(members))
-        )
-        args = [v for i in members for v in rows[i].values()]
-        for j, h in store.con.execute(f"SELECT i, h FROM ({selects})", args).fetchall():
+        # a struct of the row's fields hashes as the row of a one-row source does
+        one = ", ".join(["?", *(f"CAST(? AS {'DOUBLE' if f else 'VARCHAR'})" for _, f in shape)])
+        names = ", ".join(_ident(name) for name, _ in shape)
+        packed = ", ".join(f"{_ident(name)} := {_ident(name)}" for name, _ in shape)
+        args = [v for j, i in enumerate(members) for v in (j, *rows[i].values())]
+        for j, h in store.con.execute(
+            f"SELECT i, hash(struct_pack({packed})) FROM (VALUES "
+            + ", ".join([f"({one})"] * len(members))
+            + f") AS v(i, {names})",
+            args,
+        ).fetchall():
             out[members[int(j)]] = int(h)
     return [int(h) for h in out if h is not None]
 

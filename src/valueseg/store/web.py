@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
+import duckdb
 import pandas as pd
 
 from valueseg.store.one_customer import of_customer
@@ -28,6 +29,7 @@ __all__ = [
     "LENS_COLUMNS",
     "LINE_COLUMNS",
     "SORTS",
+    "LazyStore",
     "active_keys",
     "audit_rows",
     "chosen_value_model",
@@ -109,6 +111,44 @@ def request_store(root: Store) -> Store:
     view.path = root.path
     view.con = root.con.cursor()  # in UTC, as the root set for the whole database
     return view
+
+
+class LazyStore(Store):
+    """:func:`request_store`'s store, its connection opened at its first use (never, for a
+    request that reads nothing: a posted order, whose key is known, is scored by the
+    server's batcher on a connection of its own).
+
+    Examples
+    --------
+    >>> with Store(":memory:") as root:
+    ...     view = LazyStore(root)
+    ...     view.opened, view.schema_version == root.schema_version, view.opened
+    ...     view.close()
+    (False, True, True)
+    """
+
+    def __init__(self, root: Store) -> None:  # no super().__init__: nothing is opened
+        self.path, self._root = root.path, root
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = self._root.con.cursor()
+        return self._con
+
+    @con.setter
+    def con(self, value: duckdb.DuckDBPyConnection) -> None:
+        self._con = value
+
+    @property
+    def opened(self) -> bool:
+        """Whether the connection was opened."""
+        return self._con is not None
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
 
 
 def _one(store: Store, sql: str, args: Iterable[Any] = ()) -> Any:

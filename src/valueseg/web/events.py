@@ -199,12 +199,14 @@ def _finish_prepared(
             lines=checked.lines_after,
         )
         scored = list(zip(ats, results, strict=True))
-    with store.transaction():
-        append_checked(store, checked)
-        loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
-        answers, rows = _answers(run_id, loaded, scored, prepared.before)
-        if run_id is not None:
-            write_changes(store, run_id, rows)
+    answers: list[dict[str, Any]] = []
+    if new:  # else nothing to write: every order was loaded before, or is left to ingest
+        with store.transaction():
+            append_checked(store, checked)
+            loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
+            answers, rows = _answers(run_id, loaded, scored, prepared.before)
+            if run_id is not None:
+                write_changes(store, run_id, rows)
     for i, out in zip(new, answers, strict=True):
         report = checked.reports[i]
         assert report is not None  # appended above

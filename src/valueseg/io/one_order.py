@@ -198,9 +198,9 @@ def check_orders(
     """The reads of :func:`load_orders_reading`, which write nothing: which orders are
     plain, loaded before, or new, and the customers' lines with the new ones added.
 
-    The web app checks a batch of orders while it scores the batch before; the store must
-    not change the customers' lines or loads until :func:`append_checked` (it holds back
-    other writes' batches, :mod:`valueseg.web.batcher`)."""
+    The web app scores a batch of orders from what this read, then appends them with
+    :func:`append_checked`, both under its write lock: nothing may change the customers'
+    lines or loads between the two."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]

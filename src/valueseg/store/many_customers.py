@@ -25,7 +25,6 @@ from valueseg.store.store import Store
 
 __all__ = [
     "actions_of",
-    "append_order_lines",
     "earlier_loads",
     "feature_rows_of",
     "insert_order_lines",
@@ -280,31 +279,6 @@ def lines_and_keys_of(
     return found, lines
 
 
-def append_order_lines(
-    store: Store,
-    lines: Sequence[Mapping[str, Any]],
-    *,
-    source: str,
-    fingerprints: Sequence[str],
-    mappings: Sequence[Mapping[str, str]],
-    loaded_at: datetime | None = None,
-) -> list[int]:
-    """Insert accepted order lines (stored column -> value, ``is_return`` included), each
-    with its own load's row (one row read, one accepted), all in one transaction; return
-    their loads' ids, in order. ``loaded_at``: by default now, in UTC."""
-    if not lines:
-        return []
-    with store.transaction():
-        return insert_order_lines(
-            store,
-            lines,
-            source=source,
-            fingerprints=fingerprints,
-            mappings=mappings,
-            loaded_at=loaded_at,
-        )
-
-
 def insert_order_lines(
     store: Store,
     lines: Sequence[Mapping[str, Any]],
@@ -314,8 +288,10 @@ def insert_order_lines(
     mappings: Sequence[Mapping[str, str]],
     loaded_at: datetime | None = None,
 ) -> list[int]:
-    """:func:`append_order_lines` inside the caller's transaction (the web app's batch of
-    orders commits its lines, loads and segment changes together)."""
+    """Insert accepted order lines (stored column -> value, ``is_return`` included), each
+    with its own load's row (one row read, one accepted), inside the caller's transaction
+    (the web app's batch of orders commits its lines, loads and segment changes together);
+    return their loads' ids, in order. ``loaded_at``: by default now, in UTC."""
     if not lines:
         return []
     when = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)" if loaded_at is None else "?"

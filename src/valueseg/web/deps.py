@@ -162,11 +162,11 @@ def settle_heap() -> None:
 
     The server holds a run's estimators and its customers' rows for as long as it serves
     the run: a few hundred thousand objects, which every full collection walked, pausing
-    every thread for 90 to 180 ms at 1M customers (a posted order's p99 at 200 a second
-    was those pauses). Called once the server has loaded what it keeps (at start, and
-    when a run's estimators are loaded): it collects what is garbage, then moves what is
-    left to the collector's permanent generation (:func:`gc.freeze`), where later
-    collections do not walk it. What was frozen and is dropped later is still freed when
+    every thread for 90 to 180 ms at 1M customers (the slowest posted orders at 200 a
+    second were waiting for them). Called once the server has loaded what it keeps (at
+    start, and when a run's estimators are loaded): it collects what is garbage, then
+    moves what is left to the collector's permanent generation (:func:`gc.freeze`), where
+    later collections do not walk it. What was frozen and is dropped later is still freed when
     nothing refers to it; it is unfrozen first, so the run's models a new run replaces
     are collected with it."""
     gc.unfreeze()

@@ -367,7 +367,7 @@ def _score(models: RunModels, batch: list[_Item]) -> None:
 
     The OpenMP libraries (LightGBM's learners, scikit-learn's k-means) run on one thread
     here, this thread only: a batch is a few rows, and the team of threads each call
-    starts spins on after it. At 1M customers that spinning was a third of an order's CPU
+    starts spins on after it. At 1M customers that spinning was a quarter of an order's CPU
     (bench/api.py), taken from the requests being answered beside it; a run in progress
     in another thread keeps its threads."""
     frame = pd.DataFrame([item.row for item in batch])

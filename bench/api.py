@@ -55,7 +55,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def cached_store(customers: int) -> Path:
     return path
 
 
-def prepare(db: Path) -> tuple[str, list[str], object]:
+def prepare(db: Path) -> tuple[str, list[str], datetime]:
     """An admin key, the run's customer ids and its as_of (the store migrated first)."""
     started = time.perf_counter()
     with Store(db) as store:
@@ -288,7 +288,7 @@ def main() -> None:
             minutes = timedelta(minutes=rng.randrange(1, 60 * 24 * 30))
             body = {
                 "customer_id": rng.choice(ids),
-                "timestamp": (as_of + minutes).isoformat(),  # type: ignore[operator]
+                "timestamp": (as_of + minutes).isoformat(),
                 "amount": round(rng.uniform(5, 300), 2),
                 "order_id": f"B{next(counter)}",
             }

@@ -335,5 +335,5 @@ class SpendPredictor(RegressorMixin, _Predictor):
         if self.learner == BASELINE:
             out = np.asarray(matrix[:, self._baseline_index()], np.float64)
         else:
-            out = np.asarray(_predicted(self.estimator_, matrix), np.float64)
+            out = _predicted(self.estimator_, matrix)
         return np.maximum(out, 0.0) if self.nonnegative_ else out

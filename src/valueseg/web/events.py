@@ -176,9 +176,16 @@ def _prepare(state: WebState, store: Store, batch: Sequence[Pending]) -> _Prepar
         models = state.run_models(store, run_id)
     except ValuesegError:
         return None
-    features = stored_rows(models, ids)  # the rescoring starts from them
-    before = _befores(store, run_id, ids, features, models.rows)
-    return _Prepared(checked, run_id, models, features, before)
+    return _Prepared(checked, run_id, models, *_starting_rows(store, models, run_id, ids))
+
+
+def _starting_rows(
+    store: Store, models: RunModels, run_id: int, ids: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The customers' feature rows of the run (the rescoring starts from them) and their
+    scores before the orders (:func:`_befores`)."""
+    features = stored_rows(models, ids)
+    return features, _befores(store, run_id, ids, features, models.rows)
 
 
 def _finish_prepared(
@@ -199,25 +206,23 @@ def _finish_prepared(
             lines=checked.lines_after,
         )
         scored = list(zip(ats, results, strict=True))
+    loaded: list[tuple[EventIn, IngestReport]] = []
     answers: list[dict[str, Any]] = []
     if new:  # else nothing to write: every order was loaded before, or is left to ingest
         with store.transaction():
-            append_checked(store, checked)
+            append_checked(store, checked)  # sets each new order's report
             loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
             answers, rows = _answers(run_id, loaded, scored, prepared.before)
             if run_id is not None:
                 write_changes(store, run_id, rows)
-    for i, out in zip(new, answers, strict=True):
-        report = checked.reports[i]
-        assert report is not None  # appended above
-        _audit(state, batch[i].caller, batch[i].order, report, out)
+    for i, (event, report), out in zip(new, loaded, answers, strict=True):
+        _audit(state, batch[i].caller, event, report, out)
         batch[i].answer.set_result(out)
-    for i, pending in enumerate(batch):
-        report = checked.reports[i]
-        if report is not None and i not in new:
-            pending.answer.set_exception(_refused(report) or RuntimeError("not loaded"))
-        elif report is None:  # not plain: ingest loads it, then it is scored on its own
+    for pending, got in zip(batch, checked.reports, strict=True):
+        if got is None:  # not plain: ingest loads it, then it is scored on its own
             _load_and_score(state, store, [pending])
+        elif not pending.answer.done():  # loaded before: 409
+            pending.answer.set_exception(_refused(got) or RuntimeError("not loaded"))
 
 
 def _load_and_score(state: WebState, store: Store, batch: Sequence[Pending]) -> None:
@@ -318,20 +323,20 @@ def _scored(
     # the read cache is cleared when a run finishes (orders leave it as it is)
     run_id = state.cache.get("latest_run", lambda: latest_run(store))
     todo = [i for i, (_, report) in enumerate(loaded) if report.last_timestamp is not None]
+    unscored = [_unscored(event, report, "transactions") for event, report in loaded]
     if run_id is None or not todo:
-        return _answers(None, loaded, [None] * len(loaded), {})[0]
+        return unscored
     ids = [loaded[i][0].customer_id for i in todo]
     try:
         models = state.run_models(store, run_id)
     except ValuesegError as exc:
         before = _befores(store, run_id, ids, feature_rows_of(store, run_id, ids, _SUMMARY))
-        out = _answers(None, loaded, [None] * len(loaded), {})[0]
+        out = unscored
         for i in todo:
             event, report = loaded[i]
             out[i] = _not_scored(run_id, event, report, before, report.last_timestamp, exc)
         return out
-    features = stored_rows(models, ids)  # the rescoring starts from them
-    before = _befores(store, run_id, ids, features, models.rows)
+    features, before = _starting_rows(store, models, run_id, ids)
     ats = {i: max(loaded[i][1].last_timestamp or models.as_of, models.as_of) for i in todo}
     results = rescore_many(
         store,

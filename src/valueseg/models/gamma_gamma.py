@@ -238,11 +238,44 @@ class GammaGamma(LikelihoodModel[_SpendData]):
         self._check_fitted()
         transaction_model._check_fitted()
         x, tx, age, m = read_summary(transaction_model, summary)
-        spend = self.conditional_expected_average_profit(x, m)
-        purchases = discounted_purchases(
-            transaction_model, x, tx, age, horizon=horizon, discount_rate=discount_rate, freq=freq
+        clv = self.lifetime_values(
+            transaction_model,
+            x,
+            tx,
+            age,
+            m,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            freq=freq,
         )
-        return pd.Series(spend * purchases, index=summary.index, name="clv")
+        return pd.Series(clv, index=summary.index, name="clv")
+
+    def lifetime_values(
+        self,
+        transaction_model: Any,
+        frequency: np.ndarray,
+        recency: np.ndarray,
+        T: np.ndarray,
+        monetary_value: np.ndarray,
+        *,
+        horizon: int = 12,
+        discount_rate: float = 0.01,
+        freq: str = "D",
+    ) -> np.ndarray:
+        """:meth:`customer_lifetime_value` from the summary's arrays, not checked (the
+        transaction model's columns: BG/BB's ``frequency, recency, n_periods``): real-time
+        scoring's few customers, whose summary it computed itself."""
+        spend = self.conditional_expected_average_profit(frequency, monetary_value)
+        purchases = discounted_purchases(
+            transaction_model,
+            frequency,
+            recency,
+            T,
+            horizon=horizon,
+            discount_rate=discount_rate,
+            freq=freq,
+        )
+        return np.asarray(spend * purchases, np.float64)
 
 
 @dataclass

@@ -43,9 +43,13 @@ from valueseg.models.pareto_nbd import ParetoNBD
 __all__ = [
     "BTYD_COLUMNS",
     "ValueFit",
+    "btyd_columns",
     "fit_value_model",
     "next_order_periods",
+    "periods_to_next_order",
     "probability_no_purchase",
+    "spend_per_purchase",
+    "stay_probability",
     "value_features",
 ]
 
@@ -74,21 +78,37 @@ def probability_no_purchase(
     [0.938, 0.677]
     """
     alive = bt.p_alive(name, model, summary)
-    return np.clip(1.0 - alive + alive * _stay(model, summary, t), 0.0, 1.0)
+    return _no_purchase(alive, _stay(model, summary, t))
+
+
+def stay_probability(
+    model: PurchaseModel[Any], rft: tuple[np.ndarray, np.ndarray, np.ndarray], t: Any
+) -> np.ndarray:
+    """P(no purchase in the next ``t`` periods | alive now) from the summary's arrays
+    (frequency, recency, T), for every model but BG/BB (its summary counts
+    opportunities): what :func:`value_features` reads, for real-time scoring's arrays."""
+    return _stay(model, None, t, rft)
 
 
 def _stay(
     model: PurchaseModel[Any],
-    summary: pd.DataFrame,
+    summary: pd.DataFrame | None,
     t: Any,
     rft: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """P(no purchase in the next ``t`` periods | alive now, history); ``rft``: the
-    summary's columns when the caller has them already (a bisection calls this 23 times)."""
-    x, _, age = _rft(summary) if rft is None else rft
+    summary's columns when the caller has them already (a bisection calls this 23 times).
+    ``summary`` may be None with ``rft`` given, for every model but BG/BB."""
+    if rft is None:
+        if summary is None:
+            raise TypeError("_stay needs the summary or its columns")
+        rft = _rft(summary)
+    x, _, age = rft
     t = np.broadcast_to(np.asarray(t, np.float64), x.shape)
     params = model.params_
     if isinstance(model, BetaGeoBetaBinom):
+        if summary is None:
+            raise TypeError("BG/BB reads its summary by opportunity")
         return _bb_no_purchase(params, summary, np.round(t))
     if isinstance(model, ParetoNBD):
         return _pareto_no_purchase(params, x, age, t)
@@ -163,8 +183,35 @@ def next_order_periods(
     >>> probability_no_purchase("bg_nbd", bg, wait[:2], s.iloc[:2]).round(6).tolist()
     [0.5, 0.5]
     """
-    x, _, age = _rft(summary)
     alive = bt.p_alive(name, model, summary)
+    discrete = summary if isinstance(model, BetaGeoBetaBinom) else None
+    return _next_periods(model, _rft(summary), alive, max_periods, discrete)
+
+
+def periods_to_next_order(
+    model: PurchaseModel[Any],
+    rft: tuple[np.ndarray, np.ndarray, np.ndarray],
+    alive: np.ndarray,
+    *,
+    max_periods: float = 1e4,
+) -> np.ndarray:
+    """:func:`next_order_periods` from the summary's arrays (frequency, recency, T) and
+    P(alive), for every model but BG/BB (its summary counts opportunities): real-time
+    scoring's few customers, where a frame costs more than the arithmetic."""
+    if isinstance(model, BetaGeoBetaBinom):
+        raise TypeError("BG/BB reads its summary by opportunity: use next_order_periods")
+    return _next_periods(model, rft, alive, max_periods, None)
+
+
+def _next_periods(
+    model: PurchaseModel[Any],
+    rft: tuple[np.ndarray, np.ndarray, np.ndarray],
+    alive: np.ndarray,
+    max_periods: float,
+    summary: pd.DataFrame | None,
+) -> np.ndarray:
+    """:func:`next_order_periods`; ``summary``: BG/BB's (its chance reads it), else None."""
+    x, _, age = rft
     wait = np.full(len(x), np.nan)
     live = alive > 0.5
     if isinstance(model, BetaGeo):
@@ -175,18 +222,23 @@ def next_order_periods(
                 -np.log(stay) / (params["r"] + x[live])
             )
     elif live.any():
-        wait[live] = _bisect(model, summary[live], alive[live], max_periods)
+        part = None if summary is None else summary[live]
+        some = (rft[0][live], rft[1][live], rft[2][live])
+        wait[live] = _bisect(model, part, some, alive[live], max_periods)
     return np.where(wait <= max_periods, wait, np.nan)
 
 
 def _bisect(
-    model: PurchaseModel[Any], summary: pd.DataFrame, alive: np.ndarray, max_periods: float
+    model: PurchaseModel[Any],
+    summary: pd.DataFrame | None,
+    rft: tuple[np.ndarray, np.ndarray, np.ndarray],
+    alive: np.ndarray,
+    max_periods: float,
 ) -> np.ndarray:
     """The ``t`` where ``1 - PA + PA * stay(t) = 1/2``, by bisection on ``log t``."""
     lo = np.full(len(alive), np.log(1e-3))
     hi = np.full(len(alive), np.log(max_periods))
     target = 1.0 - 0.5 / alive  # stay(t) falls from 1: find where it reaches this
-    rft = _rft(summary)
     never = _stay(model, summary, np.exp(hi), rft) > target
     discrete = isinstance(model, BetaGeoBetaBinom)
     for _ in range(22):  # log t to 4e-6: a day's precision on any date before 2**22 days
@@ -230,24 +282,41 @@ def value_features(
     purchase (the customer's own mean order, or the shop's, without a spend model).
     """
     t = horizon_days / DAYS_PER_PERIOD[freq]
-    with np.errstate(all="ignore"):
-        purchases = bt.predict_purchases(fit.name, fit.model, t, summary)
-        per_order = _spend_per_purchase(fit.spend_model, summary)
-        out = pd.DataFrame(
-            {
-                "btyd_p_alive": bt.p_alive(fit.name, fit.model, summary),
-                "btyd_expected_purchases": purchases,
-                "btyd_p_churn": probability_no_purchase(fit.name, fit.model, t, summary),
-                "btyd_expected_spend": purchases * per_order,
-            },
-            index=summary.index,
-        )
-    return out
-
-
-def _spend_per_purchase(spend_model: GammaGamma | None, summary: pd.DataFrame) -> np.ndarray:
     x = summary["frequency"].to_numpy(np.float64)
     m = summary["monetary_value"].to_numpy(np.float64)
+    with np.errstate(all="ignore"):
+        out = btyd_columns(
+            bt.p_alive(fit.name, fit.model, summary),
+            bt.predict_purchases(fit.name, fit.model, t, summary),
+            _stay(fit.model, summary, t),
+            spend_per_purchase(fit.spend_model, x, m),
+        )
+    return pd.DataFrame(out, index=summary.index)
+
+
+def btyd_columns(
+    alive: np.ndarray, purchases: np.ndarray, stay: np.ndarray, per_order: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:data:`BTYD_COLUMNS` from P(alive), the expected purchases in the horizon, P(no
+    purchase in it | alive) and the expected spend per purchase: what
+    :func:`value_features` gives, and real-time scoring computes from arrays."""
+    return {
+        "btyd_p_alive": alive,
+        "btyd_expected_purchases": purchases,
+        "btyd_p_churn": _no_purchase(alive, stay),
+        "btyd_expected_spend": purchases * per_order,
+    }
+
+
+def _no_purchase(alive: np.ndarray, stay: np.ndarray) -> np.ndarray:
+    """P(no purchase) = P(gone) + P(alive) * P(no purchase | alive)."""
+    return np.clip(1.0 - alive + alive * stay, 0.0, 1.0)
+
+
+def spend_per_purchase(spend_model: GammaGamma | None, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Expected spend per purchase of customers with ``x`` repeat purchases of mean ``m``:
+    Gamma-Gamma's, or without one the customer's own mean (repeat buyers with a positive
+    one), else the mean of those."""
     if spend_model is not None:
         return np.asarray(spend_model.conditional_expected_average_profit(x, m), np.float64)
     repeat = (x > 0) & (m > 0)

@@ -29,7 +29,7 @@ from valueseg.predict.labels import SUMMARY, CutoffTable
 from valueseg.store import Store
 from valueseg.store.predict import window_purchases
 
-__all__ = ["backtest_next_order", "next_order_dates"]
+__all__ = ["backtest_next_order", "next_order_dates", "order_days"]
 
 
 def _instants(start: datetime | Sequence[datetime], periods: np.ndarray, freq: str) -> pd.Series:
@@ -51,6 +51,13 @@ def next_order_dates(
     scores each posted order's customer at the order's moment)."""
     with np.errstate(all="ignore"):
         periods = next_order_periods(name, model, summary)
+    return order_days(as_of, periods, freq)
+
+
+def order_days(as_of: datetime | Sequence[datetime], periods: np.ndarray, freq: str) -> pd.Series:
+    """The day ``periods`` after ``as_of`` (one moment, or each customer's own) of each
+    customer (NaT where the periods are NaN): :func:`next_order_dates` of periods already
+    computed (real-time scoring computes them from arrays)."""
     return pd.Series(_instants(as_of, periods, freq)).dt.normalize()
 
 

@@ -518,6 +518,14 @@ class Segmenter(ClusterMixin, TransformerMixin, BaseEstimator):
         z = self.transform(X)
         return np.asarray(self.model_.predict(z), dtype=np.int64)
 
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """:meth:`predict` of a float64 matrix of the columns ``feature_names_in_``, in
+        order, that the caller checked (finite or NaN): real-time scoring's few rows,
+        where scikit-learn's check of a frame costs more than the prediction."""
+        check_is_fitted(self, "labels_")
+        z = self.preprocessor_.transform(matrix)
+        return np.asarray(self.model_.predict(z), dtype=np.int64)
+
 
 class _Restricted:
     """A k-means or mixture model restricted to its non-empty clusters, renumbered 0..m-1."""

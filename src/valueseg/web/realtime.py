@@ -16,13 +16,15 @@ customer's order features at a moment (:mod:`valueseg.web.rebuild`) and gives:
 - value tier: the customer's rank by predicted CLV among the run's customers;
 - cluster: the run's segmenter, its cluster matched to the stored names by centroid.
 
-What is carried rather than recomputed is listed in :attr:`Rescored.carried`.
+What is carried rather than recomputed is listed in :attr:`Rescored.carried`. The value
+models, the learners and the segmenter read the batch's numbers as arrays
+(:mod:`valueseg.web.score_arrays`), and frames where arrays cannot stand for them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +38,8 @@ from valueseg.actions.nba import first_rules
 from valueseg.actions.playbooks import Playbook, load_playbooks
 from valueseg.errors import InputError, ValuesegError
 from valueseg.models.choice import score_customers
-from valueseg.predict.btyd import ValueFit, value_features
-from valueseg.predict.next_order import next_order_dates
+from valueseg.predict.btyd import ValueFit, next_order_periods, value_features
+from valueseg.predict.next_order import order_days
 from valueseg.segment.grid import RfmGrid, load_rfm_grid
 from valueseg.segment.tiers import DEFAULT_CUTS, tier_labels
 from valueseg.store import Store
@@ -54,6 +56,7 @@ from valueseg.store.web import (
 )
 from valueseg.web.rebuild import rebuild_features
 from valueseg.web.run_rows import RunRows, load_run_rows
+from valueseg.web.score_arrays import BatchNumbers, ValueArrays, value_arrays
 
 __all__ = ["Rescored", "RunModels", "load_run_models", "rescore", "rescore_many", "stored_rows"]
 
@@ -370,15 +373,27 @@ def _score(models: RunModels, batch: list[_Item]) -> None:
     starts spins on after it. At 1M customers that spinning was a quarter of an order's CPU
     (bench/api.py), taken from the requests being answered beside it; a run in progress
     in another thread keeps its threads."""
-    frame = pd.DataFrame([item.row for item in batch])
+    numbers = BatchNumbers([item.row for item in batch])
     owns = _own_rows(models, [item.customer_id for item in batch])
     with models.threads.limit(limits=1, user_api="openmp"):
-        _value_scores(models, frame, batch)
-        _learner_scores(models, frame, batch)
+        values = _value_arrays(models, batch)
+        _value_scores(models, numbers, batch, values)
+        _learner_scores(models, numbers, batch, values)
         for item, own in zip(batch, owns, strict=True):
             _lenses(models, item, own)
-        _cluster(models, frame, batch)
+        _cluster(models, numbers, batch)
         _action(models, batch, owns)
+
+
+def _value_arrays(models: RunModels, batch: list[_Item]) -> ValueArrays | None:
+    """The value models' numbers of the batch from arrays (:mod:`.score_arrays`); None:
+    no value model, or one the frame functions must score (BG/BB, a summary not finite)."""
+    model = models.estimators.get("value_model")
+    if model is None or models.value_name is None:
+        return None
+    summary = [np.array([item.rebuilt[k] for item in batch], np.float64) for k in _SUMMARY]
+    spend_model = models.estimators.get("spend_model")
+    return value_arrays(model, spend_model, summary, models.freq, models.horizon_days)
 
 
 def _own_rows(models: RunModels, ids: Sequence[str]) -> list[dict[str, Any] | None]:
@@ -405,18 +420,28 @@ def _set(batch: list[_Item], column: str, values: Sequence[Any]) -> None:
         item.rescored.recomputed.append(column)
 
 
-def _value_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None:
-    """P(alive), expected purchases, CLV and the expected next order, in closed form."""
+def _value_scores(
+    models: RunModels, numbers: BatchNumbers, batch: list[_Item], values: ValueArrays | None
+) -> None:
+    """P(alive), expected purchases, CLV and the expected next order, in closed form:
+    from ``values`` (arrays), else by the frame functions."""
     model = models.estimators.get("value_model")
     if model is None or models.value_name is None:
         _note_all(batch, "the run kept no value model: no P(alive), expected purchases or CLV")
         return
-    spend_model = models.estimators.get("spend_model")
-    summary = frame[["customer_id", *_SUMMARY]]
-    scored = score_customers(models.value_name, model, spend_model, summary, models.freq)
     names = ["p_alive", "expected_purchases_90d", "expected_purchases_365d", "predicted_clv_365d"]
-    for name in names:
-        _set(batch, name, [_number(v) for v in scored[name]])
+    if values is not None:
+        got = [values.p_alive, values.purchases_90d, values.purchases_365d, values.clv_365d]
+        periods = values.next_order_periods
+    else:
+        spend_model = models.estimators.get("spend_model")
+        summary = numbers.frame[["customer_id", *_SUMMARY]]
+        scored = score_customers(models.value_name, model, spend_model, summary, models.freq)
+        got = [scored[name].to_numpy() for name in names]
+        with np.errstate(all="ignore"):
+            periods = next_order_periods(models.value_name, model, summary)
+    for name, column in zip(names, got, strict=True):
+        _set(batch, name, [_number(v) for v in column])
     if models.clv_learner is not None:
         _note_all(
             batch,
@@ -424,13 +449,16 @@ def _value_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) ->
             f"{models.clv_learner} learner, which the run does not keep",
         )
     moments = [item.rescored.at for item in batch]  # each counts from its own moment
-    dates = next_order_dates(models.value_name, model, summary, moments, models.freq)
+    dates = order_days(moments, periods, models.freq)
     found = [None if pd.isna(day) else day.date() for day in dates]
     _set(batch, "expected_next_order_date", found)
 
 
-def _learner_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None:
-    """Churn probability and the horizon's spend: the run's learners, else the baseline."""
+def _learner_scores(
+    models: RunModels, numbers: BatchNumbers, batch: list[_Item], values: ValueArrays | None
+) -> None:
+    """Churn probability and the horizon's spend: the run's learners, else the baseline;
+    on the arrays (:mod:`.score_arrays`) where they stand for the frame."""
     model = models.estimators.get("value_model")
     if model is None or models.value_name is None:
         return
@@ -442,15 +470,25 @@ def _learner_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) 
             "learner reads the order sequence and is not rerun per event",
         )
         return
+    if values is not None:
+        try:
+            churn, spend = _learners(models, _array_matrix(numbers, values.btyd), values.btyd)
+        except (_NotArrays, ValuesegError, ValueError):
+            pass  # the frame route scores them, and says which row a learner refuses
+        else:
+            _set(batch, "churn_probability", churn)
+            _set(batch, "predicted_spend_90d", spend)
+            return
+    frame = numbers.frame
     fit = ValueFit(models.value_name, model, models.estimators.get("spend_model"))
     btyd = value_features(fit, frame[list(_SUMMARY)], models.horizon_days, models.freq)
     X = pd.concat([frame.drop(columns=btyd.columns, errors="ignore"), btyd], axis=1)
     try:
-        churn, spend = _learners(models, X, btyd)
+        churn, spend = _learners(models, _frame_matrix(X), btyd)
     except (ValuesegError, ValueError):  # a row the learner refuses: each row on its own,
         for i, item in enumerate(batch):  # so the others are scored
             try:
-                churn, spend = _learners(models, X.iloc[[i]], btyd.iloc[[i]])
+                churn, spend = _learners(models, _frame_matrix(X.iloc[[i]]), btyd.iloc[[i]])
             except (ValuesegError, ValueError) as exc:  # a feature the row lacks: say so
                 item.rescored.notes.append(f"churn probability and spend not recomputed: {exc}")
                 continue
@@ -461,14 +499,43 @@ def _learner_scores(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) 
     _set(batch, "predicted_spend_90d", spend)
 
 
+_MatrixOf = Callable[[Any], np.ndarray]
+
+
+class _NotArrays(Exception):
+    """The batch's arrays cannot stand for the frame (:mod:`.score_arrays`)."""
+
+
+def _frame_matrix(X: pd.DataFrame) -> _MatrixOf:
+    """A learner's checked matrix of the frame ``X`` (its ``matrix``: scikit-learn's checks)."""
+    return lambda learner: learner.matrix(X)
+
+
+def _array_matrix(numbers: BatchNumbers, btyd: Mapping[str, np.ndarray]) -> _MatrixOf:
+    """A learner's matrix from the batch's arrays, ``btyd`` in place of the rows' own
+    value-model columns (as the frame route's ``X``); :class:`_NotArrays` where they
+    cannot stand for the frame."""
+
+    def matrix(learner: Any) -> np.ndarray:
+        names = getattr(learner, "feature_names_in_", None)
+        got = None if names is None else numbers.matrix(list(names), btyd)
+        if got is None:
+            raise _NotArrays
+        return got
+
+    return matrix
+
+
 def _learners(
-    models: RunModels, X: pd.DataFrame, btyd: pd.DataFrame
+    models: RunModels, matrix_of: _MatrixOf, btyd: Any
 ) -> tuple[list[float | None], list[float | None]]:
+    """Churn probability and spend of the learners (each reads ``matrix_of(learner)``),
+    or the value model's baseline columns of ``btyd`` where the run kept none."""
     churn, calibration = models.estimators.get("churn"), models.estimators.get("churn_calibration")
     spend = models.estimators.get("spend")
-    matrix = None  # checked once where both learners read the same columns
+    matrix = None  # made once where both learners read the same columns
     if churn is not None:
-        matrix = churn.matrix(X)
+        matrix = matrix_of(churn)
         p = churn.predict_proba_matrix(matrix)[:, 1]
     else:
         p = btyd["btyd_p_churn"]
@@ -476,10 +543,10 @@ def _learners(
         p = calibration.transform(np.asarray(p))
     if spend is None:
         spent = btyd["btyd_expected_spend"]
-    elif matrix is not None and _same_columns(churn, spend):
-        spent = spend.predict_matrix(matrix)
     else:
-        spent = spend.predict(X)
+        if matrix is None or not _same_columns(churn, spend):
+            matrix = matrix_of(spend)
+        spent = spend.predict_matrix(matrix)
     return [_number(v) for v in np.asarray(p)], [_number(v) for v in np.asarray(spent)]
 
 
@@ -527,7 +594,9 @@ def _lenses(models: RunModels, item: _Item, own: dict[str, Any] | None) -> None:
     got.recomputed.append("value_tier")
 
 
-def _cluster(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None:
+def _cluster(models: RunModels, numbers: BatchNumbers, batch: list[_Item]) -> None:
+    """The run's segmenter's cluster: on the arrays (:mod:`.score_arrays`) where they
+    stand for the frame, else on the frame (each row on its own where one fails)."""
     segmenter = models.estimators.get("segmenter")
     if segmenter is None:
         _note_all(batch, "the run kept no segmenter: cluster not recomputed")
@@ -539,6 +608,18 @@ def _cluster(models: RunModels, frame: pd.DataFrame, batch: list[_Item]) -> None
             "embedding (--cluster-features +embedding), which is not rerun per event",
         )
         return
+    names = getattr(segmenter, "feature_names_in_", None)
+    matrix = None if names is None else numbers.matrix(list(names))
+    if matrix is not None:
+        try:
+            labels = [int(v) for v in segmenter.predict_matrix(matrix)]
+        except (ValuesegError, ValueError):
+            pass  # the frame route says which row fails
+        else:
+            for item, label in zip(batch, labels, strict=True):
+                _set_cluster(models, item, label)
+            return
+    frame = numbers.frame
     try:
         labels = [int(v) for v in segmenter.predict(frame)]
     except (ValuesegError, ValueError, KeyError):  # each row on its own: the others go on

@@ -72,6 +72,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        state.checkpoints.start()  # in quiet moments, not in a posted order's commit
         yield
         job = state.job
         if job is not None and not job.done.is_set():  # the run's results are not written yet
@@ -79,6 +80,7 @@ def create_app(
             await anyio.to_thread.run_sync(job.done.wait)
         state.orders.close()  # the orders posted and not scored yet
         state.audit.close()  # the API's audit rows gathered since the last append
+        state.checkpoints.close()
         root.close()
 
     app = FastAPI(

@@ -21,6 +21,7 @@ import gc
 import hmac
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -34,6 +35,7 @@ from valueseg.web.audit import AuditBuffer
 from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
 from valueseg.web.batcher import OrderBatcher
 from valueseg.web.cache import ReadCache
+from valueseg.web.checkpoints import Checkpointer
 from valueseg.web.realtime import RunModels, load_run_models
 
 __all__ = [
@@ -86,12 +88,17 @@ class WebState:
     orders: OrderBatcher = field(init=False)
     #: The finished runs, known keys and personal-data columns, until the next write.
     cache: ReadCache = field(default_factory=ReadCache)
+    #: When the last write ended (time.monotonic): the checkpointer waits for quiet.
+    last_write: float = field(default_factory=time.monotonic)
+    #: Checkpoints the store in quiet moments (valueseg.web.checkpoints), once started.
+    checkpoints: Checkpointer = field(init=False)
 
     def __post_init__(self) -> None:
         from valueseg.web.events import post_orders  # it scores with this state's models
 
         self.audit = AuditBuffer(self.root)
         self.orders = OrderBatcher(lambda batch: post_orders(self, batch))
+        self.checkpoints = Checkpointer(self.root, self.write_lock, lambda: self.last_write)
 
     def run_models(self, store: Store, run_id: int) -> RunModels:
         """Run ``run_id``'s estimators and rankings, read from ``store`` the first time."""
@@ -142,6 +149,7 @@ class WebState:
         self.writer = None
         if clears:
             self.cache.clear()
+        self.last_write = time.monotonic()
         self.write_lock.release()
 
     @contextlib.contextmanager

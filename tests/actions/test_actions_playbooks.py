@@ -230,3 +230,35 @@ def test_first_rules_choose_what_next_best_actions_choose(with_recs):
     for row in range(len(scores)):  # a batch of one
         one, _, _ = first_rules(scores.iloc[[row]], book, None if flags is None else flags[[row]])
         assert one[0] == chosen[row]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_few_rows_checked_one_by_one_meet_the_rules_the_frame_way(seed, monkeypatch):
+    """Up to FEW_ROWS rows (real time's batches) the segment conditions are checked row
+    by row; they pick the same rule for each customer as the frame's path, missing
+    values, numbers in a text column and cluster patterns included."""
+    import valueseg.actions.nba as nba
+
+    rng = np.random.default_rng(seed)
+    n = nba.FEW_ROWS
+    rfm = ["Champions", "At Risk", "Hibernating", "Can't Lose Them", "Promising", None, "Lost"]
+    tiers = ["Top 1%", "Top 5%", "Top 20%", "Rest", None]
+    clusters = ["Lapsed big spenders", "LAPSED", "Loyal regulars", None, 7]
+    scores = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "rfm_segment": pd.Series(rng.choice(np.array(rfm, dtype=object), n), dtype=object),
+            "value_tier": pd.Series(rng.choice(np.array(tiers, dtype=object), n), dtype=object),
+            "segment": pd.Series(rng.choice(np.array(clusters, dtype=object), n), dtype=object),
+            "churn_probability": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+            "p_alive": rng.random(n),
+            "predicted_clv_365d": rng.random(n) * 500,
+        }
+    )
+    recommended = rng.random(n) < 0.5
+    book = load_playbooks()
+    one_by_one, _, noted = nba.first_rules(scores, book, recommended)
+    monkeypatch.setattr(nba, "FEW_ROWS", 0)
+    framed, _, noted_framed = nba.first_rules(scores, book, recommended)
+    assert one_by_one.tolist() == framed.tolist() and noted == noted_framed
+    assert len(set(one_by_one.tolist())) > 3  # the draw reaches several rules

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.web.web_testing import TestClient
+from valueseg.store.many_customers import latest_changes_of
 from valueseg.store.web import request_store
 
 
@@ -83,6 +84,10 @@ def test_the_customer_shows_the_change_and_a_second_order_starts_from_it(
     assert body["after"]["frequency"] == sleeper["frequency"] + 2
     if "rfm" in first_after:
         assert body["before"]["rfm_segment"] == first_after["rfm"]
+    # the server's copy of the run's changes (each order starts from it) is the store's
+    models = client.app.state.web.run_models(client.app.state.web.root, 1)  # type: ignore[attr-defined]
+    stored = latest_changes_of(client.app.state.web.root, 1, [sleeper["id"]])  # type: ignore[attr-defined]
+    assert stored and models.changes.of([sleeper["id"]]) == stored
 
 
 def test_the_same_order_twice_is_loaded_once(
@@ -204,6 +209,8 @@ def test_an_order_whose_changes_cannot_be_logged_is_not_stored(
         raise OSError("disk full")
 
     loads = _query(client, "SELECT count(*) FROM loads")[0][0]
+    models = client.app.state.web.run_models(client.app.state.web.root, 1)  # type: ignore[attr-defined]
+    kept = models.changes.of([sleeper["id"]])
     with monkeypatch.context() as patch, pytest.raises(OSError, match="disk full"):
         patch.setattr(events, "write_changes", broken)
         client.post(  # the test client raises the server's error
@@ -213,6 +220,7 @@ def test_an_order_whose_changes_cannot_be_logged_is_not_stored(
         (0,)
     ]
     assert _query(client, "SELECT count(*) FROM loads")[0][0] == loads
+    assert models.changes.of([sleeper["id"]]) == kept  # nothing committed, nothing kept
     again = client.post(
         "/v1/events", json=_order(sleeper["id"], "RT-ATOMIC"), headers=headers["admin"]
     )

@@ -14,6 +14,8 @@ and which columns the rules read that the scores lack.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 import pandas as pd
 
@@ -85,16 +87,54 @@ def _absent(rule: Rule, columns: pd.Index) -> tuple[set[str], bool]:
 _NAMED = ("rfm_segment", "value_tier", "segment")
 
 
+#: Rows up to which a rule's segment conditions are checked row by row (real-time
+#: scoring's few rows: pandas' ``isin`` cost a tenth of a millisecond a condition).
+FEW_ROWS: Final = 32
+
+
+def _texts(scores: pd.DataFrame) -> dict[str, pd.Series | list[str | None]]:
+    """The segment columns as text, converted once for all the rules: a Series, or for
+    :data:`FEW_ROWS` rows or fewer a list (a missing value: None)."""
+    texts: dict[str, pd.Series | list[str | None]] = {}
+    few = len(scores) <= FEW_ROWS
+    for column in _NAMED:
+        if column in scores.columns:
+            values = scores[column]
+            texts[column] = (
+                [None if pd.isna(v) else str(v) for v in values.tolist()]
+                if few
+                else values.astype("string")
+            )
+    return texts
+
+
+def _among(text: pd.Series | list[str | None], names: tuple[str, ...]) -> np.ndarray:
+    """Whether each value is one of ``names`` (a missing one never is)."""
+    if isinstance(text, list):
+        wanted = set(names)
+        return np.array([v in wanted for v in text], dtype=bool)
+    return text.isin(names).fillna(False).to_numpy(bool)
+
+
+def _matching(text: pd.Series | list[str | None], rule: Rule) -> np.ndarray:
+    """Whether each value matches one of the rule's cluster patterns (a missing one never
+    does)."""
+    if isinstance(text, list):
+        return np.array([v is not None and rule.matches_cluster(v) for v in text], dtype=bool)
+    hits = {n for n in text.dropna().unique() if rule.matches_cluster(str(n))}
+    return text.isin(hits).fillna(False).to_numpy(bool)
+
+
 def _rule_mask(
     rule: Rule,
     scores: pd.DataFrame,
-    texts: dict[str, pd.Series],
+    texts: dict[str, pd.Series | list[str | None]],
     recommended: np.ndarray | None,
     absent: set[str],
 ) -> np.ndarray:
     """Which customers meet every condition of ``rule``; ``texts``: the segment columns
-    as text (converted once for all the rules), ``recommended``: which customers the run
-    recommended anything (None: no recommendations given)."""
+    as text (:func:`_texts`), ``recommended``: which customers the run recommended
+    anything (None: no recommendations given)."""
     missing, nobody = _absent(rule, scores.columns)
     absent |= missing
     mask = np.full(len(scores), not nobody, dtype=bool)
@@ -102,11 +142,9 @@ def _rule_mask(
         return mask
     for column, names in (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers)):
         if names:
-            mask &= texts[column].isin(names).fillna(False).to_numpy(bool)
+            mask &= _among(texts[column], names)
     if rule.clusters:
-        clusters = texts["segment"]
-        hits = {n for n in clusters.dropna().unique() if rule.matches_cluster(str(n))}
-        mask &= clusters.isin(hits).fillna(False).to_numpy(bool)
+        mask &= _matching(texts["segment"], rule)
     if rule.when is not None:
         mask &= rule.when.mask(scores)
     if rule.needs_recommendations:
@@ -184,7 +222,7 @@ def first_rules(
     scores lack. ``recommended``: per row, whether the run recommended the customer
     anything (None: no recommendations given). :func:`next_best_actions` without its
     frame, for real-time scoring's few rows."""
-    texts = {c: scores[c].astype("string") for c in _NAMED if c in scores.columns}
+    texts = _texts(scores)
     chosen = np.full(len(scores), -1)
     rules = playbook.ordered_rules()
     absent: set[str] = set()

@@ -32,6 +32,7 @@ __all__ = [
     "line_rows_of",
     "lines_and_keys_of",
     "row_hashes",
+    "run_latest_changes",
     "score_rows_of",
     "stored_lines_of",
     "views_of",
@@ -115,18 +116,42 @@ _CHANGE_PICKS: Final = "rowid AS seq, run_id, customer_id, lens, after_value"
 def latest_changes_of(
     store: Store, run_id: int, ids: Sequence[str]
 ) -> dict[str, dict[str, str | None]]:
-    """Customer id -> lens -> the newest ``after_value`` logged under run ``run_id``."""
+    """Customer id -> lens -> the newest ``after_value`` logged under run ``run_id`` (a
+    change to no value, NULL, included: ``arg_max`` would pass over it)."""
     out: dict[str, dict[str, str | None]] = {}
     for chunk in _chunks(ids):
-        rows = store.con.execute(
-            _of("segment_changes", _CHANGE_PICKS, len(chunk))
-            + "SELECT customer_id, lens, arg_max(after_value, seq) FROM c WHERE run_id = ? "
-            "GROUP BY customer_id, lens",
-            [*chunk, run_id],
-        ).fetchall()
-        for customer, lens, value in rows:
-            out.setdefault(str(customer), {})[str(lens)] = None if value is None else str(value)
+        _fold_changes(
+            out,
+            store.con.execute(
+                _of("segment_changes", _CHANGE_PICKS, len(chunk))
+                + "SELECT customer_id, lens, arg_max_null(after_value, seq) FROM c "
+                "WHERE run_id = ? GROUP BY customer_id, lens",
+                [*chunk, run_id],
+            ).fetchall(),
+        )
     return out
+
+
+def run_latest_changes(store: Store, run_id: int) -> dict[str, dict[str, str | None]]:
+    """:func:`latest_changes_of` for every customer with a change logged under run
+    ``run_id``, in one statement (the server keeps them while it scores orders)."""
+    out: dict[str, dict[str, str | None]] = {}
+    _fold_changes(
+        out,
+        store.con.execute(
+            "SELECT customer_id, lens, arg_max_null(after_value, rowid) FROM segment_changes "
+            "WHERE run_id = ? GROUP BY customer_id, lens",
+            [run_id],
+        ).fetchall(),
+    )
+    return out
+
+
+def _fold_changes(
+    out: dict[str, dict[str, str | None]], rows: Sequence[tuple[Any, Any, Any]]
+) -> None:
+    for customer, lens, value in rows:
+        out.setdefault(str(customer), {})[str(lens)] = None if value is None else str(value)
 
 
 def line_rows_of(

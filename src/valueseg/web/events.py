@@ -48,7 +48,6 @@ from valueseg.web.auth import Caller
 from valueseg.web.batcher import Pending
 from valueseg.web.deps import ApiError, WebState
 from valueseg.web.realtime import Rescored, RunModels, rescore_many, stored_rows
-from valueseg.web.run_rows import RunRows
 from valueseg.web.schemas import EventIn, clean, plain
 from valueseg.web.views import latest_run
 
@@ -185,7 +184,7 @@ def _starting_rows(
     """The customers' feature rows of the run (the rescoring starts from them) and their
     scores before the orders (:func:`_befores`)."""
     features = stored_rows(models, ids)
-    return features, _befores(store, run_id, ids, features, models.rows)
+    return features, _befores(store, run_id, ids, features, models)
 
 
 def _finish_prepared(
@@ -215,6 +214,8 @@ def _finish_prepared(
             answers, rows = _answers(run_id, loaded, scored, prepared.before)
             if run_id is not None:
                 write_changes(store, run_id, rows)
+        if models is not None:  # committed: the next batch starts from them
+            models.changes.add(rows)
     for i, (event, report), out in zip(new, loaded, answers, strict=True):
         _audit(state, batch[i].caller, event, report, out)
         batch[i].answer.set_result(out)
@@ -285,18 +286,20 @@ def _befores(
     run_id: int,
     ids: Sequence[str],
     features: dict[str, dict[str, Any]],
-    rows: RunRows | None = None,
+    models: RunModels | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each customer's scores in the run before the order (absent: the run did not score
     them), with the summary from their stored feature rows ``features`` and the changes
-    logged since the run. The run's scores and actions come from ``rows`` (the server's
-    copy, :attr:`RunModels.rows`) when given, else from the store."""
-    if rows is not None:
-        scores, actions = rows.scores(ids, SCORE_COLUMNS), rows.actions(ids)
+    logged since the run. The run's scores, actions and changes come from ``models`` (the
+    server's copies, :attr:`RunModels.rows` and :attr:`RunModels.changes`) when given,
+    else from the store."""
+    if models is not None:
+        scores, actions = models.rows.scores(ids, SCORE_COLUMNS), models.rows.actions(ids)
+        logged = models.changes.of(ids)
     else:
         scores = score_rows_of(store, run_id, ids, SCORE_COLUMNS)
         actions = actions_of(store, run_id, ids)
-    logged = latest_changes_of(store, run_id, ids)
+        logged = latest_changes_of(store, run_id, ids)
     before: dict[str, dict[str, Any]] = {}
     for customer_id, row in scores.items():
         stored = features.get(customer_id) or {}
@@ -350,6 +353,7 @@ def _scored(
         scored[i] = (ats[i], rescored)
     out, rows = _answers(run_id, loaded, scored, before)
     write_changes(store, run_id, rows)
+    models.changes.add(rows)
     return out
 
 

@@ -55,6 +55,7 @@ from valueseg.store.web import (
     run_row,
 )
 from valueseg.web.rebuild import rebuild_features
+from valueseg.web.run_changes import LoggedChanges, load_logged_changes
 from valueseg.web.run_rows import RunRows, load_run_rows
 from valueseg.web.score_arrays import BatchNumbers, ValueArrays, value_arrays
 
@@ -85,6 +86,7 @@ class RunModels:
     clv_learner: str | None  # the learner the run's CLV came from, when not the value models
     new_customer: dict[str, float]  # the carried columns of a customer the run did not see
     rows: RunRows  # its customers' scores, actions and the feature columns rescoring reads
+    changes: LoggedChanges  # the segment changes logged under it, newest per lens
     columns: list[str] = field(default_factory=list)  # the feature table's, in its order
     carried: list[str] = field(default_factory=list)  # those not rebuilt from the orders
     notes: list[str] = field(default_factory=list)
@@ -160,6 +162,7 @@ def load_run_models(store: Store, run_id: int) -> RunModels:
         clv_learner=_clv_learner(store, run_id),
         new_customer=_new_customer(store),
         rows=load_run_rows(store, run_id, SCORE_COLUMNS, [*carried, *_SUMMARY]),
+        changes=load_logged_changes(store, run_id),
         columns=columns,
         carried=carried,
         notes=notes,

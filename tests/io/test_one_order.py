@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from valueseg.io import ingest
 from valueseg.io.one_order import (
     ORDER_FIELDS,
+    check_orders,
     load_one_order,
     load_orders,
     load_orders_reading,
@@ -21,7 +23,7 @@ from valueseg.io.one_order import (
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.many_customers import line_rows_of
-from valueseg.store.web import LINE_COLUMNS
+from valueseg.store.web import LINE_COLUMNS, request_store
 
 NOW = datetime(2024, 3, 10, 12, 0)
 _BASE = {"customer_id": "C1", "timestamp": "2024-03-01 10:00:00", "amount": 12.5, "order_id": "O1"}
@@ -187,6 +189,32 @@ def test_a_batch_is_loaded_as_ingest_loads_each_order() -> None:
         expected[i] = _answer(ingest(_frame(batch[i]), db=slow, now=NOW))
     assert answers == expected
     assert _state(fast) == _state(slow)
+
+
+def test_lines_read_on_a_side_connection_check_the_same() -> None:
+    """check_orders with ``side`` (the customers' lines read on a second connection in
+    another thread, as the web app's batches do) finds what it finds on one connection:
+    loaded before, duplicates (the seeded line, the line kept aside), new, and the lines."""
+    batch = [
+        {**_BASE, "order_id": "O2", **change, "customer_id": f"K{i}"}
+        for i, change in enumerate(HOSTILE)
+        if "customer_id" not in change
+    ]
+    batch += [
+        {**_BASE, "customer_id": "C7"},  # loaded before the batch
+        {**_BASE, "channel": "web"},  # the seeded line again: a duplicate
+        {**_BASE, "customer_id": "C8", "order_id": "O-aside"},
+    ]
+    store = _seeded()
+    ingest(_frame({**_BASE, "customer_id": "C7"}), db=store, now=NOW)
+    alone = check_orders(store, batch, LINE_COLUMNS, NOW)
+    with ThreadPoolExecutor(1) as pool:
+        side = request_store(store)
+        beside = check_orders(store, batch, LINE_COLUMNS, NOW, side=(pool, side))
+        side.close()
+    assert vars(beside) == vars(alone)
+    assert alone.new and any(r is not None and r.already_loaded for r in alone.reports)
+    assert alone.lines_after["C7"] == line_rows_of(store, ["C7"], LINE_COLUMNS)["C7"]
 
 
 def test_a_batch_holds_one_order_per_customer() -> None:

@@ -23,6 +23,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -194,13 +195,18 @@ def check_orders(
     orders: Sequence[Mapping[str, Any]],
     columns: Sequence[str],
     now: datetime | None = None,
+    *,
+    side: tuple[Executor, Store] | None = None,
 ) -> CheckedOrders:
     """The reads of :func:`load_orders_reading`, which write nothing: which orders are
     plain, loaded before, or new, and the customers' lines with the new ones added.
 
     The web app scores a batch of orders from what this read, then appends them with
     :func:`append_checked`, both under its write lock: nothing may change the customers'
-    lines or loads between the two."""
+    lines or loads between the two. ``side``: an executor and a second connection to the
+    same database, on which the customers' lines are read while ``store`` finds the
+    orders' fingerprints and earlier loads (DuckDB runs a statement without Python's
+    lock, so the two reads overlap); nothing may write meanwhile."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]
@@ -211,10 +217,21 @@ def check_orders(
     checked = CheckedOrders(out, [], lines, {}, {}, {}, now)
     if not plain:
         return checked
-    hashes = row_hashes(store, [givens[i] for i in plain])
-    checked.prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
-    before = earlier_loads(store, "transactions", list(checked.prints.values()))
-    stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns)
+    reading = None
+    if side is not None:
+        pool, other = side
+        reading = pool.submit(lines_and_keys_of, other, customers, DEDUP_COLUMNS, columns)
+    try:
+        hashes = row_hashes(store, [givens[i] for i in plain])
+        checked.prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
+        before = earlier_loads(store, "transactions", list(checked.prints.values()))
+    finally:  # the side connection is the caller's again only once its read is over
+        if reading is not None:
+            wait([reading])
+    if reading is not None:
+        stored, had = reading.result()
+    else:
+        stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns)
     checked.maps = {i: _mapping(tuple(givens[i])) for i in plain}
     for i in plain:
         if checked.prints[i] in before:

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -86,6 +87,11 @@ class WebState:
     audit: AuditBuffer = field(init=False)
     #: The posted orders' batcher: loads and scores them together (valueseg.web.batcher).
     orders: OrderBatcher = field(init=False)
+    #: Reads a batch's order lines on a second connection while the batch's own thread
+    #: finds its fingerprints (valueseg.io.one_order.check_orders).
+    reader: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="valueseg-lines")
+    )
     #: The finished runs, known keys and personal-data columns, until the next write.
     cache: ReadCache = field(default_factory=ReadCache)
     #: When the last write ended (time.monotonic): the checkpointer waits for quiet.

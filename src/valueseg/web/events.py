@@ -137,16 +137,17 @@ def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
     (:func:`~valueseg.web.realtime.rescore_many`), then appended with their loads and the
     segment changes they made in one transaction. Any other order is then loaded by
     ingest itself and scored on its own."""
-    store = request_store(state.root)
+    store, side = request_store(state.root), request_store(state.root)
     try:
         # orders change no run, key or personal-data column: the read cache stays
         with state.writing(f"{len(batch)} posted order(s)", clears=False):
-            prepared = _prepare(state, store, batch)
+            prepared = _prepare(state, store, side, batch)
             if prepared is None:
                 _load_and_score(state, store, batch)
             else:
                 _finish_prepared(state, store, batch, prepared)
     finally:
+        side.close()
         store.close()
 
 
@@ -161,11 +162,16 @@ class _Prepared:
     before: dict[str, dict[str, Any]]
 
 
-def _prepare(state: WebState, store: Store, batch: Sequence[Pending]) -> _Prepared | None:
-    """The reads of a batch: the duplicate checks and the customers' lines, the latest
-    run's estimators, the customers' rows and their scores before the orders. None: the
-    run's estimators cannot be loaded (:func:`_load_and_score` says why per order)."""
-    checked = check_orders(store, [p.order.model_dump() for p in batch], LINE_COLUMNS)
+def _prepare(
+    state: WebState, store: Store, side: Store, batch: Sequence[Pending]
+) -> _Prepared | None:
+    """The reads of a batch: the duplicate checks and the customers' lines (those on
+    ``side``, a second connection, in the state's reader thread, while ``store`` finds the
+    fingerprints and earlier loads), the latest run's estimators, the customers' rows and
+    their scores before the orders. None: the run's estimators cannot be loaded
+    (:func:`_load_and_score` says why per order)."""
+    orders = [p.order.model_dump() for p in batch]
+    checked = check_orders(store, orders, LINE_COLUMNS, side=(state.reader, side))
     # the read cache is cleared when a run finishes (orders leave it as it is)
     run_id = state.cache.get("latest_run", lambda: latest_run(store))
     ids = [batch[i].customer_id for i in checked.new]

@@ -122,3 +122,34 @@ def test_the_latest_changes_are_each_lens_newest_under_the_run(filled: Store) ->
         expected.setdefault(customer, {})[lens] = value
     assert got == expected
     assert set(got[WHO]) == {"rfm", "value_tier"} and "nobody" not in got
+
+
+@pytest.mark.parametrize("after", [None, 0, 2, 3, 5])
+def test_the_next_load_ids_are_free_whatever_load_the_caller_saw(after: int | None) -> None:
+    """insert_order_lines' ``after`` reads the next id from a load the caller saw on:
+    from one at or below the newest it is the newest + 1, as without it; from one above
+    (a batch rolled back after the caller noted it) it is above every load still."""
+    from valueseg.store.many_customers import insert_order_lines
+
+    with Store(":memory:") as store:
+        line = {
+            "customer_id": "c1",
+            "order_id": "o1",
+            "timestamp": datetime(2024, 1, 2),
+            "amount": 5.0,
+            "is_return": False,
+        }
+
+        def insert(i: int, after: int | None) -> list[int]:
+            lines = [{**line, "order_id": f"o{i}-{j}"} for j in range(2)]
+            return insert_order_lines(
+                store, lines, source="t", fingerprints=[f"f{i}a", f"f{i}b"],
+                mappings=[{}, {}], after=after,
+            )  # fmt: skip
+
+        assert insert(0, None) == [1, 2]
+        assert insert(1, None) == [3, 4]
+        ids = insert(2, after)
+        assert ids == ([6, 7] if after == 5 else [5, 6])
+        stored = store.con.execute("SELECT load_id FROM loads ORDER BY 1").fetchall()
+        assert [r[0] for r in stored] == [1, 2, 3, 4, *ids]

@@ -251,9 +251,10 @@ def check_orders(
     return checked
 
 
-def append_checked(store: Store, checked: CheckedOrders) -> None:
+def append_checked(store: Store, checked: CheckedOrders, after: int | None = None) -> None:
     """Append the new lines of ``checked`` (inside the caller's transaction), and set
-    their reports."""
+    their reports. ``after``: a load id seen before (see
+    :func:`~valueseg.store.many_customers.insert_order_lines`)."""
     new = checked.new
     load_ids = insert_order_lines(
         store,
@@ -262,6 +263,7 @@ def append_checked(store: Store, checked: CheckedOrders) -> None:
         fingerprints=[checked.prints[i] for i in new],
         mappings=[checked.maps[i] for i in new],
         loaded_at=checked.now,
+        after=after,
     )
     for i, load_id in zip(new, load_ids, strict=True):
         checked.reports[i] = _report(checked.lines[i] or {}, load_id, checked.maps[i])

@@ -312,16 +312,27 @@ def insert_order_lines(
     fingerprints: Sequence[str],
     mappings: Sequence[Mapping[str, str]],
     loaded_at: datetime | None = None,
+    after: int | None = None,
 ) -> list[int]:
     """Insert accepted order lines (stored column -> value, ``is_return`` included), each
     with its own load's row (one row read, one accepted), inside the caller's transaction
     (the web app's batch of orders commits its lines, loads and segment changes together);
-    return their loads' ids, in order. ``loaded_at``: by default now, in UTC."""
+    return their loads' ids, in order. ``loaded_at``: by default now, in UTC.
+
+    ``after``: any load id the caller has seen (the newest it wrote, say): the next id is
+    the newest from there on, read through the loads' index, instead of over every load
+    (a scan that grows by a load per posted order: 0.4 ms at 30,000 loads, 1.6 at 3M).
+    Any value gives a free id: one above every load stays above them."""
     if not lines:
         return []
     when = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)" if loaded_at is None else "?"
     con = store.con
-    found = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
+    if after is None:
+        found = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
+    else:
+        found = con.execute(
+            "SELECT coalesce(max(load_id), ?) + 1 FROM loads WHERE load_id >= ?", [after, after]
+        ).fetchone()
     first = int(found[0]) if found else 1
     ids = list(range(first, first + len(lines)))
     shapes: dict[tuple[str, ...], list[int]] = {}

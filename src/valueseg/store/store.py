@@ -169,6 +169,27 @@ class Store:
         ``runs`` is :func:`valueseg.store.runs.list_runs`'s frame; ``currency`` the loads'
         currency (None when no load named one).
         """
+        loads = self.con.execute(
+            "SELECT load_id, source, kind, rows_read, accepted, rejected, loaded_at "
+            "FROM loads ORDER BY load_id"
+        ).fetchall()
+        from valueseg.store.runs import list_runs
+
+        runs = list_runs(self)
+        return {
+            "path": self.path,
+            "schema_version": self.schema_version,
+            "tables": self.table_counts(),
+            **self.totals(),
+            "loads": loads,
+            "runs": runs,
+        }
+
+    def totals(self) -> dict[str, Any]:
+        """The order lines' totals of :meth:`summary` (``first_order``, ``last_order``,
+        ``customers``, ``orders``, ``revenue``, ``returns_amount``, ``return_lines``,
+        ``currency``) without its list of every load: a web app that takes orders adds a
+        load per order, and the overview needs the totals only."""
         con = self.con
         tx = con.execute(
             'SELECT min("timestamp"), max("timestamp"), count(DISTINCT customer_id), '
@@ -178,21 +199,11 @@ class Store:
             "count(*) FILTER (WHERE is_return) FROM transactions"
         ).fetchone()
         assert tx is not None
-        loads = con.execute(
-            "SELECT load_id, source, kind, rows_read, accepted, rejected, loaded_at "
-            "FROM loads ORDER BY load_id"
-        ).fetchall()
         currencies = con.execute(
             "SELECT DISTINCT currency FROM loads WHERE kind = 'transactions' "
             "AND currency IS NOT NULL ORDER BY 1"
         ).fetchall()
-        from valueseg.store.runs import list_runs
-
-        runs = list_runs(self)
         return {
-            "path": self.path,
-            "schema_version": self.schema_version,
-            "tables": self.table_counts(),
             "first_order": tx[0],
             "last_order": tx[1],
             "customers": int(tx[2]),
@@ -201,6 +212,4 @@ class Store:
             "returns_amount": float(tx[5]),
             "return_lines": int(tx[6]),
             "currency": ", ".join(str(c[0]) for c in currencies) or None,
-            "loads": loads,
-            "runs": runs,
         }

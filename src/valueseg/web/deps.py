@@ -94,6 +94,9 @@ class WebState:
     )
     #: The finished runs, known keys and personal-data columns, until the next write.
     cache: ReadCache = field(default_factory=ReadCache)
+    #: A load id the batches of orders wrote (the newest): the next batch's ids are read
+    #: from there on (valueseg.store.many_customers.insert_order_lines).
+    last_load: int | None = None
     #: When the last write ended (time.monotonic): the checkpointer waits for quiet.
     last_write: float = field(default_factory=time.monotonic)
     #: Checkpoints the store in quiet moments (valueseg.web.checkpoints), once started.

@@ -215,7 +215,8 @@ def _finish_prepared(
     answers: list[dict[str, Any]] = []
     if new:  # else nothing to write: every order was loaded before, or is left to ingest
         with store.transaction():
-            append_checked(store, checked)  # sets each new order's report
+            append_checked(store, checked, state.last_load)  # sets each new order's report
+            state.last_load = max((r.load_id or 0 for r in checked.reports if r), default=None)
             loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
             answers, rows = _answers(run_id, loaded, scored, prepared.before)
             if run_id is not None:

@@ -238,7 +238,7 @@ def orders_view(store: Store, customer_id: str, limit: int = 100) -> dict[str, A
 
 def overview_view(store: Store) -> dict[str, Any]:
     """The store's totals, the latest run's KPIs and its segments' sizes and revenue."""
-    summary = store.summary()
+    summary = store.totals()
     run_id = latest_run(store)
     kpis = None if run_id is None else clean(overview_numbers(store, run_id))
     lenses = segments_view(store)["lenses"] if run_id is not None else []

@@ -88,6 +88,9 @@ def test_the_customer_shows_the_change_and_a_second_order_starts_from_it(
     models = client.app.state.web.run_models(client.app.state.web.root, 1)  # type: ignore[attr-defined]
     stored = latest_changes_of(client.app.state.web.root, 1, [sleeper["id"]])  # type: ignore[attr-defined]
     assert stored and models.changes.of([sleeper["id"]]) == stored
+    # the next batch's load ids are read from the newest load this one wrote
+    newest = _query(client, "SELECT max(load_id) FROM loads")[0][0]
+    assert client.app.state.web.last_load == newest == body["load_id"]  # type: ignore[attr-defined]
 
 
 def test_the_same_order_twice_is_loaded_once(

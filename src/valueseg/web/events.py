@@ -216,7 +216,8 @@ def _finish_prepared(
     if new:  # else nothing to write: every order was loaded before, or is left to ingest
         with store.transaction():
             append_checked(store, checked, state.last_load)  # sets each new order's report
-            state.last_load = max((r.load_id or 0 for r in checked.reports if r), default=None)
+            written = [r.load_id for i in new if (r := checked.reports[i]) and r.load_id]
+            state.last_load = max(written, default=state.last_load)
             loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
             answers, rows = _answers(run_id, loaded, scored, prepared.before)
             if run_id is not None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
+
+from valueseg.io.one_order import load_orders
+from valueseg.store import Store
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
@@ -30,6 +34,19 @@ def test_ingest_then_info(tmp_path):
     assert info.returncode == 0, info.stderr
     assert "transactions" in info.stdout
     assert "1 customers, 1 orders, revenue 10.00" in info.stdout
+    assert "Loads" in info.stdout and "the newest" not in info.stdout  # one load: all shown
+
+
+def test_info_names_how_many_loads_it_leaves_out(tmp_path):
+    db = tmp_path / "s.duckdb"
+    with Store(db) as store:  # a load per posted order, as the web app writes them
+        load_orders(store, [
+            {"customer_id": f"c{i}", "timestamp": "2024-01-01 10:00:00", "amount": 1.0}
+            for i in range(25)
+        ], now=datetime(2024, 1, 2))  # fmt: skip
+    info = run("info", "--db", str(db))
+    assert info.returncode == 0, info.stderr
+    assert "Loads (the newest 20 of 25)" in info.stdout
 
 
 @pytest.mark.parametrize(

@@ -218,7 +218,10 @@ def _print_info(s: dict[str, Any]) -> None:
             f"({s['return_lines']:,} lines)"
         )
     if s["loads"]:
-        loads = Table(title="Loads")
+        total = s.get("loads_total", len(s["loads"]))
+        shown = len(s["loads"])
+        title = "Loads" if total <= shown else f"Loads (the newest {shown} of {total:,})"
+        loads = Table(title=title)
         for col in ("load", "source", "kind", "rows read", "accepted", "rejected", "loaded at"):
             loads.add_column(col)
         for row in s["loads"]:

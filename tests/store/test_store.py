@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import duckdb
 import pytest
 
 from valueseg.errors import StoreError
+from valueseg.io.one_order import load_orders
 from valueseg.store import MIGRATIONS, SCHEMA_VERSION, Store
 from valueseg.store.schema import DATA_TABLES
+from valueseg.store.store import LOADS_SHOWN
 
 
 def test_new_store_has_every_table_of_the_contract(store):
@@ -59,6 +62,21 @@ def test_summary_of_an_empty_store(store):
     assert summary["customers"] == 0
     assert summary["first_order"] is None
     assert summary["tables"]["transactions"] == 0
+
+
+def test_summary_lists_the_newest_loads_and_counts_them_all(store):
+    """A store that takes orders holds a load per order: the summary lists the newest."""
+    orders = [
+        {"customer_id": f"c{i}", "timestamp": "2024-01-01 10:00:00", "amount": 1.0 + i}
+        for i in range(LOADS_SHOWN + 5)
+    ]
+    loaded = load_orders(store, orders, now=datetime(2024, 1, 2))
+    summary = store.summary()
+    ids = [row[0] for row in summary["loads"]]
+    assert summary["loads_total"] == summary["tables"]["loads"] == LOADS_SHOWN + 5
+    assert ids == sorted(r.load_id for r in loaded if r)[-LOADS_SHOWN:]  # newest, oldest first
+    assert [row[0] for row in store.summary(loads=2)["loads"]] == ids[-2:]
+    assert store.summary(loads=0)["loads"] == []
 
 
 def test_the_declared_input_columns_are_the_store_s_columns(store):

@@ -99,6 +99,7 @@ def test_the_store_summary_is_an_aggregate(
     body = client.get("/v1/store", headers=headers["viewer"]).json()
     assert body["tables"]["runs"] == 1 and body["customers"] >= 200
     assert body["runs"][0]["status"] == "succeeded" and body["first_order"].endswith("Z")
+    assert body["loads_total"] == body["tables"]["loads"] >= len(body["loads"]) > 0
 
 
 def test_keys_are_created_listed_and_revoked(

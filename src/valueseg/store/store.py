@@ -6,12 +6,16 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import duckdb
 
 from valueseg.errors import StoreError
 from valueseg.store.schema import DATA_TABLES, MIGRATIONS, SCHEMA_VERSION
+
+#: The loads :meth:`Store.summary` lists (the newest): the web app adds a load per posted
+#: order, so a store that takes orders holds millions.
+LOADS_SHOWN: Final = 20
 
 DEFAULT_DB = "valueseg.duckdb"
 
@@ -163,25 +167,30 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, loads: int = LOADS_SHOWN) -> dict[str, Any]:
         """What the store holds: counts, date range, customers, orders, revenue, loads, runs.
 
-        ``runs`` is :func:`valueseg.store.runs.list_runs`'s frame; ``currency`` the loads'
-        currency (None when no load named one).
+        ``loads``: the newest ``loads`` loads, oldest of them first (``loads_total`` counts
+        them all: the web app adds one per posted order). ``runs`` is
+        :func:`valueseg.store.runs.list_runs`'s frame; ``currency`` the loads' currency
+        (None when no load named one).
         """
-        loads = self.con.execute(
-            "SELECT load_id, source, kind, rows_read, accepted, rejected, loaded_at "
-            "FROM loads ORDER BY load_id"
+        newest = self.con.execute(
+            "SELECT * FROM (SELECT load_id, source, kind, rows_read, accepted, rejected, "
+            "loaded_at FROM loads ORDER BY load_id DESC LIMIT ?) ORDER BY load_id",
+            [max(loads, 0)],
         ).fetchall()
         from valueseg.store.runs import list_runs
 
         runs = list_runs(self)
+        tables = self.table_counts()
         return {
             "path": self.path,
             "schema_version": self.schema_version,
-            "tables": self.table_counts(),
+            "tables": tables,
             **self.totals(),
-            "loads": loads,
+            "loads": newest,
+            "loads_total": tables.get("loads", len(newest)),
             "runs": runs,
         }
 

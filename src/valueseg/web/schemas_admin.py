@@ -41,7 +41,8 @@ class StoreOut(BaseModel):
     returns_amount: float
     return_lines: int
     currency: str | None = None
-    loads: list[list[Any]]
+    loads: list[list[Any]] = Field(description="the newest loads, oldest of them first")
+    loads_total: int = Field(description="every load the store holds (one per posted order)")
     runs: list[dict[str, Any]]
 
 

@@ -31,12 +31,14 @@ as lookups first touch them, and the first seconds of random lookups at 1M custo
 a p99 over a second (a server that has run a while has them). Opening a store made
 before schema 5 builds its indexes by customer first (the time is printed).
 
-It prints requests, errors, throughput, p50 and p99 per endpoint and load, next to the
-issue's target (p99 < 50 ms at 200 requests/s on a 1M-customer store), and the server
-process's CPU time per request over the level (user and system, every thread, from
-/proc): what a request costs, less at the mercy of the shared machine than its latency;
-then this client's own CPU time per request (it runs on the same cores) and its longest
-garbage collection during the level (its set-up's objects are frozen out of them first).
+It prints the machine's pace first (ten million additions in a Python loop: the shared
+machine's speed varies from day to day, and latencies with it), then requests, errors,
+throughput, p50 and p99 per endpoint and load, next to the issue's target (p99 < 50 ms
+at 200 requests/s on a 1M-customer store), and the server process's CPU time per request
+over the level (user and system, every thread, from /proc): what a request costs, less
+at the mercy of the shared machine than its latency; then this client's own CPU time per
+request (it runs on the same cores) and its longest garbage collection during the level
+(its set-up's objects are frozen out of them first).
 
 Run: ``python bench/api.py --customers 1000000 --concurrency 1,4,16 --rate 100,200`` (the
 issue's size; the scaled store is built once, in about two minutes), ``python bench/api.py
@@ -249,6 +251,16 @@ async def paced(make_request: object, seconds: float, rate: float, base: str, ke
     return latencies, errors, time.perf_counter() - began
 
 
+def machine_pace() -> float:
+    """Seconds this process takes for ten million additions in a Python loop: the shared
+    machine's speed at the time, printed with each run (the same code's latencies moved
+    by half from one day to another as it did)."""
+    started, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time the process has used so far, user and system, all its threads (Linux's
     /proc; NaN elsewhere)."""
@@ -346,7 +358,8 @@ def main() -> None:
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
             print(
                 f"{len(ids):,} customers; {args.seconds:.0f} s per endpoint and level; "
-                f"server pid {server.pid}; {os.cpu_count()} CPUs, load average {load}"
+                f"server pid {server.pid}; {os.cpu_count()} CPUs, load average {load}; "
+                f"machine pace {machine_pace():.2f} s (10M Python additions: lower is faster)"
             )
             print(f"{'endpoint':<28} {'load':>9} {'ok':>8} {'errors':>7} {'req/s':>10} "
                   f"{'p50 ms':>9} {'p99 ms':>9}   p99/target  met  CPU ms/req: server client  "

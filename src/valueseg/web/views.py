@@ -15,22 +15,20 @@ from valueseg.errors import InputError
 from valueseg.segment.stored import stored_segments
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names
+from valueseg.store.lookup import lookup_rows
 from valueseg.store.pii import customer_attributes, personal_columns
-from valueseg.store.predict import customer_reasons, read_predict_fits
+from valueseg.store.predict import read_predict_fits
 from valueseg.store.recommend import read_recommendations
 from valueseg.store.runs import chosen_run, list_runs, run_notes
 from valueseg.store.web import (
-    customer_action,
     customer_is_known,
     customer_orders,
-    customer_score_rows,
     finished_runs,
     loads_rows,
     model_fit_rows,
     overview_numbers,
     rejected_by_reason,
     run_row,
-    segment_changes,
     segment_customers,
     segment_history,
 )
@@ -173,17 +171,17 @@ def customer_view(
     """
     finished = _cached(cache, "finished_runs", lambda: finished_runs(store))
     run_id = max(finished) if finished else None
-    rows = customer_score_rows(store, customer_id)
-    scores = next((dict(r) for r in rows if r["run_id"] == run_id), None)
+    rows = lookup_rows(store, customer_id)  # scores, reasons, actions, changes: one read
+    scores = next((dict(r) for r in rows.scores if r["run_id"] == run_id), None)
     if scores is None and not customer_is_known(store, customer_id):
         raise not_found(
             f"Customer {customer_id!r}",
             "Check the id (ids are compared exactly), or look one up in a segment's list.",
         )
-    reasons = [] if run_id is None else records(customer_reasons(store, run_id, customer_id))
+    reasons = [] if run_id is None else records(rows.reasons.get(run_id, []))
     if scores is not None and run_id is not None:
         scores.pop("run_id")
-        action = customer_action(store, run_id, customer_id)
+        action = rows.actions.get(run_id)
         scores |= {"action": None, "action_rule": None}
         if action is not None:
             scores["action"], scores["action_rule"] = action
@@ -192,8 +190,8 @@ def customer_view(
         "run_id": run_id,
         "scores": None if scores is None else clean(scores),
         "reasons": reasons,
-        "segment_history": records(segment_history(store, customer_id, rows, finished)),
-        "changes": records(segment_changes(store, customer_id)),
+        "segment_history": records(segment_history(store, customer_id, rows.scores, finished)),
+        "changes": records(rows.changes),
         **attributes_view(store, customer_id, personal=personal, cache=cache),
     }
 

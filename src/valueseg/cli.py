@@ -218,8 +218,7 @@ def _print_info(s: dict[str, Any]) -> None:
             f"({s['return_lines']:,} lines)"
         )
     if s["loads"]:
-        total = s.get("loads_total", len(s["loads"]))
-        shown = len(s["loads"])
+        total, shown = s["loads_total"], len(s["loads"])
         title = "Loads" if total <= shown else f"Loads (the newest {shown} of {total:,})"
         loads = Table(title=title)
         for col in ("load", "source", "kind", "rows read", "accepted", "rejected", "loaded at"):

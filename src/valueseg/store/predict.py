@@ -124,7 +124,9 @@ def read_reasons(store: Store, run_id: int, customer_id: str | None = None) -> p
 
 def customer_reasons(store: Store, run_id: int, customer_id: str) -> list[dict[str, Any]]:
     """``rank, feature, value, contribution, text`` of one customer's reasons in a run,
-    first reason first (no DataFrame: a lookup's three rows).
+    first reason first (no DataFrame: a lookup's three rows). A lookup reads them with its
+    other rows in one statement (:mod:`valueseg.store.lookup`); this plain reader is what
+    that is tested against.
 
     The customer id is the scan's one filter (so the index by customer reads it); the run
     is picked in Python.

@@ -190,7 +190,7 @@ class Store:
             "tables": tables,
             **self.totals(),
             "loads": newest,
-            "loads_total": tables.get("loads", len(newest)),
+            "loads_total": tables["loads"],
             "runs": runs,
         }
 

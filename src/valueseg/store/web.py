@@ -293,7 +293,10 @@ def audit_rows(store: Store, limit: int = 100) -> pd.DataFrame:
 
 def segment_changes(store: Store, customer_id: str) -> list[dict[str, Any]]:
     """``changed_at, run_id, lens, before_value, after_value, cause`` of a customer, oldest
-    first."""
+    first.
+
+    A lookup reads them with its other rows in one statement
+    (:mod:`valueseg.store.lookup`); this plain reader is what that is tested against."""
     return _records(
         store,
         "SELECT changed_at, run_id, lens, before_value, after_value, cause FROM segment_changes "
@@ -442,7 +445,10 @@ def customer_score_row(store: Store, run_id: int, customer_id: str) -> dict[str,
 
 
 def customer_action(store: Store, run_id: int, customer_id: str) -> tuple[str, str] | None:
-    """``(action, rule)``: the customer's next-best action in a run (None: none)."""
+    """``(action, rule)``: the customer's next-best action in a run (None: none).
+
+    A lookup reads it with the others in one statement (:mod:`valueseg.store.lookup`);
+    this plain reader is what that is tested against."""
     rows = store.con.execute(
         "SELECT run_id, action, rule FROM customer_actions WHERE customer_id = ?", [customer_id]
     ).fetchall()

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from valueseg.io.columns import resolve_columns
 from valueseg.io.report import IngestReport
@@ -43,7 +44,9 @@ from valueseg.store.many_customers import (
 __all__ = [
     "ORDER_FIELDS",
     "CheckedOrders",
+    "StagedLines",
     "append_checked",
+    "assign_loads",
     "check_orders",
     "load_one_order",
     "load_orders",
@@ -190,6 +193,22 @@ class CheckedOrders:
         return (self.lines[i] or {})["timestamp"]
 
 
+class StagedLines(Protocol):
+    """Order lines stored and not in ``transactions`` yet (the web app's staged orders,
+    :mod:`valueseg.web.staging`): a check reads them beside the store's."""
+
+    def loads_of(self, fingerprints: Sequence[str]) -> dict[str, int]:
+        """Fingerprint -> the staged load with it."""
+        ...
+
+    def lines_of(
+        self, customers: Sequence[str], keys: Sequence[str], columns: Sequence[str]
+    ) -> tuple[set[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+        """The staged lines' de-duplication ``keys`` and each customer's staged lines
+        (``columns``), as :func:`~valueseg.store.many_customers.lines_and_keys_of`."""
+        ...
+
+
 def check_orders(
     store: Store,
     orders: Sequence[Mapping[str, Any]],
@@ -197,6 +216,7 @@ def check_orders(
     now: datetime | None = None,
     *,
     side: tuple[Executor, Store] | None = None,
+    staged: StagedLines | None = None,
 ) -> CheckedOrders:
     """The reads of :func:`load_orders_reading`, which write nothing: which orders are
     plain, loaded before, or new, and the customers' lines with the new ones added.
@@ -206,7 +226,8 @@ def check_orders(
     lines or loads between the two. ``side``: an executor and a second connection to the
     same database, on which the customers' lines are read while ``store`` finds the
     orders' fingerprints and earlier loads (DuckDB runs a statement without Python's
-    lock, so the two reads overlap); nothing may write meanwhile."""
+    lock, so the two reads overlap); nothing may write meanwhile. ``staged``: lines and
+    loads stored outside ``transactions`` and ``loads`` (staged), read with them."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]
@@ -232,6 +253,12 @@ def check_orders(
         stored, had = reading.result()
     else:
         stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns)
+    if staged is not None:
+        before = staged.loads_of(list(checked.prints.values())) | before  # the first load
+        keys, more = staged.lines_of(customers, DEDUP_COLUMNS, columns)
+        stored |= keys
+        for customer, rows in more.items():
+            had[customer] = sorted([*had.get(customer, []), *rows], key=_line_order(columns))
     checked.maps = {i: _mapping(tuple(givens[i])) for i in plain}
     for i in plain:
         if checked.prints[i] in before:
@@ -265,7 +292,28 @@ def append_checked(store: Store, checked: CheckedOrders, after: int | None = Non
         loaded_at=checked.now,
         after=after,
     )
-    for i, load_id in zip(new, load_ids, strict=True):
+    _set_reports(checked, load_ids)
+
+
+def assign_loads(checked: CheckedOrders, first: int) -> list[dict[str, Any]]:
+    """The new lines of ``checked`` as stored, each with its load's id from ``first`` on
+    and the rest of its load's row (``load`` -> the ``loads`` row), their reports set:
+    what the web app stages instead of appending (:mod:`valueseg.store.staged`)."""
+    ids = list(range(first, first + len(checked.new)))
+    when = checked.now or datetime.now(UTC).replace(tzinfo=None)
+    out = []
+    for i, load_id in zip(checked.new, ids, strict=True):
+        load = {"load_id": load_id, "source": _SOURCE, "kind": "transactions"}
+        load |= {"fingerprint": checked.prints[i], "rows_read": 1, "accepted": 1}
+        load |= {"rejected": 0, "mapping": json.dumps(dict(checked.maps[i]))}
+        load |= {"loaded_at": when, "currency": None}
+        out.append({**(checked.lines[i] or {}), "load_id": load_id, "line": 1, "load": load})
+    _set_reports(checked, ids)
+    return out
+
+
+def _set_reports(checked: CheckedOrders, load_ids: Sequence[int]) -> None:
+    for i, load_id in zip(checked.new, load_ids, strict=True):
         checked.reports[i] = _report(checked.lines[i] or {}, load_id, checked.maps[i])
 
 

@@ -28,7 +28,7 @@ from typing import Any, Final
 from valueseg.store.store import Store
 from valueseg.store.web import SCORE_COLUMNS
 
-__all__ = ["LookupRows", "lookup_rows"]
+__all__ = ["CHANGE_FIELDS", "LookupRows", "lookup_rows"]
 
 _PARTS: Final = (
     ("customer_scores", ("run_id", *SCORE_COLUMNS)),
@@ -40,7 +40,7 @@ _PARTS: Final = (
     ),
 )
 #: A change's fields, in ``segment_changes``' order (valueseg.store.web.segment_changes).
-_CHANGE_FIELDS: Final = ("changed_at", "run_id", "lens", "before_value", "after_value", "cause")
+CHANGE_FIELDS: Final = ("changed_at", "run_id", "lens", "before_value", "after_value", "cause")
 _SQL: Final = " UNION ALL ".join(
     f"SELECT {part} AS part, to_json(struct_pack({', '.join(names)}))::VARCHAR AS row "
     f"FROM {table} WHERE customer_id = $1"
@@ -94,5 +94,5 @@ def lookup_rows(store: Store, customer_id: str) -> LookupRows:
     for reasons in out.reasons.values():
         reasons.sort(key=lambda row: int(row["rank"]))
     changes.sort(key=lambda pair: pair[0])
-    out.changes = [{k: row[k] for k in _CHANGE_FIELDS} for _, row in changes]
+    out.changes = [{k: row[k] for k in CHANGE_FIELDS} for _, row in changes]
     return out

@@ -31,6 +31,7 @@ __all__ = [
     "latest_changes_of",
     "line_rows_of",
     "lines_and_keys_of",
+    "next_load_id",
     "row_hashes",
     "run_latest_changes",
     "score_rows_of",
@@ -304,6 +305,18 @@ def lines_and_keys_of(
     return found, lines
 
 
+def next_load_id(store: Store, after: int | None = None) -> int:
+    """The id the next load gets: one above the newest. ``after``: any load id the caller
+    has seen (see :func:`insert_order_lines`)."""
+    if after is None:
+        found = store.con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
+    else:
+        found = store.con.execute(
+            "SELECT coalesce(max(load_id), ?) + 1 FROM loads WHERE load_id >= ?", [after, after]
+        ).fetchone()
+    return int(found[0]) if found else 1
+
+
 def insert_order_lines(
     store: Store,
     lines: Sequence[Mapping[str, Any]],
@@ -327,13 +340,7 @@ def insert_order_lines(
         return []
     when = "CAST(now() AT TIME ZONE 'UTC' AS TIMESTAMP)" if loaded_at is None else "?"
     con = store.con
-    if after is None:
-        found = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
-    else:
-        found = con.execute(
-            "SELECT coalesce(max(load_id), ?) + 1 FROM loads WHERE load_id >= ?", [after, after]
-        ).fetchone()
-    first = int(found[0]) if found else 1
+    first = next_load_id(store, after)
     ids = list(range(first, first + len(lines)))
     shapes: dict[tuple[str, ...], list[int]] = {}
     for i, line in enumerate(lines):

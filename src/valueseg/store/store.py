@@ -73,6 +73,7 @@ class Store:
             self._check_version()
         else:
             self._migrate()
+            self._move_staged()
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -148,6 +149,14 @@ class Store:
                     "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)",
                     [number, description],
                 )
+
+    def _move_staged(self) -> None:
+        """Move posted orders a web app staged and did not move (it was killed) into
+        their tables (:mod:`valueseg.store.staged`): every writer then sees them."""
+        from valueseg.store.staged import move_staged, staged_count
+
+        if staged_count(self):
+            move_staged(self)
 
     # -- reading --------------------------------------------------------------------------
     def table_counts(self) -> dict[str, int]:

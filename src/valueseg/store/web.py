@@ -533,15 +533,29 @@ def customer_views(store: Store, customer_id: str, until: datetime) -> int:
     )
 
 
-def customer_orders(store: Store, customer_id: str, limit: int = 100) -> pd.DataFrame:
+def customer_orders(
+    store: Store,
+    customer_id: str,
+    limit: int = 100,
+    staged: Sequence[Mapping[str, Any]] = (),
+) -> pd.DataFrame:
     """The customer's newest ``limit`` orders: ``order_id, timestamp, amount, lines,
-    is_return`` (returns as their own rows), newest first."""
+    is_return`` (returns as their own rows), newest first. ``staged``: their lines not in
+    ``transactions`` yet (posted orders staged by the web app, :mod:`valueseg.store.staged`),
+    counted with the stored ones."""
+    rows = "c"
+    args: list[Any] = [customer_id]
+    if staged:
+        marks = ", ".join(["(?, CAST(? AS TIMESTAMP), CAST(? AS DOUBLE), ?)"] * len(staged))
+        rows = f"(SELECT * FROM c UNION ALL SELECT * FROM (VALUES {marks}))"
+        for line in staged:
+            args += [line["order_id"], line["timestamp"], line["amount"], line["is_return"]]
     return store.con.execute(
         of_customer("transactions", 'order_id, "timestamp", amount, is_return')
         + 'SELECT order_id, min("timestamp") AS "timestamp", sum(amount) AS amount, '
-        'count(*) AS lines, is_return FROM c GROUP BY order_id, is_return ORDER BY "timestamp" '
-        "DESC, order_id LIMIT ?",
-        [customer_id, limit],
+        f"count(*) AS lines, is_return FROM {rows} GROUP BY order_id, is_return ORDER BY "
+        '"timestamp" DESC, order_id LIMIT ?',
+        [*args, limit],
     ).df()
 
 

@@ -123,7 +123,9 @@ def get_customer(
     attributes (personal-data columns for an admin only)."""
     state = web_state(request)
     personal = role_at_least(caller.role, "admin")
-    out = customer_view(store, customer_id, personal=personal, cache=state.cache)
+    out = customer_view(
+        store, customer_id, personal=personal, cache=state.cache, staged=state.staged
+    )
     state.audit.add(caller.key_id, caller.role, "read_customer", customer_id)
     return out
 
@@ -151,8 +153,9 @@ def get_orders(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The customer's newest orders (returns as rows of their own)."""
-    out = orders_view(store, customer_id, limit)
-    web_state(request).audit.add(caller.key_id, caller.role, "read_orders", customer_id)
+    state = web_state(request)
+    out = orders_view(store, customer_id, limit, staged=state.staged)
+    state.audit.add(caller.key_id, caller.role, "read_orders", customer_id)
     return out
 
 

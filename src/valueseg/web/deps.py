@@ -11,7 +11,8 @@ from several connections do not conflict), and the API's are gathered and append
 together (:mod:`valueseg.web.audit`). What every request reads and only writes change
 (the finished runs, the known keys, the personal-data columns) is kept in memory until
 the next write (:mod:`valueseg.web.cache`). Posted orders are written by one thread of
-their own, in batches (:mod:`valueseg.web.batcher`), under the same lock.
+their own, in batches (:mod:`valueseg.web.batcher`), under the same lock, and staged
+(:mod:`valueseg.web.staging`): every other write moves them into their tables first.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from fastapi import Depends, Request
 
 from valueseg.errors import ValuesegError
 from valueseg.store import Store
-from valueseg.store.web import LazyStore
+from valueseg.store.web import LazyStore, request_store
 from valueseg.web.audit import AuditBuffer
 from valueseg.web.auth import COOKIE, Caller, bearer, identify, role_at_least
 from valueseg.web.batcher import OrderBatcher
 from valueseg.web.cache import ReadCache
 from valueseg.web.checkpoints import Checkpointer
 from valueseg.web.realtime import RunModels, load_run_models
+from valueseg.web.staging import StagedOrders
 
 __all__ = [
     "WRITE_WAIT_S",
@@ -94,9 +96,8 @@ class WebState:
     )
     #: The finished runs, known keys and personal-data columns, until the next write.
     cache: ReadCache = field(default_factory=ReadCache)
-    #: A load id the batches of orders wrote (the newest): the next batch's ids are read
-    #: from there on (valueseg.store.many_customers.insert_order_lines).
-    last_load: int | None = None
+    #: The posted orders staged and not moved into their tables yet (valueseg.web.staging).
+    staged: StagedOrders = field(default_factory=StagedOrders)
     #: When the last write ended (time.monotonic): the checkpointer waits for quiet.
     last_write: float = field(default_factory=time.monotonic)
     #: Checkpoints the store in quiet moments (valueseg.web.checkpoints), once started.
@@ -106,7 +107,9 @@ class WebState:
         from valueseg.web.events import post_orders  # it scores with this state's models
 
         self.audit = AuditBuffer(self.root)
-        self.orders = OrderBatcher(lambda batch: post_orders(self, batch))
+        self.orders = OrderBatcher(
+            lambda batch: post_orders(self, batch), between=self.settle_orders
+        )
         self.checkpoints = Checkpointer(self.root, self.write_lock, lambda: self.last_write)
 
     def run_models(self, store: Store, run_id: int) -> RunModels:
@@ -134,10 +137,12 @@ class WebState:
         with self._models_lock:
             return sorted(self._models)
 
-    def acquire_write(self, what: str, wait: float = WRITE_WAIT_S) -> None:
+    def acquire_write(self, what: str, wait: float = WRITE_WAIT_S, *, orders: bool = False) -> None:
         """Take the write lock for ``what``, or answer 409 naming the write holding it.
 
         A run in progress is not waited for; another short write is, up to ``wait`` s.
+        Posted orders staged are moved into their tables first (:mod:`valueseg.web.staging`),
+        unless ``orders`` (the batches of posted orders and the moves themselves).
         """
         busy = self.writer is not None and self.writer.startswith("run")
         taken = self.write_lock.acquire(timeout=wait) if wait > 0 and not busy else False
@@ -151,6 +156,40 @@ class WebState:
                 "reads go on meanwhile.",
             )
         self.writer = what
+        if orders:
+            return
+        try:
+            self._move_staged()
+        except BaseException:
+            self.release_write(clears=False)
+            raise
+        self.staged.forget_loads()  # this write may load: the next id is read again
+
+    def _move_staged(self) -> None:
+        store = request_store(self.root)
+        try:
+            self.staged.move(store)
+        finally:
+            store.close()
+
+    def settle_orders(self, *, now: bool = False) -> None:
+        """Move the staged orders into their tables once the oldest has waited long
+        enough (``now``: whatever is staged, waiting for the write lock); called by the
+        batches' thread between batches (not waiting: another write moves them as it
+        begins) and when the server stops. A move that fails is logged and tried again."""
+        if not (self.staged.due() or (now and self.staged.waiting)):
+            return
+        try:
+            what = "moving posted orders into their tables"
+            self.acquire_write(what, wait=WRITE_WAIT_S if now else 0, orders=True)
+        except ApiError:  # another write holds the store: it moved them as it began
+            return
+        try:
+            self._move_staged()
+        except Exception:
+            _LOG.exception("the staged posted orders were not moved; trying again later")
+        finally:
+            self.release_write(clears=False)
 
     def release_write(self, clears: bool = True) -> None:
         """Give the write lock back (from whichever thread finished the write); ``clears``:
@@ -163,11 +202,11 @@ class WebState:
 
     @contextlib.contextmanager
     def writing(
-        self, what: str, wait: float = WRITE_WAIT_S, *, clears: bool = True
+        self, what: str, wait: float = WRITE_WAIT_S, *, clears: bool = True, orders: bool = False
     ) -> Iterator[None]:
         """Hold the write lock for ``what`` (409 when it cannot be had); ``clears`` as for
-        :meth:`release_write`."""
-        self.acquire_write(what, wait)
+        :meth:`release_write`, ``orders`` as for :meth:`acquire_write`."""
+        self.acquire_write(what, wait, orders=orders)
         try:
             yield
         finally:

@@ -18,7 +18,8 @@ those posted while a batch is scored are loaded and scored together, as the next
 (:func:`post_orders`); each gets the answer it would get alone. A plain order is scored
 before it is written, from its customer's lines as read for the duplicate check with
 the new line added; its line, its load and the segment changes it made are then
-committed in one transaction, so a store never holds one of them without the others.
+staged by one statement (:mod:`valueseg.web.staging`), so a store never holds one of
+them without the others, and move into their tables within half a second.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pandas as pd
 
 from valueseg.errors import ValuesegError
 from valueseg.io import ingest
-from valueseg.io.one_order import CheckedOrders, append_checked, check_orders, load_orders_reading
+from valueseg.io.one_order import CheckedOrders, assign_loads, check_orders, load_orders_reading
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.many_customers import (
@@ -134,13 +135,14 @@ def post_orders(state: WebState, batch: Sequence[Pending]) -> None:
     Plain orders are checked by a few reads for them all
     (:func:`~valueseg.io.one_order.check_orders`: the duplicate checks and the customers'
     lines), scored from those lines with each estimator applied once
-    (:func:`~valueseg.web.realtime.rescore_many`), then appended with their loads and the
-    segment changes they made in one transaction. Any other order is then loaded by
-    ingest itself and scored on its own."""
+    (:func:`~valueseg.web.realtime.rescore_many`), then staged with their loads and the
+    segment changes they made by one statement (:mod:`valueseg.web.staging`). Any other
+    order is then loaded by ingest itself (the staged ones moved first) and scored on its
+    own."""
     store, side = request_store(state.root), request_store(state.root)
     try:
         # orders change no run, key or personal-data column: the read cache stays
-        with state.writing(f"{len(batch)} posted order(s)", clears=False):
+        with state.writing(f"{len(batch)} posted order(s)", clears=False, orders=True):
             prepared = _prepare(state, store, side, batch)
             if prepared is None:
                 _load_and_score(state, store, batch)
@@ -171,7 +173,9 @@ def _prepare(
     their scores before the orders. None: the run's estimators cannot be loaded
     (:func:`_load_and_score` says why per order)."""
     orders = [p.order.model_dump() for p in batch]
-    checked = check_orders(store, orders, LINE_COLUMNS, side=(state.reader, side))
+    checked = check_orders(
+        store, orders, LINE_COLUMNS, side=(state.reader, side), staged=state.staged
+    )
     # the read cache is cleared when a run finishes (orders leave it as it is)
     run_id = state.cache.get("latest_run", lambda: latest_run(store))
     ids = [batch[i].customer_id for i in checked.new]
@@ -214,14 +218,10 @@ def _finish_prepared(
     loaded: list[tuple[EventIn, IngestReport]] = []
     answers: list[dict[str, Any]] = []
     if new:  # else nothing to write: every order was loaded before, or is left to ingest
-        with store.transaction():
-            append_checked(store, checked, state.last_load)  # sets each new order's report
-            written = [r.load_id for i in new if (r := checked.reports[i]) and r.load_id]
-            state.last_load = max(written, default=state.last_load)
-            loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
-            answers, rows = _answers(run_id, loaded, scored, prepared.before)
-            if run_id is not None:
-                write_changes(store, run_id, rows)
+        stored = assign_loads(checked, state.staged.next_loads(store, len(new)))  # reports set
+        loaded = [(batch[i].order, r) for i in new if (r := checked.reports[i]) is not None]
+        answers, rows = _answers(run_id, loaded, scored, prepared.before)
+        state.staged.stage(store, stored, run_id, rows)  # committed in one statement
         if models is not None:  # committed: the next batch starts from them
             models.changes.add(rows)
     for i, (event, report), out in zip(new, loaded, answers, strict=True):
@@ -241,6 +241,8 @@ def _load_and_score(state: WebState, store: Store, batch: Sequence[Pending]) -> 
     (:func:`~valueseg.io.one_order.load_orders_reading`), any other by ingest itself; the
     scoring reads the customers' rows together and applies each estimator once
     (:func:`~valueseg.web.realtime.rescore_many`)."""
+    state.staged.move(store)  # ingest checks and loads against the tables
+    state.staged.forget_loads()
     orders = [p.order.model_dump() for p in batch]
     reports, lines = load_orders_reading(store, orders, LINE_COLUMNS)
     loaded: list[tuple[Pending, IngestReport]] = []

@@ -21,7 +21,7 @@ from valueseg.store import Store
 from valueseg.store.web import SORTS, write_audit
 from valueseg.web.auth import COOKIE, Caller, identify, role_at_least
 from valueseg.web.charts import OVERVIEW, RUN, report_html, run_charts
-from valueseg.web.deps import Admin, Analyst, ApiError, StoreDep, Viewer, web_state
+from valueseg.web.deps import Admin, Analyst, ApiError, StoreDep, Viewer, WebState, web_state
 from valueseg.web.errors import validation_message
 from valueseg.web.events import post_event
 from valueseg.web.experiments import ExperimentForm, design_for_segment
@@ -186,19 +186,26 @@ def customer(
     caller: Analyst,
     id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    return _page(request, "customer.html.j2", caller, **_customer_context(store, caller, id))
+    context = _customer_context(web_state(request), store, caller, id)
+    return _page(request, "customer.html.j2", caller, **context)
 
 
 def _customer_context(
-    store: Any, caller: Caller, customer_id: str | None, message: str | None = None
+    state: WebState,
+    store: Any,
+    caller: Caller,
+    customer_id: str | None,
+    message: str | None = None,
 ) -> dict[str, Any]:
     context: dict[str, Any] = {"customer_id": customer_id, "customer": None, "message": message}
     if not customer_id:
         return context
     try:
         personal = role_at_least(caller.role, "admin")
-        context["customer"] = customer_view(store, customer_id, personal=personal)
-        context["orders"] = orders_view(store, customer_id)["orders"]
+        context["customer"] = customer_view(
+            store, customer_id, personal=personal, staged=state.staged
+        )
+        context["orders"] = orders_view(store, customer_id, staged=state.staged)["orders"]
         context["recommendations"] = _recommendations(store, customer_id)
     except ApiError as exc:
         context["message"] = exc.message
@@ -242,7 +249,7 @@ def post_order(
         message = validation_message(list(exc.errors()))[0]
     except ApiError as exc:
         message = exc.message
-    context = _customer_context(store, caller, customer_id, message)
+    context = _customer_context(web_state(request), store, caller, customer_id, message)
     return _page(request, "customer.html.j2", caller, posted=posted, **context)
 
 

@@ -11,11 +11,13 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pandas as pd
+
 from valueseg.errors import InputError
 from valueseg.segment.stored import stored_segments
 from valueseg.store import Store
 from valueseg.store.estimators import estimator_names
-from valueseg.store.lookup import lookup_rows
+from valueseg.store.lookup import CHANGE_FIELDS, LookupRows, lookup_rows
 from valueseg.store.pii import customer_attributes, personal_columns
 from valueseg.store.predict import read_predict_fits
 from valueseg.store.recommend import read_recommendations
@@ -35,6 +37,7 @@ from valueseg.store.web import (
 from valueseg.web.cache import ReadCache
 from valueseg.web.deps import not_found
 from valueseg.web.schemas import clean, records
+from valueseg.web.staging import StagedOrders
 
 __all__ = [
     "LENSES",
@@ -161,19 +164,29 @@ def customer_view(
     *,
     personal: bool = False,
     cache: ReadCache | None = None,
+    staged: StagedOrders | None = None,
 ) -> dict[str, Any]:
     """A customer's scores and reasons in the latest run, segments across runs, the
     segment changes real-time scoring logged, and their attributes: the columns tagged as
     personal data (:mod:`valueseg.io.pii`) only when ``personal`` (an admin).
 
     ``cache`` (the server's :class:`~valueseg.web.cache.ReadCache`) keeps the finished
-    runs and the personal-data columns between requests.
+    runs and the personal-data columns between requests; ``staged``, its posted orders
+    not moved into their tables yet (their changes are shown with the others).
     """
     finished = _cached(cache, "finished_runs", lambda: finished_runs(store))
     run_id = max(finished) if finished else None
-    rows = lookup_rows(store, customer_id)  # scores, reasons, actions, changes: one read
+
+    def read() -> tuple[LookupRows, list[dict[str, Any]], bool]:
+        rows = lookup_rows(store, customer_id)  # scores, reasons, actions, changes: one read
+        if staged is None:
+            return rows, [], False
+        return rows, staged.changes_of(customer_id), bool(staged.orders_of(customer_id))
+
+    rows, more, ordered = read() if staged is None else staged.read(read)
+    rows.changes += [{k: change[k] for k in CHANGE_FIELDS} for change in more]
     scores = next((dict(r) for r in rows.scores if r["run_id"] == run_id), None)
-    if scores is None and not customer_is_known(store, customer_id):
+    if scores is None and not ordered and not customer_is_known(store, customer_id):
         raise not_found(
             f"Customer {customer_id!r}",
             "Check the id (ids are compared exactly), or look one up in a segment's list.",
@@ -224,14 +237,20 @@ def recommendations_view(store: Store, customer_id: str) -> dict[str, Any]:
     return {"customer_id": customer_id, "run_id": run_id, "recommendations": records(frame)}
 
 
-def orders_view(store: Store, customer_id: str, limit: int = 100) -> dict[str, Any]:
-    """The customer's newest orders and returns."""
-    if not customer_is_known(store, customer_id):
+def orders_view(
+    store: Store, customer_id: str, limit: int = 100, staged: StagedOrders | None = None
+) -> dict[str, Any]:
+    """The customer's newest orders and returns; ``staged``: the server's posted orders
+    not moved into their tables yet (counted with the others)."""
+
+    def read() -> tuple[list[dict[str, Any]], pd.DataFrame]:
+        lines = [] if staged is None else staged.orders_of(customer_id)
+        return lines, customer_orders(store, customer_id, limit, lines)
+
+    lines, orders = read() if staged is None else staged.read(read)
+    if not lines and not customer_is_known(store, customer_id):
         raise not_found(f"Customer {customer_id!r}", "Check the id (compared exactly).")
-    return {
-        "customer_id": customer_id,
-        "orders": records(customer_orders(store, customer_id, limit)),
-    }
+    return {"customer_id": customer_id, "orders": records(orders)}
 
 
 def overview_view(store: Store) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def test_orders_posted_together_are_scored_together_and_as_if_alone(
     assert out[-1]["after"]["frequency"] == out[0]["after"]["frequency"] + 1
     for column in ("rfm_segment", "value_tier", "segment", "action"):  # the first's changes
         assert out[-1]["before"][column] == out[0]["after"][column]  # logged before the second
-    state.settle_orders(now=True)  # the staged orders, into the tables rescore reads
+    state.settle_orders()  # the staged orders, into the tables rescore reads
     view = Store.__new__(Store)
     view.path, view.con = state.root.path, state.root.con.cursor()
     try:

@@ -13,7 +13,7 @@ from valueseg.store.web import request_store
 
 def _query(client: TestClient, sql: str, args: list[Any] | None = None) -> list[tuple[Any, ...]]:
     client.app.state.web.audit.flush()  # type: ignore[attr-defined]
-    client.app.state.web.settle_orders(now=True)  # type: ignore[attr-defined]
+    client.app.state.web.settle_orders()  # type: ignore[attr-defined]
     store = request_store(client.app.state.web.root)  # type: ignore[attr-defined]
     try:
         return store.con.execute(sql, args or []).fetchall()

@@ -72,7 +72,7 @@ def test_a_staged_order_is_shown_at_once_and_moves_later(
     again = client.post("/v1/events", json=_order(customer, "ST-1"), headers=headers["admin"])
     assert again.status_code == 409 and str(body["load_id"]) in again.json()["error"]["message"]
     # moved: the tables hold it once, and the customer shows it once
-    _state(client).settle_orders(now=True)
+    _state(client).settle_orders()
     assert _tables(client, count) == [(1,)]
     assert staged_count(_state(client).root) == 0
     load = _tables(client, "SELECT kind, accepted FROM loads WHERE load_id = ?", [body["load_id"]])
@@ -184,3 +184,34 @@ def test_a_read_that_a_move_overlaps_is_read_again() -> None:
         assert store.con.execute("SELECT customer_id, load_id FROM transactions").fetchall() == [
             ("C", 1)
         ]
+
+
+def _line(n: int) -> dict[str, Any]:
+    when = datetime(2025, 1, 7, 10)
+    load = {"load_id": n, "source": "DataFrame", "kind": "transactions", "fingerprint": f"f{n}"}
+    load |= {"rows_read": 1, "accepted": 1, "rejected": 0, "loaded_at": when}
+    line = {"customer_id": "C", "order_id": f"O{n}", "timestamp": when, "amount": 1.0}
+    return line | {"is_return": False, "load_id": n, "line": 1, "load": load}
+
+
+def test_rows_staged_while_a_move_runs_stay_staged(monkeypatch: pytest.MonkeyPatch) -> None:
+    import valueseg.web.staging as staging
+
+    staged = StagedOrders()
+    with Store(":memory:") as store:
+        staged.stage(store, [_line(1)], None, [])
+        real = staging.move_staged
+
+        def racing(on: Store, upto: int | None, before_commit: Any) -> int:
+            staged.stage(request_store(store), [_line(2)], None, [])  # a batch, meanwhile
+            return real(on, upto, before_commit)
+
+        monkeypatch.setattr(staging, "move_staged", racing)
+        assert staged.move(store) == 2  # the first order's line and load
+        assert [o["order_id"] for o in staged.orders_of("C")] == ["O2"]
+        assert staged.loads_of(["f1", "f2"]) == {"f2": 2}
+        assert staged_count(store) == 2
+        moved = store.con.execute("SELECT order_id FROM transactions").fetchall()
+        assert moved == [("O1",)]
+        monkeypatch.setattr(staging, "move_staged", real)
+        assert staged.move(store) == 2 and staged.waiting == 0

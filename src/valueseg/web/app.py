@@ -79,7 +79,8 @@ def create_app(
             _LOG.warning("waiting for run %s to finish before stopping", job.run_id)
             await anyio.to_thread.run_sync(job.done.wait)
         state.orders.close()  # the orders posted and not scored yet
-        state.settle_orders(now=True)  # and those staged, into their tables
+        state.staged.close()
+        state.settle_orders()  # and those staged, into their tables
         state.reader.shutdown()
         state.audit.close()  # the API's audit rows gathered since the last append
         state.checkpoints.close()

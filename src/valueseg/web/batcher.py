@@ -13,28 +13,20 @@ Each request hands its order to :meth:`OrderBatcher.enqueue` and awaits its own 
 (or error); :meth:`OrderBatcher.submit` waits for it in a thread. A batch holds one order
 per customer: a second order of a customer goes into the next batch, so it is scored from
 the first's result, as if posted after it.
-
-Between batches (and every :data:`TICK_S` while none comes) the thread calls
-``between``: the server moves the orders it staged into their tables there
-(:meth:`valueseg.web.deps.WebState.settle_orders`).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["MAX_BATCH", "TICK_S", "OrderBatcher", "Pending"]
+__all__ = ["MAX_BATCH", "OrderBatcher", "Pending"]
 
-_LOG = logging.getLogger("valueseg.web")
 #: The most orders scored together (a bound on one batch's latency).
 MAX_BATCH: Final = 64
-#: Seconds between calls of ``between`` while no order comes.
-TICK_S: Final = 0.1
 
 
 @dataclass
@@ -52,18 +44,13 @@ class OrderBatcher:
     ``process`` as one batch (see the module).
 
     ``process`` sets each :class:`Pending`'s answer; an answer it leaves unset gets the
-    error it raised. ``between`` is called after each batch, and every :data:`TICK_S`
-    while none comes; an error it raises is its own to log (the thread goes on).
+    error it raised.
     """
 
     def __init__(
-        self,
-        process: Callable[[Sequence[Pending]], None],
-        max_batch: int = MAX_BATCH,
-        *,
-        between: Callable[[], None] | None = None,
+        self, process: Callable[[Sequence[Pending]], None], max_batch: int = MAX_BATCH
     ) -> None:
-        self.process, self.max_batch, self.between = process, max_batch, between
+        self.process, self.max_batch = process, max_batch
         self._waiting: list[Pending] = []
         self._ready = threading.Condition()
         self._stop = False
@@ -106,13 +93,12 @@ class OrderBatcher:
             thread.join()
 
     def _take(self) -> list[Pending] | None:
-        """The next batch (None: stopping with nothing left; empty: none came for
-        :data:`TICK_S`)."""
+        """The next batch (None: stopping with nothing left)."""
         with self._ready:
-            if not self._waiting and not self._stop:
-                self._ready.wait(TICK_S if self.between is not None else None)
+            while not self._waiting and not self._stop:
+                self._ready.wait()
             if not self._waiting:
-                return None if self._stop else []
+                return None
             batch: list[Pending] = []
             later: list[Pending] = []
             seen: set[str] = set()
@@ -129,25 +115,16 @@ class OrderBatcher:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
-            if batch:
-                self._run(batch)
-            if self.between is not None:
-                try:
-                    self.between()
-                except Exception:  # the orders go on
-                    _LOG.exception("posted orders: the work between batches failed")
-
-    def _run(self, batch: list[Pending]) -> None:
-        try:
-            self.process(batch)
-        except BaseException as exc:  # every order of the batch gets the error
+            try:
+                self.process(batch)
+            except BaseException as exc:  # every order of the batch gets the error
+                for pending in batch:
+                    if not pending.answer.done():
+                        pending.answer.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
             for pending in batch:
                 if not pending.answer.done():
-                    pending.answer.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-        for pending in batch:
-            if not pending.answer.done():
-                pending.answer.set_exception(
-                    RuntimeError("the order's batch ended without an answer for it")
-                )
+                    pending.answer.set_exception(
+                        RuntimeError("the order's batch ended without an answer for it")
+                    )

@@ -97,7 +97,7 @@ class WebState:
     #: The finished runs, known keys and personal-data columns, until the next write.
     cache: ReadCache = field(default_factory=ReadCache)
     #: The posted orders staged and not moved into their tables yet (valueseg.web.staging).
-    staged: StagedOrders = field(default_factory=StagedOrders)
+    staged: StagedOrders = field(init=False)
     #: When the last write ended (time.monotonic): the checkpointer waits for quiet.
     last_write: float = field(default_factory=time.monotonic)
     #: Checkpoints the store in quiet moments (valueseg.web.checkpoints), once started.
@@ -107,9 +107,8 @@ class WebState:
         from valueseg.web.events import post_orders  # it scores with this state's models
 
         self.audit = AuditBuffer(self.root)
-        self.orders = OrderBatcher(
-            lambda batch: post_orders(self, batch), between=self.settle_orders
-        )
+        self.orders = OrderBatcher(lambda batch: post_orders(self, batch))
+        self.staged = StagedOrders(lambda: request_store(self.root))
         self.checkpoints = Checkpointer(self.root, self.write_lock, lambda: self.last_write)
 
     def run_models(self, store: Store, run_id: int) -> RunModels:
@@ -172,24 +171,12 @@ class WebState:
         finally:
             store.close()
 
-    def settle_orders(self, *, now: bool = False) -> None:
-        """Move the staged orders into their tables once the oldest has waited long
-        enough (``now``: whatever is staged, waiting for the write lock); called by the
-        batches' thread between batches (not waiting: another write moves them as it
-        begins) and when the server stops. A move that fails is logged and tried again."""
-        if not (self.staged.due() or (now and self.staged.waiting)):
-            return
-        try:
-            what = "moving posted orders into their tables"
-            self.acquire_write(what, wait=WRITE_WAIT_S if now else 0, orders=True)
-        except ApiError:  # another write holds the store: it moved them as it began
-            return
-        try:
-            self._move_staged()
-        except Exception:
-            _LOG.exception("the staged posted orders were not moved; trying again later")
-        finally:
-            self.release_write(clears=False)
+    def settle_orders(self) -> None:
+        """Move every staged order into its tables now, under the write lock (the server
+        stopping; a test that reads the tables). Between, the staged orders' own thread
+        moves them (valueseg.web.staging)."""
+        with self.writing("moving posted orders into their tables", clears=False):
+            pass  # taking the lock for a write moves them
 
     def release_write(self, clears: bool = True) -> None:
         """Give the write lock back (from whichever thread finished the write); ``clears``:

@@ -173,8 +173,10 @@ def _prepare(
     their scores before the orders. None: the run's estimators cannot be loaded
     (:func:`_load_and_score` says why per order)."""
     orders = [p.order.model_dump() for p in batch]
-    checked = check_orders(
-        store, orders, LINE_COLUMNS, side=(state.reader, side), staged=state.staged
+    checked = state.staged.read(  # read again if staged rows moved meanwhile
+        lambda: check_orders(
+            store, orders, LINE_COLUMNS, side=(state.reader, side), staged=state.staged
+        )
     )
     # the read cache is cleared when a run finishes (orders leave it as it is)
     run_id = state.cache.get("latest_run", lambda: latest_run(store))

@@ -12,7 +12,7 @@ an order at once reads them here beside the store:
   segment changes (:func:`valueseg.web.views.customer_view`, ``orders_view``).
 
 **Moves.** A thread of its own moves the rows once the oldest has waited
-:data:`MOVE_AFTER_S` (a move of 100 orders takes 15 to 30 ms at 1M customers: the
+:data:`MOVE_AFTER_S` (a move of 100 orders takes 10 to 25 ms at 1M customers: the
 tables' indexes are kept for each row). It does not take the write lock: the batches go
 on beside it and stage more, which stay for the next move (each row has its ``seq``).
 Any other write moves what is staged first, under the write lock (:meth:`StagedOrders.move`;

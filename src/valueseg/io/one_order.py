@@ -227,7 +227,9 @@ def check_orders(
     same database, on which the customers' lines are read while ``store`` finds the
     orders' fingerprints and earlier loads (DuckDB runs a statement without Python's
     lock, so the two reads overlap); nothing may write meanwhile. ``staged``: lines and
-    loads stored outside ``transactions`` and ``loads`` (staged), read with them."""
+    loads stored outside ``transactions`` and ``loads`` (staged), read with them; the web
+    app moves staged rows into those tables beside its batches, and reads again when a
+    move committed during the check (:meth:`valueseg.web.staging.StagedOrders.read`)."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]

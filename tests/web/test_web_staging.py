@@ -214,4 +214,4 @@ def test_rows_staged_while_a_move_runs_stay_staged(monkeypatch: pytest.MonkeyPat
         moved = store.con.execute("SELECT order_id FROM transactions").fetchall()
         assert moved == [("O1",)]
         monkeypatch.setattr(staging, "move_staged", real)
-        assert staged.move(store) == 2 and staged.waiting == 0
+        assert staged.move(store) == 2 and staged.orders_of("C") == []

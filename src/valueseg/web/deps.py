@@ -165,7 +165,7 @@ class WebState:
         self.staged.forget_loads()  # this write may load: the next id is read again
 
     def _move_staged(self) -> None:
-        store = request_store(self.root)
+        store = LazyStore(self.root)  # opened only when something is staged
         try:
             self.staged.move(store)
         finally:

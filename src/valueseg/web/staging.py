@@ -52,10 +52,9 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class _Staged:
     """One staged order (its line as stored, with its ``load`` row) or segment change,
-    with the ``seq`` of its rows and when it was staged."""
+    with the ``seq`` of its batch's last row."""
 
     seq: int
-    at: float
     row: dict[str, Any]
 
 
@@ -78,6 +77,7 @@ class StagedOrders:
         self._lines: dict[str, list[_Staged]] = {}
         self._prints: dict[str, _Staged] = {}
         self._changes: dict[str, list[_Staged]] = {}
+        self._batches: dict[int, float] = {}  # batch's last seq -> when staged, oldest first
 
     # -- writing (the batch thread, under the write lock) ---------------------------------
     def next_loads(self, store: Store, count: int) -> int:
@@ -124,36 +124,26 @@ class StagedOrders:
         except BaseException:
             self._next_load = None
             raise
-        at = time.monotonic()
+        if not rows:
+            return
         with self._lock:
             self._seq = seq
+            self._batches[seq] = time.monotonic()
             for line in lines:
-                kept = _Staged(seq, at, line)
+                kept = _Staged(seq, line)
                 self._lines.setdefault(str(line["customer_id"]), []).append(kept)
                 self._prints.setdefault(str(line["load"]["fingerprint"]), kept)
             for change in changes:
-                kept = _Staged(seq, at, change)
+                kept = _Staged(seq, change)
                 self._changes.setdefault(str(change["customer_id"]), []).append(kept)
-        if rows:
-            self._start_mover()
+        self._start_mover()
 
-    @property
-    def waiting(self) -> int:
-        """How many orders are staged."""
+    def _due_in(self) -> float | None:
+        """Seconds until the oldest staged batch has waited :attr:`move_after` (None:
+        nothing staged)."""
         with self._lock:
-            return sum(len(lines) for lines in self._lines.values())
-
-    def _oldest(self) -> float | None:
-        with self._lock:
-            times = [
-                s.at for group in (self._lines, self._changes) for v in group.values() for s in v
-            ]
-        return min(times, default=None)
-
-    def due(self) -> bool:
-        """Whether the oldest staged row has waited :attr:`move_after` seconds."""
-        oldest = self._oldest()
-        return oldest is not None and time.monotonic() - oldest >= self.move_after
+            oldest = next(iter(self._batches.values()), None)
+        return None if oldest is None else oldest + self.move_after - time.monotonic()
 
     # -- moving ---------------------------------------------------------------------------
     def move(self, store: Store) -> int:
@@ -163,7 +153,7 @@ class StagedOrders:
         with self._moving:
             with self._lock:
                 upto = self._seq
-                if upto is None or not (self._lines or self._changes):
+                if upto is None or not self._batches:
                     return 0
             committing = False
 
@@ -193,6 +183,7 @@ class StagedOrders:
                 else:
                     del group[key]
         self._prints = {f: s for f, s in self._prints.items() if s.seq > upto}
+        self._batches = {seq: at for seq, at in self._batches.items() if seq > upto}
 
     def _start_mover(self) -> None:
         with self._wake:
@@ -204,19 +195,21 @@ class StagedOrders:
             self._wake.notify()
 
     def _move_when_due(self) -> None:
+        connect = self.connect
+        if connect is None:  # started only with a way to connect
+            return
         while True:
             with self._wake:
-                oldest = self._oldest()
-                if not self._stop:
-                    wait = None if oldest is None else oldest + self.move_after - time.monotonic()
-                    if wait is None or wait > 0:
-                        self._wake.wait(wait)
+                wait = self._due_in()
+                if not self._stop and (wait is None or wait > 0):
+                    self._wake.wait(wait)
                 if self._stop:
                     return
-            if not self.due() or self.connect is None:
+            wait = self._due_in()
+            if wait is None or wait > 0:
                 continue
             try:
-                store = self.connect()
+                store = connect()
                 try:
                     self.move(store)
                 finally:

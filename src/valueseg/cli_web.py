@@ -43,6 +43,13 @@ def register(app: typer.Typer, console: Console) -> None:
         run_id: Annotated[
             int | None, typer.Option("--run", help="With --from: the lake run (default newest).")
         ] = None,
+        access_log: Annotated[
+            bool,
+            typer.Option(
+                "--access-log",
+                help="Log a line per request (off: customer reads and orders are in audit_log).",
+            ),
+        ] = False,
     ) -> None:
         """Serve the web pages and the JSON API (/v1, schema at /openapi.json) over the store."""
         from valueseg.cli_remote import find_server
@@ -71,7 +78,7 @@ def register(app: typer.Typer, console: Console) -> None:
         required = keys_required(db, host)
         how = "API keys required" if required else "no keys: every local caller is admin"
         console.print(f"Serving {db} on http://{host}:{port} ({how}).", markup=False)
-        serve(db, host, port)
+        serve(db, host, port, access_log=access_log)
 
     keys = typer.Typer(help="API keys of the web app: create, list, revoke.", no_args_is_help=True)
     app.add_typer(keys, name="keys")

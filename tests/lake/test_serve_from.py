@@ -34,7 +34,7 @@ def test_serve_from_imports_the_lake_run_and_serves_it(both, tmp_path: Path, mon
 
     _, out, *_ = both
     served: list[Path] = []
-    monkeypatch.setattr(serve, "serve", lambda db, host, port: served.append(Path(db)))
+    monkeypatch.setattr(serve, "serve", lambda db, host, port, **_: served.append(Path(db)))
     db = tmp_path / "lake.duckdb"
     args = ["serve", "--from", out, "--db", str(db)]
     first = CliRunner().invoke(_cli(), args)

@@ -83,3 +83,27 @@ def typer_app() -> typer.Typer:
     app = typer.Typer()
     register(app, Console(width=200))
     return app
+
+
+@pytest.mark.parametrize(("flag", "logged"), [([], False), (["--access-log"], True)])
+def test_serve_logs_a_line_per_request_only_when_asked(
+    cli: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: list[str], logged: bool
+) -> None:
+    import uvicorn
+
+    from valueseg.web import serve as serving
+
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(options))
+    monkeypatch.setattr(serving, "write_server_file", lambda *a: _Info())
+    monkeypatch.setattr(serving, "remove_server_file", lambda *a: None)
+    result = CliRunner().invoke(cli, ["serve", "--db", str(db), *flag])
+    assert result.exit_code == 0, result.output
+    assert [o["access_log"] for o in started] == [logged]
+    assert started[0]["host"] == "127.0.0.1"
+
+
+class _Info:
+    token = "t"

@@ -171,9 +171,7 @@ def get_quality(store: StoreDep, caller: Viewer) -> dict[str, Any]:
     tags=["events"],
     responses={409: {"model": ErrorBody, "description": "The same event was loaded before"}},
 )
-async def post_events(
-    event: EventIn, request: Request, store: StoreDep, caller: Admin
-) -> dict[str, Any]:
+async def post_events(event: EventIn, request: Request, caller: Admin) -> dict[str, Any]:
     """Store an order (or a browse event) as ingest would, and score an order's customer
     again at once with the latest run's estimators: scores before and after, and the
     segment changes (logged in ``segment_changes``)."""
@@ -182,4 +180,4 @@ async def post_events(
     if queued is not None:  # awaited here: no worker thread waits for the batch
         answer: dict[str, Any] = await asyncio.wrap_future(queued)
         return answer
-    return await run_in_threadpool(post_browse, state, store, event, caller)
+    return await run_in_threadpool(post_browse, state, event, caller)

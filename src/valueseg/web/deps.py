@@ -46,10 +46,10 @@ __all__ = [
     "Admin",
     "Analyst",
     "ApiError",
-    "CallerOrNone",
     "StoreDep",
     "Viewer",
     "WebState",
+    "caller_of",
     "get_store",
     "not_found",
     "require",
@@ -242,23 +242,31 @@ async def get_store(request: Request) -> AsyncIterator[Store]:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-async def _caller(request: Request, store: StoreDep) -> Caller | None:
+def caller_of(request: Request) -> Caller | None:
+    """The caller of ``request``: its bearer key's (or login cookie's) role; None for no
+    key, or one unknown or revoked. A known key's role is kept in the server's read cache,
+    so a request reads the store here only at its key's first use (on a connection of its
+    own). A plain function that the role dependencies (:func:`require`) call, not a
+    dependency of its own: FastAPI's solving of each level of dependencies cost more of
+    the event loop's time than the lookup itself."""
     state = web_state(request)
     if not state.keys_required:
         return Caller(None, "admin")
     key = bearer(request.headers.get("authorization")) or request.cookies.get(COOKIE)
     if key and state.local_token and hmac.compare_digest(key, state.local_token):
         return Caller(None, "admin")  # the CLI beside the server (valueseg.store.server_file)
-    return identify(store, key, state.cache)
-
-
-CallerOrNone = Annotated[Caller | None, Depends(_caller)]
+    store = LazyStore(state.root)  # opened only when the key is not in the cache
+    try:
+        return identify(store, key, state.cache)
+    finally:
+        store.close()
 
 
 def require(role: str) -> Callable[..., Coroutine[Any, Any, Caller]]:
     """A dependency giving the caller when their role is at least ``role`` (401, 403)."""
 
-    async def dependency(request: Request, caller: CallerOrNone) -> Caller:
+    async def dependency(request: Request) -> Caller:
+        caller = caller_of(request)
         if caller is None:
             db = web_state(request).root.path
             raise ApiError(

@@ -89,15 +89,15 @@ def _refused(report: IngestReport) -> ApiError | None:
     )
 
 
-def post_event(state: WebState, store: Store, event: EventIn, caller: Caller) -> dict[str, Any]:
+def post_event(state: WebState, event: EventIn, caller: Caller) -> dict[str, Any]:
     """Load ``event`` and, for an order, score its customer again (see the module); wait
     for the answer in this thread.
 
     An order goes to the server's batcher (:mod:`valueseg.web.batcher`), which loads and
     scores it with the orders posted beside it (:func:`post_orders`); a browse event is
-    loaded here, with ``store``."""
+    loaded here (:func:`post_browse`)."""
     queued = queue_order(state, event, caller)
-    return queued.result() if queued is not None else post_browse(state, store, event, caller)
+    return queued.result() if queued is not None else post_browse(state, event, caller)
 
 
 def queue_order(state: WebState, event: EventIn, caller: Caller) -> Future[dict[str, Any]] | None:
@@ -115,15 +115,20 @@ def queue_order(state: WebState, event: EventIn, caller: Caller) -> Future[dict[
     return state.orders.enqueue(event.customer_id, event, caller)
 
 
-def post_browse(state: WebState, store: Store, event: EventIn, caller: Caller) -> dict[str, Any]:
-    """Load a browse event (ingest's rules) under the write lock; it is not scored."""
-    with state.writing(f"an event of customer {event.customer_id!r}"):
-        report = ingest(_frame(event, "events"), kind="events", db=store)
-        refused = _refused(report)
-        if refused is not None:
-            raise refused
-        out = _unscored(event, report, "events")
-        _audit(state, caller, event, report, out)
+def post_browse(state: WebState, event: EventIn, caller: Caller) -> dict[str, Any]:
+    """Load a browse event (ingest's rules) under the write lock, on a connection of its
+    own; it is not scored."""
+    store = request_store(state.root)
+    try:
+        with state.writing(f"an event of customer {event.customer_id!r}"):
+            report = ingest(_frame(event, "events"), kind="events", db=store)
+            refused = _refused(report)
+            if refused is not None:
+                raise refused
+            out = _unscored(event, report, "events")
+            _audit(state, caller, event, report, out)
+    finally:
+        store.close()
     return out
 
 

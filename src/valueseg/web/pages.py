@@ -244,7 +244,7 @@ def post_order(
             amount=_amount(amount),
             order_id=order_id or None,
         )
-        posted = post_event(web_state(request), store, event, caller)
+        posted = post_event(web_state(request), event, caller)
     except ValidationError as exc:
         message = validation_message(list(exc.errors()))[0]
     except ApiError as exc:

@@ -262,3 +262,41 @@ def test_few_rows_checked_one_by_one_meet_the_rules_the_frame_way(seed, monkeypa
     framed, _, noted_framed = nba.first_rules(scores, book, recommended)
     assert one_by_one.tolist() == framed.tolist() and noted == noted_framed
     assert len(set(one_by_one.tolist())) > 3  # the draw reaches several rules
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_rows_checked_without_a_frame_meet_the_rules_the_frame_way(seed):
+    """Real-time scoring's rows (dicts, no frame: first_rules_of_rows) meet the same rule
+    as the frame of the same rows, with missing values, absent keys, NaN and rules that
+    need recommendations; a segment that is not text is left to the frame (None)."""
+    from valueseg.actions.nba import first_rules, first_rules_of_rows
+
+    rng = np.random.default_rng(seed)
+    rfm = ["Champions", "At Risk", "Hibernating", "Can't Lose Them", "Promising", None, "Lost"]
+    tiers = ["Top 1%", "Top 5%", "Top 20%", "Rest", None]
+    clusters = ["Lapsed big spenders", "LAPSED", "Loyal regulars", None]
+    book = load_playbooks()
+    reached: set[int] = set()
+    for _ in range(40):
+        n = int(rng.integers(1, 9))
+        rows = []
+        for i in range(n):
+            row = {
+                "customer_id": f"c{i}",
+                "rfm_segment": rfm[rng.integers(len(rfm))],
+                "value_tier": tiers[rng.integers(len(tiers))],
+                "segment": clusters[rng.integers(len(clusters))],
+                "churn_probability": float("nan") if rng.random() < 0.2 else rng.random(),
+                "p_alive": None if rng.random() < 0.2 else rng.random(),
+                "predicted_clv_365d": rng.random() * 500,
+            }
+            rows.append({k: v for k, v in row.items() if rng.random() > 0.1 or k == "customer_id"})
+        recommended = None if rng.random() < 0.3 else rng.random(n) < 0.5
+        found = first_rules_of_rows(rows, book, recommended)
+        assert found is not None
+        framed, rules, _ = first_rules(pd.DataFrame(rows), book, recommended)
+        assert found[0].tolist() == framed.tolist() and found[1] == rules
+        reached |= set(framed.tolist())
+    assert len(reached) > 4  # the draws reach several rules
+    odd = [{"customer_id": "c", "segment": 7, "rfm_segment": "Champions"}]
+    assert first_rules_of_rows(odd, book, None) is None

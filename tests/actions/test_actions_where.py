@@ -204,3 +204,52 @@ def test_sql_and_pandas_select_the_same_rows(text, seed):
     con.register("f", frame.assign(i=np.arange(n)))
     rows = con.execute(f"SELECT i FROM f WHERE {where.sql} ORDER BY i", where.params).fetchall()
     assert [r[0] for r in rows] == np.flatnonzero(where.mask(frame)).tolist()
+
+
+# -- row by row (real-time scoring's few rows) and the frame agree -------------------------
+
+_day_leaf = st.builds(
+    lambda op, d: f"day {op} '{d}'",
+    st.sampled_from(["=", "<", ">="]),
+    st.sampled_from(["2025-01-01", "2025-02-01"]),
+)
+_row_filters = st.recursive(
+    st.one_of(_leaf, _day_leaf),
+    lambda inner: st.one_of(
+        st.builds(lambda a, b: f"({a} and {b})", inner, inner),
+        st.builds(lambda a, b: f"{a} or {b}", inner, inner),
+        st.builds(lambda a: f"not ({a})", inner),
+    ),
+    max_leaves=6,
+)
+_row = st.fixed_dictionaries(
+    {},
+    optional={
+        "p": st.one_of(st.none(), st.just(float("nan")), st.sampled_from([-1, 0, 0.5, 1, 2])),
+        "tier": st.one_of(st.none(), st.sampled_from(["a", "b", "c", "Can't"])),
+        "n": st.one_of(st.none(), st.integers(0, 3), st.booleans(), st.just(np.int64(2))),
+        "day": st.one_of(
+            st.none(),
+            st.sampled_from(
+                [__import__("datetime").date(2025, 1, 1), __import__("datetime").date(2025, 3, 1)]
+            ),
+        ),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_row_filters, rows=st.lists(_row, min_size=1, max_size=6))
+def test_row_by_row_and_the_frame_select_the_same_rows(text, rows):
+    where = parse_where(text, COLS)
+    columns = {c for row in rows for c in row}
+    got = where.mask_rows(rows, columns)
+    assert got is not None
+    assert got.tolist() == where.mask(pd.DataFrame(rows, columns=sorted(columns))).tolist()
+
+
+def test_row_by_row_leaves_values_of_another_kind_to_the_frame():
+    where = parse_where("p > 0.5 or tier = 'a'", COLS)
+    assert where.mask_rows([{"p": "0.7", "tier": "b"}], {"p", "tier"}) is None  # text number
+    assert where.mask_rows([{"p": 0.7, "tier": 3}], {"p", "tier"}) is None  # a number as text
+    assert where.mask_rows([{"p": None, "tier": "a"}], {"p", "tier"}).tolist() == [True]

@@ -588,3 +588,22 @@ def test_segmenter_in_a_pipeline(blobs):
     np.testing.assert_allclose(
         first.fit_transform(X), Segmenter(n_clusters=4, random_state=0).fit(X).transform(X)
     )
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "minibatch"])
+def test_predict_matrix_finds_the_centre_kmeans_predict_finds(algorithm):
+    """predict_matrix (real-time scoring's rows) computes the nearest k-means centre
+    itself; it gives the label scikit-learn's predict gives, on many points, and leaves a
+    row that is not finite to scikit-learn's checks."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(3000, 5))
+    model_class = KMeans if algorithm == "kmeans" else MiniBatchKMeans
+    model = model_class(6, n_init=2, random_state=0).fit(z)
+    fresh = rng.normal(scale=2.0, size=(5000, 5))
+    got = cluster_mod._predict_checked(model, fresh)
+    assert got.tolist() == model.predict(fresh).tolist()
+    assert len(set(got.tolist())) == 6
+    with pytest.raises(ValueError, match="NaN"):
+        cluster_mod._predict_checked(model, np.array([[np.nan, 0, 0, 0, 0]]))

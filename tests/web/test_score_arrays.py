@@ -215,3 +215,28 @@ def test_a_row_a_learner_refuses_is_named_by_the_frame_route(
     assert "churn_probability" not in got[0].recomputed
     assert any("churn probability and spend not recomputed" in n for n in got[0].notes)
     assert "churn_probability" in got[1].recomputed  # the others are scored all the same
+
+
+@pytest.mark.parametrize("freq", ["D", "W", "M"])
+def test_order_dates_on_arrays_are_the_frame_days(freq: str) -> None:
+    """Real-time scoring's next-order dates (numpy, each from its own moment) are
+    order_days' (pandas), with NaN, fractions of a day close to midnight, naive and UTC
+    moments; a moment in another zone goes through order_days itself."""
+    from datetime import UTC, datetime, timezone
+
+    from valueseg.predict.next_order import order_dates, order_days
+
+    rng = np.random.default_rng(7)
+    starts = [datetime(2025, 1, 1) + timedelta(seconds=int(s)) for s in rng.integers(0, 9e7, 300)]
+    starts[::5] = [s.replace(hour=0, minute=0, second=0) for s in starts[::5]]
+    periods = rng.gamma(1.0, 40.0, 300)
+    periods[::7] = np.nan
+    periods[::5] = (86_400 - 1e-4) / 86_400  # just short of a day from midnight starts
+    for moments in (starts, [s.replace(tzinfo=UTC) for s in starts]):
+        frame = order_days(moments, periods, freq)
+        expected = [None if pd.isna(d) else d.date() for d in frame]
+        got = order_dates(moments, periods, freq)
+        assert got == expected and sum(d is None for d in got) == int(np.isnan(periods).sum())
+    zoned = [datetime(2025, 3, 29, 23, 30, tzinfo=timezone(timedelta(hours=1)))]
+    expected = [d.date() for d in order_days(zoned, np.array([0.6]), freq)]
+    assert order_dates(zoned, np.array([0.6]), freq) == expected

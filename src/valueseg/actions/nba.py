@@ -14,7 +14,8 @@ and which columns the rules read that the scores lack.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,13 @@ import pandas as pd
 from valueseg.actions.playbooks import Playbook, Rule, load_playbooks
 from valueseg.errors import InputError
 
-__all__ = ["ACTION_FRAME_COLUMNS", "first_rules", "next_best_actions", "value_at_stake"]
+__all__ = [
+    "ACTION_FRAME_COLUMNS",
+    "first_rules",
+    "first_rules_of_rows",
+    "next_best_actions",
+    "value_at_stake",
+]
 
 #: The columns of :func:`next_best_actions` (table ``customer_actions`` less ``run_id``).
 ACTION_FRAME_COLUMNS = ("customer_id", "action", "priority", "value_at_stake", "rule")
@@ -67,7 +74,7 @@ def value_at_stake(scores: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     return value, notes
 
 
-def _absent(rule: Rule, columns: pd.Index) -> tuple[set[str], bool]:
+def _absent(rule: Rule, columns: Collection[str]) -> tuple[set[str], bool]:
     """The columns ``rule`` reads that the scores lack, and whether that leaves it meeting
     no customer (a segment, tier or cluster condition on a column that is not there)."""
     named = (
@@ -233,6 +240,57 @@ def first_rules(
         hit = _rule_mask(rule, scores, texts, recommended, absent) & (chosen < 0)
         chosen[hit] = i
     return chosen, rules, absent
+
+
+def first_rules_of_rows(
+    rows: Sequence[Mapping[str, Any]], playbook: Playbook, recommended: np.ndarray | None
+) -> tuple[np.ndarray, list[Rule]] | None:
+    """:func:`first_rules` of the frame of ``rows`` (one dict of scores per customer; a
+    row without a column has it missing), tested row by row: real-time scoring's few
+    rows, where building the frame and testing its columns cost more than the rules.
+    None where a value is not of the kind its rule compares it as (text, a number, a
+    date): :func:`first_rules` converts those as pandas does, and the caller asks it.
+
+    Examples
+    --------
+    >>> from valueseg.actions.playbooks import load_playbooks
+    >>> rows = [{"customer_id": "a", "rfm_segment": "Hibernating", "value_tier": "Rest",
+    ...          "predicted_clv_365d": 10.0, "churn_probability": 0.9}]
+    >>> chosen, rules = first_rules_of_rows(rows, load_playbooks(), None)
+    >>> rules[int(chosen[0])].action
+    'win-back'
+    """
+    columns = {c for row in rows for c in row}
+    texts: dict[str, list[str | None]] = {}
+    for column in _NAMED:
+        values = [row.get(column) for row in rows]
+        if any(v is not None and not isinstance(v, str) for v in values):
+            return None  # a segment that is not text: the frame's conversion
+        texts[column] = values
+    chosen = np.full(len(rows), -1)
+    rules = playbook.ordered_rules()
+    for i, rule in enumerate(rules):
+        if (chosen >= 0).all():
+            break
+        _, nobody = _absent(rule, columns)
+        if nobody:
+            continue
+        mask = np.ones(len(rows), dtype=bool)
+        named = (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers))
+        for column, names in named:
+            if names:
+                mask &= _among(texts[column], names)
+        if rule.clusters:
+            mask &= _matching(texts["segment"], rule)
+        if rule.when is not None:
+            met = rule.when.mask_rows(rows, columns)
+            if met is None:
+                return None
+            mask &= met
+        if rule.needs_recommendations:
+            mask &= np.zeros(len(rows), dtype=bool) if recommended is None else recommended
+        chosen[mask & (chosen < 0)] = i
+    return chosen, rules
 
 
 def _missing_notes(absent: set[str], rules: list[Rule], no_recs: bool) -> list[str]:

@@ -19,17 +19,21 @@ The tokenizer and the recursive-descent parser are written by hand: nothing of t
 ever pasted into SQL. :attr:`Where.sql` holds only allow-listed column names, fixed
 operators and ``?`` placeholders; the values travel in :attr:`Where.params`. The same tree
 is evaluated on a pandas frame (:meth:`Where.mask`) with SQL's three-valued logic, so a
-missing value never satisfies a comparison, nor its negation. Filters longer than
-:data:`MAX_LENGTH` characters or nested deeper than :data:`MAX_DEPTH` are refused.
+missing value never satisfies a comparison, nor its negation; or on a few rows, one by one
+(:meth:`Where.mask_rows`: real-time scoring's, where a frame costs more than the test).
+Filters longer than :data:`MAX_LENGTH` characters or nested deeper than :data:`MAX_DEPTH`
+are refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -336,6 +340,30 @@ class Where:
         value, _known = _evaluate(self._tree, frame)
         return value
 
+    def mask_rows(
+        self, rows: Sequence[Mapping[str, Any]], columns: Collection[str]
+    ) -> np.ndarray | None:
+        """:meth:`mask` of the frame of ``rows`` (with the columns ``columns``: a row
+        without one has it missing), evaluated row by row. None when a value is not of
+        its condition's kind (a number for a text condition, text for a number or date
+        one): :meth:`mask` converts those as pandas does, and the caller asks it.
+
+        Examples
+        --------
+        >>> w = parse_where("x > 1 and not t = 'a'", {"x": "number", "t": "text"})
+        >>> w.mask_rows([{"x": 2, "t": "a"}, {"x": 2.0, "t": "b"}, {"t": "b"}], {"x", "t"})
+        array([False,  True, False])
+        >>> w.mask_rows([{"x": "2", "t": "b"}], {"x", "t"}) is None
+        True
+        """
+        out = np.zeros(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            got = _test(self._tree, row, columns)
+            if got is None:
+                return None
+            out[i] = got[0]
+        return out
+
 
 def parse_where(text: str, columns: Mapping[str, Kind], *, name: str = "--where") -> Where:
     """Parse a filter over the allow-listed ``columns``.
@@ -432,6 +460,81 @@ def _leaf(node: _Compare | _In, frame: pd.DataFrame) -> tuple[np.ndarray, np.nda
     ops = {"=": "eq", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
     result = getattr(series, ops[node.op])(right)
     return result.fillna(False).to_numpy(dtype=bool) & known, known
+
+
+_COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "=": operator.eq,
+    "<>": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _test(
+    node: _Node, row: Mapping[str, Any], columns: Collection[str]
+) -> tuple[bool, bool] | None:
+    """:func:`_evaluate` of one row: ``(true, known)``; None for a value not of its
+    condition's kind."""
+    if isinstance(node, _Compare | _In):
+        return _test_leaf(node, row, columns)
+    if isinstance(node, _Not):
+        got = _test(node.item, row, columns)
+        return None if got is None else (got[1] and not got[0], got[1])
+    parts = []
+    for item in node.items:
+        got = _test(item, row, columns)
+        if got is None:
+            return None
+        parts.append(got)
+    value, known = parts[0]
+    for v, k in parts[1:]:
+        if node.op == "AND":  # false wins over unknown
+            known = (known and k) or (known and not value) or (k and not v)
+            value = value and v
+        else:  # true wins over unknown
+            known = (known and k) or value or v
+            value = value or v
+    return value, known
+
+
+def _test_leaf(
+    node: _Compare | _In, row: Mapping[str, Any], columns: Collection[str]
+) -> tuple[bool, bool] | None:
+    if node.column not in columns:
+        return False, False
+    first = node.value if isinstance(node, _Compare) else node.values[0]
+    x = _row_value(row.get(node.column), first)
+    if x is _ODD:
+        return None
+    if x is None:
+        return False, False
+    if isinstance(node, _In):
+        hit = x in [_scalar(v) for v in node.values]
+        return (not hit if node.negated else hit), True
+    return bool(_COMPARE[node.op](x, _scalar(node.value))), True
+
+
+#: A value not of its condition's kind (:func:`_row_value`).
+_ODD: Final = object()
+
+
+def _row_value(value: Any, sample: Value) -> Any:
+    """``value`` as :func:`_as_kind` converts it (None: missing), or :data:`_ODD` where
+    that would take pandas' conversions (text to a number, a number to text...)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(sample, str):
+        return value if isinstance(value, str) else _ODD
+    if isinstance(sample, dt.date):
+        return pd.Timestamp(value) if isinstance(value, dt.date) else _ODD
+    if isinstance(value, bool | int | float | np.integer | np.floating) and not isinstance(
+        value, np.datetime64 | np.timedelta64
+    ):
+        number = float(value)
+        return None if math.isnan(number) else number
+    return _ODD
 
 
 def _as_kind(series: pd.Series, sample: Value) -> pd.Series:

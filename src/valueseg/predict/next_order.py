@@ -16,7 +16,7 @@ each customer's date the same way; among the customers whose date falls before `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from valueseg.predict.labels import SUMMARY, CutoffTable
 from valueseg.store import Store
 from valueseg.store.predict import window_purchases
 
-__all__ = ["backtest_next_order", "next_order_dates", "order_days"]
+__all__ = ["backtest_next_order", "next_order_dates", "order_dates", "order_days"]
 
 
 def _instants(start: datetime | Sequence[datetime], periods: np.ndarray, freq: str) -> pd.Series:
@@ -59,6 +59,25 @@ def order_days(as_of: datetime | Sequence[datetime], periods: np.ndarray, freq: 
     customer (NaT where the periods are NaN): :func:`next_order_dates` of periods already
     computed (real-time scoring computes them from arrays)."""
     return pd.Series(_instants(as_of, periods, freq)).dt.normalize()
+
+
+def order_dates(moments: Sequence[datetime], periods: np.ndarray, freq: str) -> list[date | None]:
+    """:func:`order_days` as dates (None where the periods are NaN), each counted from
+    its own moment, on numpy's arrays: real-time scoring's few customers, where a pandas
+    Series cost more than the arithmetic. Moments in a zone other than UTC (whose days a
+    change of clocks moves) are left to :func:`order_days`.
+
+    Examples
+    --------
+    >>> order_dates([datetime(2025, 1, 7, 21, 42)], np.array([12.5]), "D")
+    [datetime.date(2025, 1, 20)]
+    """
+    if any(m.utcoffset() not in (None, timedelta(0)) for m in moments):
+        return [None if pd.isna(d) else d.date() for d in order_days(moments, periods, freq)]
+    days = np.asarray(periods, np.float64) * DAYS_PER_PERIOD[freq]
+    starts = np.array([m.replace(tzinfo=None) for m in moments], dtype="datetime64[ns]")
+    due = starts + pd.to_timedelta(days, unit="D").to_numpy()
+    return [None if np.isnat(d) else d.astype("datetime64[D]").item() for d in due]
 
 
 def backtest_next_order(

@@ -23,6 +23,7 @@ models, the learners and the segmenter read the batch's numbers as arrays
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,12 +35,12 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from valueseg.actions.nba import first_rules
+from valueseg.actions.nba import first_rules, first_rules_of_rows
 from valueseg.actions.playbooks import Playbook, load_playbooks
 from valueseg.errors import InputError, ValuesegError
 from valueseg.models.choice import score_customers
 from valueseg.predict.btyd import ValueFit, next_order_periods, value_features
-from valueseg.predict.next_order import order_days
+from valueseg.predict.next_order import order_dates
 from valueseg.segment.grid import RfmGrid, load_rfm_grid
 from valueseg.segment.tiers import DEFAULT_CUTS, tier_labels
 from valueseg.store import Store
@@ -97,6 +98,13 @@ class RunModels:
     def customers(self) -> int:
         """How many customers the run scored."""
         return len(self.distribution)
+
+    @functools.cached_property
+    def ranking_columns(self) -> dict[str, np.ndarray]:
+        """The columns of :attr:`distribution` a batch reads (:func:`_own_rows`), as arrays
+        made once (a frame's column access cost more than the lookup)."""
+        names = [*_RFM.values(), "predicted_clv_365d", "recommended"]
+        return {name: self.distribution[name].to_numpy() for name in names}
 
 
 @dataclass
@@ -404,11 +412,12 @@ def _own_rows(models: RunModels, ids: Sequence[str]) -> list[dict[str, Any] | No
     R, F and M columns, predicted CLV, whether they have recommendations), found for the
     whole batch at once (a ``.loc`` per customer cost 0.1 ms each at 1M); None for a
     customer the run did not see."""
-    dist = models.distribution
-    at = dist.index.get_indexer(pd.Index(list(ids)))
-    names = [*_RFM.values(), "predicted_clv_365d", "recommended"]
-    columns = {name: dist[name].to_numpy() for name in names}
-    return [None if i < 0 else {name: columns[name][i] for name in names} for i in at]
+    index, columns = models.distribution.index, models.ranking_columns
+    found = [index.get_loc(c) if c in index else -1 for c in ids]  # one id each: hashed
+    at = [i for i in found if isinstance(i, int)]
+    if len(at) < len(found):  # a customer twice in the index (a run has each once)
+        at = [int(i) for i in index.get_indexer(pd.Index(list(ids)))]
+    return [None if i < 0 else {name: got[i] for name, got in columns.items()} for i in at]
 
 
 def _note_all(batch: list[_Item], note: str) -> None:
@@ -452,8 +461,7 @@ def _value_scores(
             f"{models.clv_learner} learner, which the run does not keep",
         )
     moments = [item.rescored.at for item in batch]  # each counts from its own moment
-    dates = order_days(moments, periods, models.freq)
-    found = [None if pd.isna(day) else day.date() for day in dates]
+    found = order_dates(moments, periods, models.freq)
     _set(batch, "expected_next_order_date", found)
 
 
@@ -648,10 +656,12 @@ def _action(models: RunModels, batch: list[_Item], owns: list[dict[str, Any] | N
     """The next-best action of the new scores, by the run's playbook and recommendations
     (a customer the run did not see has none of its recommendations)."""
     recommended = np.array([own is not None and bool(own["recommended"]) for own in owns])
-    scores = pd.DataFrame(
-        [{**item.rescored.scores, "customer_id": item.customer_id} for item in batch]
-    )
-    chosen, rules, _ = first_rules(scores, models.playbook, recommended)
+    rows = [{**item.rescored.scores, "customer_id": item.customer_id} for item in batch]
+    found = first_rules_of_rows(rows, models.playbook, recommended)  # row by row: no frame
+    if found is None:  # a value the frame converts (see first_rules_of_rows)
+        chosen, rules, _ = first_rules(pd.DataFrame(rows), models.playbook, recommended)
+    else:
+        chosen, rules = found
     for item, first in zip(batch, chosen, strict=True):
         got = item.rescored
         if first < 0:

@@ -76,8 +76,17 @@ class RunRows:
         return len(self.index)
 
     def _positions(self, ids: Sequence[str], present: np.ndarray) -> dict[str, int]:
-        found = self.index.get_indexer(pd.Index(list(ids), dtype=object))
-        return {c: int(i) for c, i in zip(ids, found, strict=True) if i >= 0 and present[i]}
+        """Customer id -> its row, for those ``present``: each found by its index entry (a
+        frame of the batch's ids to look them up together cost more than the lookups)."""
+        out: dict[str, int] = {}
+        for customer in ids:
+            try:
+                i = self.index.get_loc(customer)
+            except KeyError:
+                continue
+            if isinstance(i, int) and present[i]:  # a run has each customer once
+                out[customer] = i
+        return out
 
     def scores(self, ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Customer id -> ``customer_id`` and its scores ``names``; a customer the run did

@@ -14,8 +14,9 @@ sees: this is a part of it), the mean batch size and the process's CPU time per 
 folder, run in a process of its own) when given, alternating ``--pairs`` times: the
 machine's speed changes from minute to minute, so only passes run side by side compare.
 
-Run: ``python bench/orders_inprocess.py`` or, to compare with an older commit checked
-out in a worktree, ``python bench/orders_inprocess.py --against /tmp/old/src --pairs 3``.
+Run: ``python bench/orders_inprocess.py`` or, to compare with an older commit
+(``git worktree add ../old COMMIT``), ``python bench/orders_inprocess.py --against
+../old/src --pairs 3``.
 """
 
 from __future__ import annotations

@@ -14,13 +14,14 @@ and which columns the rules read that the scores lack.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from valueseg.actions.playbooks import Playbook, Rule, load_playbooks
+from valueseg.actions.where import Where
 from valueseg.errors import InputError
 
 __all__ = [
@@ -134,17 +135,20 @@ def _matching(text: pd.Series | list[str | None], rule: Rule) -> np.ndarray:
 
 def _rule_mask(
     rule: Rule,
-    scores: pd.DataFrame,
-    texts: dict[str, pd.Series | list[str | None]],
+    size: int,
+    columns: Collection[str],
+    texts: Mapping[str, pd.Series | list[str | None]],
     recommended: np.ndarray | None,
     absent: set[str],
-) -> np.ndarray:
-    """Which customers meet every condition of ``rule``; ``texts``: the segment columns
-    as text (:func:`_texts`), ``recommended``: which customers the run recommended
-    anything (None: no recommendations given)."""
-    missing, nobody = _absent(rule, scores.columns)
+    when: Callable[[Where], np.ndarray | None],
+) -> np.ndarray | None:
+    """Which of ``size`` customers (their scores' ``columns``) meet every condition of
+    ``rule``; ``texts``: the segment columns as text (:func:`_texts`), ``recommended``:
+    which customers the run recommended anything (None: no recommendations given),
+    ``when``: the rule's filter tested on the scores (None: it cannot be here)."""
+    missing, nobody = _absent(rule, columns)
     absent |= missing
-    mask = np.full(len(scores), not nobody, dtype=bool)
+    mask = np.full(size, not nobody, dtype=bool)
     if nobody:
         return mask
     for column, names in (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers)):
@@ -153,10 +157,13 @@ def _rule_mask(
     if rule.clusters:
         mask &= _matching(texts["segment"], rule)
     if rule.when is not None:
-        mask &= rule.when.mask(scores)
+        met = when(rule.when)
+        if met is None:
+            return None
+        mask &= met
     if rule.needs_recommendations:
         if recommended is None:
-            return np.zeros(len(scores), dtype=bool)
+            return np.zeros(size, dtype=bool)
         mask &= recommended
     return mask
 
@@ -229,17 +236,11 @@ def first_rules(
     scores lack. ``recommended``: per row, whether the run recommended the customer
     anything (None: no recommendations given). :func:`next_best_actions` without its
     frame, for real-time scoring's few rows."""
-    texts = _texts(scores)
-    chosen = np.full(len(scores), -1)
-    rules = playbook.ordered_rules()
-    absent: set[str] = set()
-    for i, rule in enumerate(rules):
-        if (chosen >= 0).all():  # every customer placed (one, in real time): no rule meets
-            absent |= _absent(rule, scores.columns)[0]  # anyone more; only its notes
-            continue
-        hit = _rule_mask(rule, scores, texts, recommended, absent) & (chosen < 0)
-        chosen[hit] = i
-    return chosen, rules, absent
+    found = _first(
+        len(scores), scores.columns, _texts(scores), playbook, recommended, lambda w: w.mask(scores)
+    )
+    assert found is not None  # a frame's filter always gives a mask
+    return found
 
 
 def first_rules_of_rows(
@@ -261,36 +262,40 @@ def first_rules_of_rows(
     'win-back'
     """
     columns = {c for row in rows for c in row}
-    texts: dict[str, list[str | None]] = {}
+    texts: dict[str, pd.Series | list[str | None]] = {}
     for column in _NAMED:
         values = [row.get(column) for row in rows]
         if any(v is not None and not isinstance(v, str) for v in values):
             return None  # a segment that is not text: the frame's conversion
         texts[column] = values
-    chosen = np.full(len(rows), -1)
+    found = _first(
+        len(rows), columns, texts, playbook, recommended, lambda w: w.mask_rows(rows, columns)
+    )
+    return None if found is None else found[:2]
+
+
+def _first(
+    size: int,
+    columns: Collection[str],
+    texts: Mapping[str, pd.Series | list[str | None]],
+    playbook: Playbook,
+    recommended: np.ndarray | None,
+    when: Callable[[Where], np.ndarray | None],
+) -> tuple[np.ndarray, list[Rule], set[str]] | None:
+    """:func:`first_rules` of scores given by their size, columns, segment texts and a
+    way to test a filter on them (None: a filter that cannot be tested that way)."""
+    chosen = np.full(size, -1)
     rules = playbook.ordered_rules()
+    absent: set[str] = set()
     for i, rule in enumerate(rules):
-        if (chosen >= 0).all():
-            break
-        _, nobody = _absent(rule, columns)
-        if nobody:
+        if (chosen >= 0).all():  # every customer placed (one, in real time): no rule meets
+            absent |= _absent(rule, columns)[0]  # anyone more; only its notes
             continue
-        mask = np.ones(len(rows), dtype=bool)
-        named = (("rfm_segment", rule.rfm_segments), ("value_tier", rule.value_tiers))
-        for column, names in named:
-            if names:
-                mask &= _among(texts[column], names)
-        if rule.clusters:
-            mask &= _matching(texts["segment"], rule)
-        if rule.when is not None:
-            met = rule.when.mask_rows(rows, columns)
-            if met is None:
-                return None
-            mask &= met
-        if rule.needs_recommendations:
-            mask &= np.zeros(len(rows), dtype=bool) if recommended is None else recommended
-        chosen[mask & (chosen < 0)] = i
-    return chosen, rules
+        hit = _rule_mask(rule, size, columns, texts, recommended, absent, when)
+        if hit is None:
+            return None
+        chosen[hit & (chosen < 0)] = i
+    return chosen, rules, absent
 
 
 def _missing_notes(absent: set[str], rules: list[Rule], no_recs: bool) -> list[str]:

@@ -33,7 +33,7 @@ import operator
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -431,12 +431,23 @@ def _evaluate(node: _Node, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     if isinstance(node, _Compare | _In):
         return _leaf(node, frame)
     if isinstance(node, _Not):
-        value, known = _evaluate(node.item, frame)
-        return known & ~value, known
-    parts = [_evaluate(item, frame) for item in node.items]
+        return _negate(*_evaluate(node.item, frame))
+    return _combine(node.op, [_evaluate(item, frame) for item in node.items])
+
+
+_Truth = TypeVar("_Truth", np.ndarray, np.bool_)
+
+
+def _negate(value: _Truth, known: _Truth) -> tuple[_Truth, _Truth]:
+    """SQL's NOT of ``(true, known)``: arrays (a frame), or numpy booleans (a row)."""
+    return known & ~value, known
+
+
+def _combine(op: str, parts: Sequence[tuple[_Truth, _Truth]]) -> tuple[_Truth, _Truth]:
+    """SQL's AND or OR of ``(true, known)`` pairs, as :func:`_negate`."""
     value, known = parts[0]
     for v, k in parts[1:]:
-        if node.op == "AND":  # false wins over unknown
+        if op == "AND":  # false wins over unknown
             known = (known & k) | (known & ~value) | (k & ~v)
             value = value & v
         else:  # true wins over unknown
@@ -474,46 +485,38 @@ _COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
 
 def _test(
     node: _Node, row: Mapping[str, Any], columns: Collection[str]
-) -> tuple[bool, bool] | None:
+) -> tuple[np.bool_, np.bool_] | None:
     """:func:`_evaluate` of one row: ``(true, known)``; None for a value not of its
     condition's kind."""
     if isinstance(node, _Compare | _In):
         return _test_leaf(node, row, columns)
     if isinstance(node, _Not):
         got = _test(node.item, row, columns)
-        return None if got is None else (got[1] and not got[0], got[1])
+        return None if got is None else _negate(*got)
     parts = []
     for item in node.items:
         got = _test(item, row, columns)
         if got is None:
             return None
         parts.append(got)
-    value, known = parts[0]
-    for v, k in parts[1:]:
-        if node.op == "AND":  # false wins over unknown
-            known = (known and k) or (known and not value) or (k and not v)
-            value = value and v
-        else:  # true wins over unknown
-            known = (known and k) or value or v
-            value = value or v
-    return value, known
+    return _combine(node.op, parts)
 
 
 def _test_leaf(
     node: _Compare | _In, row: Mapping[str, Any], columns: Collection[str]
-) -> tuple[bool, bool] | None:
+) -> tuple[np.bool_, np.bool_] | None:
     if node.column not in columns:
-        return False, False
+        return np.False_, np.False_
     first = node.value if isinstance(node, _Compare) else node.values[0]
     x = _row_value(row.get(node.column), first)
     if x is _ODD:
         return None
     if x is None:
-        return False, False
+        return np.False_, np.False_
     if isinstance(node, _In):
         hit = x in [_scalar(v) for v in node.values]
-        return (not hit if node.negated else hit), True
-    return bool(_COMPARE[node.op](x, _scalar(node.value))), True
+        return np.bool_(hit != node.negated), np.True_
+    return np.bool_(_COMPARE[node.op](x, _scalar(node.value))), np.True_
 
 
 #: A value not of its condition's kind (:func:`_row_value`).

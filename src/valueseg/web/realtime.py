@@ -57,7 +57,7 @@ from valueseg.store.web import (
 )
 from valueseg.web.rebuild import rebuild_features
 from valueseg.web.run_changes import LoggedChanges, load_logged_changes
-from valueseg.web.run_rows import RunRows, load_run_rows
+from valueseg.web.run_rows import RunRows, index_positions, load_run_rows
 from valueseg.web.score_arrays import BatchNumbers, ValueArrays, value_arrays
 
 __all__ = ["Rescored", "RunModels", "load_run_models", "rescore", "rescore_many", "stored_rows"]
@@ -409,14 +409,11 @@ def _value_arrays(models: RunModels, batch: list[_Item]) -> ValueArrays | None:
 
 def _own_rows(models: RunModels, ids: Sequence[str]) -> list[dict[str, Any] | None]:
     """Each customer's row of the run's rankings (:attr:`RunModels.distribution`: the
-    R, F and M columns, predicted CLV, whether they have recommendations), found for the
-    whole batch at once (a ``.loc`` per customer cost 0.1 ms each at 1M); None for a
-    customer the run did not see."""
-    index, columns = models.distribution.index, models.ranking_columns
-    found = [index.get_loc(c) if c in index else -1 for c in ids]  # one id each: hashed
-    at = [i for i in found if isinstance(i, int)]
-    if len(at) < len(found):  # a customer twice in the index (a run has each once)
-        at = [int(i) for i in index.get_indexer(pd.Index(list(ids)))]
+    R, F and M columns, predicted CLV, whether they have recommendations), each found by
+    its index entry (:func:`~valueseg.web.run_rows.index_positions`); None for a customer
+    the run did not see."""
+    columns = models.ranking_columns
+    at = index_positions(models.distribution.index, ids)
     return [None if i < 0 else {name: got[i] for name, got in columns.items()} for i in at]
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from valueseg.store import Store
 from valueseg.store.web import run_customer_columns
 
-__all__ = ["RunRows", "load_run_rows"]
+__all__ = ["RunRows", "index_positions", "load_run_rows"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,26 @@ def _column(data: np.ndarray, kind: str) -> _Column:
     return _Column(values, missing, is_date=kind == "DATE")
 
 
+def index_positions(index: pd.Index, ids: Sequence[str]) -> list[int]:
+    """Each id's position in ``index`` (a run's customers, each once; -1: not there),
+    found by its index entry: a batch is a few ids, and making a frame of them to look
+    them up together cost more than the lookups.
+
+    Examples
+    --------
+    >>> index_positions(pd.Index(["a", "b", "c"], dtype=object), ["c", "x", "a"])
+    [2, -1, 0]
+    """
+    out = []
+    for customer in ids:
+        try:
+            i = index.get_loc(customer)
+        except KeyError:
+            i = -1
+        out.append(i if isinstance(i, int) else -1)  # not a run's index: once each
+    return out
+
+
 @dataclass(frozen=True)
 class RunRows:
     """Run ``run_id``'s customers: their scores (``customer_scores``), the feature columns
@@ -76,17 +96,9 @@ class RunRows:
         return len(self.index)
 
     def _positions(self, ids: Sequence[str], present: np.ndarray) -> dict[str, int]:
-        """Customer id -> its row, for those ``present``: each found by its index entry (a
-        frame of the batch's ids to look them up together cost more than the lookups)."""
-        out: dict[str, int] = {}
-        for customer in ids:
-            try:
-                i = self.index.get_loc(customer)
-            except KeyError:
-                continue
-            if isinstance(i, int) and present[i]:  # a run has each customer once
-                out[customer] = i
-        return out
+        """Customer id -> its row, for those ``present``."""
+        found = index_positions(self.index, ids)
+        return {c: i for c, i in zip(ids, found, strict=True) if i >= 0 and present[i]}
 
     def scores(self, ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Customer id -> ``customer_id`` and its scores ``names``; a customer the run did

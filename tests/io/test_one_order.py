@@ -22,7 +22,7 @@ from valueseg.io.one_order import (
 )
 from valueseg.io.report import IngestReport
 from valueseg.store import Store
-from valueseg.store.many_customers import line_rows_of
+from valueseg.store.many_customers import aside_customers, line_rows_of
 from valueseg.store.web import LINE_COLUMNS, request_store
 
 NOW = datetime(2024, 3, 10, 12, 0)
@@ -215,6 +215,24 @@ def test_lines_read_on_a_side_connection_check_the_same() -> None:
     assert vars(beside) == vars(alone)
     assert alone.new and any(r is not None and r.already_loaded for r in alone.reports)
     assert alone.lines_after["C7"] == line_rows_of(store, ["C7"], LINE_COLUMNS)["C7"]
+
+
+def test_the_lines_kept_aside_are_read_for_the_customers_who_have_them() -> None:
+    """Given the customers with lines in kept_aside, check_orders reads that table only
+    for a batch with one of them, and finds what it finds reading it always; a set that
+    left one out would take the line kept aside for a new one."""
+    store = _seeded()
+    aside = aside_customers(store)
+    assert aside == {_BASE["customer_id"]}
+    batch = [{**_BASE, "order_id": "O-aside"}, {**_BASE, "customer_id": "C9", "order_id": "O9"}]
+    always = check_orders(store, batch, LINE_COLUMNS, NOW)
+    assert vars(check_orders(store, batch, LINE_COLUMNS, NOW, aside=aside)) == vars(always)
+    assert always.new == [1]  # the line kept aside is not new: ingest moves it
+    others = batch[1:]
+    assert vars(check_orders(store, others, LINE_COLUMNS, NOW, aside=aside)) == vars(
+        check_orders(store, others, LINE_COLUMNS, NOW)
+    )
+    assert check_orders(store, batch, LINE_COLUMNS, NOW, aside=frozenset()).new == [0, 1]
 
 
 def test_a_batch_holds_one_order_per_customer() -> None:

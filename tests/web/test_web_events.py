@@ -232,3 +232,31 @@ def test_an_order_whose_changes_cannot_be_logged_is_not_stored(
     assert _query(client, "SELECT count(*) FROM transactions WHERE order_id = 'RT-ATOMIC'") == [
         (1,)
     ]
+
+
+def test_an_order_set_aside_by_a_load_and_posted_as_paid_moves_out_of_kept_aside(
+    client: TestClient, headers: dict[str, dict[str, str]]
+) -> None:
+    """A batch reads ``kept_aside`` only for the customers with lines there, a set the
+    server keeps between writes: a load that sets a line aside must renew it, or the same
+    order posted as paid would be stored twice (once in each table)."""
+    customer = _query(client, "SELECT min(customer_id) FROM customer_scores WHERE run_id = 1")[0][0]
+    admin = headers["admin"]
+    first = client.post("/v1/events", json=_order(customer, "KA-0"), headers=admin)
+    assert first.status_code == 200, first.text  # the server now keeps the set, without them
+    pending = (
+        "customer_id,order_id,timestamp,amount,status\n"
+        f"{customer},KA-1,2025-01-04 10:00:00,55.0,pending\n"
+    )
+    files = {"file": ("pending.csv", pending.encode(), "text/csv")}
+    loaded = client.post("/v1/ingest", files=files, headers=admin)
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json()["kept_aside"] == 1
+    paid = client.post(
+        "/v1/events",
+        json=_order(customer, "KA-1", "2025-01-04 10:00:00") | {"amount": 55.0},
+        headers=admin,
+    )
+    assert paid.status_code == 200, paid.text
+    assert _query(client, "SELECT count(*) FROM kept_aside WHERE order_id = 'KA-1'") == [(0,)]
+    assert _query(client, "SELECT count(*) FROM transactions WHERE order_id = 'KA-1'") == [(1,)]

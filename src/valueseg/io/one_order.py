@@ -23,7 +23,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -217,6 +217,7 @@ def check_orders(
     *,
     side: tuple[Executor, Store] | None = None,
     staged: StagedLines | None = None,
+    aside: Container[str] | None = None,
 ) -> CheckedOrders:
     """The reads of :func:`load_orders_reading`, which write nothing: which orders are
     plain, loaded before, or new, and the customers' lines with the new ones added.
@@ -229,7 +230,9 @@ def check_orders(
     lock, so the two reads overlap); nothing may write meanwhile. ``staged``: lines and
     loads stored outside ``transactions`` and ``loads`` (staged), read with them; the web
     app moves staged rows into those tables beside its batches, and reads again when a
-    move committed during the check (:meth:`valueseg.web.staging.StagedOrders.read`)."""
+    move committed during the check (:meth:`valueseg.web.staging.StagedOrders.read`).
+    ``aside``: the customers with lines in ``kept_aside``, where the caller knows them
+    (:func:`~valueseg.store.many_customers.aside_customers`; None: that table is read)."""
     givens = [{k: v[k] for k in ORDER_FIELDS if v.get(k) is not None} for v in orders]
     lines = [plain_order(given, now) for given in givens]
     plain = [i for i, line in enumerate(lines) if line is not None]
@@ -240,10 +243,13 @@ def check_orders(
     checked = CheckedOrders(out, [], lines, {}, {}, {}, now)
     if not plain:
         return checked
+    read_aside = aside is None or any(c in aside for c in customers)
     reading = None
     if side is not None:
         pool, other = side
-        reading = pool.submit(lines_and_keys_of, other, customers, DEDUP_COLUMNS, columns)
+        reading = pool.submit(
+            lines_and_keys_of, other, customers, DEDUP_COLUMNS, columns, aside=read_aside
+        )
     try:
         hashes = row_hashes(store, [givens[i] for i in plain])
         checked.prints = {i: _print(givens[i], h) for i, h in zip(plain, hashes, strict=True)}
@@ -254,7 +260,7 @@ def check_orders(
     if reading is not None:
         stored, had = reading.result()
     else:
-        stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns)
+        stored, had = lines_and_keys_of(store, customers, DEDUP_COLUMNS, columns, aside=read_aside)
     if staged is not None:
         before = staged.loads_of(list(checked.prints.values())) | before  # the first load
         keys, more = staged.lines_of(customers, DEDUP_COLUMNS, columns)

@@ -25,6 +25,7 @@ from valueseg.store.store import Store
 
 __all__ = [
     "actions_of",
+    "aside_customers",
     "earlier_loads",
     "feature_rows_of",
     "insert_order_lines",
@@ -242,16 +243,21 @@ def row_hashes(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[int]:
 
 
 def earlier_loads(store: Store, kind: str, fingerprints: Sequence[str]) -> dict[str, int]:
-    """Fingerprint -> the first load of ``kind`` with it (ingest's "loaded before")."""
+    """Fingerprint -> the first load of ``kind`` with it (ingest's "loaded before").
+
+    The fingerprints alone filter the scan, so DuckDB reads it through the index on them;
+    the kind and the first load are picked here from the few rows found (a statement that
+    grouped them itself took twice as long, 0.7 against 0.3 ms for one fingerprint)."""
     out: dict[str, int] = {}
     for chunk in _chunks(fingerprints):
         rows = store.con.execute(
-            "WITH c AS MATERIALIZED (SELECT load_id, kind, fingerprint FROM loads WHERE "
-            f"fingerprint IN ({_marks(len(chunk))})) SELECT fingerprint, min(load_id) FROM c "
-            "WHERE kind = ? GROUP BY fingerprint",
-            [*chunk, kind],
+            f"SELECT fingerprint, load_id, kind FROM loads WHERE fingerprint IN "
+            f"({_marks(len(chunk))})",
+            chunk,
         ).fetchall()
-        out |= {str(f): int(n) for f, n in rows}
+        for fingerprint, load_id, found in rows:
+            if found == kind and int(load_id) < out.get(str(fingerprint), int(load_id) + 1):
+                out[str(fingerprint)] = int(load_id)
     return out
 
 
@@ -274,12 +280,21 @@ def stored_lines_of(store: Store, ids: Sequence[str], keys: Sequence[str]) -> se
 
 
 def lines_and_keys_of(
-    store: Store, ids: Sequence[str], keys: Sequence[str], columns: Sequence[str]
+    store: Store,
+    ids: Sequence[str],
+    keys: Sequence[str],
+    columns: Sequence[str],
+    *,
+    aside: bool = True,
 ) -> tuple[set[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
     """:func:`stored_lines_of` (the de-duplication ``keys``) and :func:`line_rows_of` (each
     customer's lines in ``transactions``, ``columns`` in order, oldest first) in one
     statement: a batch of posted orders checks the customers' lines and then rescores
-    them from the same lines."""
+    them from the same lines.
+
+    ``aside=False``: the caller knows that ``kept_aside`` holds no line of these
+    customers (:func:`aside_customers`), and its branch is left out of the statement
+    (0.3 to 0.5 ms of a batch's read, even when the table is empty)."""
     picks = list(dict.fromkeys([*keys, *columns]))
     names = ", ".join(_ident(k) for k in picks)
     gaps = ", ".join(_ident(k) if k in keys else f"NULL AS {_ident(k)}" for k in picks)
@@ -290,19 +305,30 @@ def lines_and_keys_of(
     sort_at = [list(columns).index(c) for c in ("timestamp", "order_id") if c in columns]
     for chunk in _chunks(ids):
         marks = _marks(len(chunk))
-        rows = store.con.execute(
+        sql = (
             f"SELECT false AS aside, customer_id, {names} FROM transactions WHERE customer_id "
-            f"IN ({marks}) UNION ALL SELECT true, customer_id, {gaps} FROM kept_aside WHERE "
-            f"customer_id IN ({marks})",
-            [*chunk, *chunk],
-        ).fetchall()
-        for aside, customer, *values in rows:
+            f"IN ({marks})"
+        )
+        if aside:
+            sql += (
+                f" UNION ALL SELECT true, customer_id, {gaps} FROM kept_aside WHERE "
+                f"customer_id IN ({marks})"
+            )
+        rows = store.con.execute(sql, [*chunk, *chunk] if aside else chunk).fetchall()
+        for set_aside, customer, *values in rows:
             found.add(tuple(values[i] for i in key_at))
-            if not aside:
+            if not set_aside:
                 lines.setdefault(str(customer), []).append(tuple(values[i] for i in line_at))
     for rows in lines.values():  # line_rows_of's order (timestamp and order id: NOT NULL)
         rows.sort(key=lambda row: tuple(row[i] for i in sort_at))
     return found, lines
+
+
+def aside_customers(store: Store) -> frozenset[str]:
+    """The customers with lines in ``kept_aside`` (the web app keeps them between its
+    writes, so that a batch of posted orders reads that table only for them)."""
+    rows = store.con.execute("SELECT DISTINCT customer_id FROM kept_aside").fetchall()
+    return frozenset(str(r[0]) for r in rows)
 
 
 def next_load_id(store: Store, after: int | None = None) -> int:

@@ -43,6 +43,9 @@ class ReadCache:
     (7, 2)
     >>> cache.get("key", lambda: None, keep=lambda v: v is not None), len(cache)
     (None, 1)
+    >>> cache.forget("runs")
+    >>> cache.get("runs", load), len(reads)
+    (7, 3)
     """
 
     def __init__(self) -> None:
@@ -69,6 +72,13 @@ class ReadCache:
                 if generation == self._generation:
                     self._values[name] = value
         return value
+
+    def forget(self, name: Hashable) -> None:
+        """Forget the value kept under ``name`` (a write changed it and nothing else kept
+        here); a load of it under way is not kept either."""
+        with self._lock:
+            self._values.pop(name, None)
+            self._generation += 1
 
     def clear(self) -> None:
         """Forget every value (the store was written)."""

@@ -39,6 +39,7 @@ from valueseg.io.report import IngestReport
 from valueseg.store import Store
 from valueseg.store.many_customers import (
     actions_of,
+    aside_customers,
     feature_rows_of,
     latest_changes_of,
     score_rows_of,
@@ -56,6 +57,8 @@ __all__ = ["post_browse", "post_event", "post_orders", "queue_order"]
 
 _FIELDS = ("customer_id", "order_id", "timestamp", "amount", "event_type", "product_id")
 _SUMMARY = ("frequency", "recency", "T", "monetary_value")
+#: The read cache's name for the customers with lines in kept_aside (aside_customers).
+_ASIDE = "aside_customers"
 
 
 def _frame(event: EventIn, kind: str) -> pd.DataFrame:
@@ -120,7 +123,9 @@ def post_browse(state: WebState, event: EventIn, caller: Caller) -> dict[str, An
     own; it is not scored."""
     store = request_store(state.root)
     try:
-        with state.writing(f"an event of customer {event.customer_id!r}"):
+        # a browse event changes no run, key, personal-data column or line kept aside:
+        # the read cache stays
+        with state.writing(f"an event of customer {event.customer_id!r}", clears=False):
             report = ingest(_frame(event, "events"), kind="events", db=store)
             refused = _refused(report)
             if refused is not None:
@@ -178,9 +183,17 @@ def _prepare(
     their scores before the orders. None: the run's estimators cannot be loaded
     (:func:`_load_and_score` says why per order)."""
     orders = [p.order.model_dump() for p in batch]
+    # kept_aside is written only by ingest: a load clears the cache, an order that is not
+    # plain forgets this (_load_and_score)
+    aside = state.cache.get(_ASIDE, lambda: aside_customers(store))
     checked = state.staged.read(  # read again if staged rows moved meanwhile
         lambda: check_orders(
-            store, orders, LINE_COLUMNS, side=(state.reader, side), staged=state.staged
+            store,
+            orders,
+            LINE_COLUMNS,
+            side=(state.reader, side),
+            staged=state.staged,
+            aside=aside,
         )
     )
     # the read cache is cleared when a run finishes (orders leave it as it is)
@@ -250,6 +263,7 @@ def _load_and_score(state: WebState, store: Store, batch: Sequence[Pending]) -> 
     (:func:`~valueseg.web.realtime.rescore_many`)."""
     state.staged.move(store)  # ingest checks and loads against the tables
     state.staged.forget_loads()
+    state.cache.forget(_ASIDE)  # ingest may set lines aside: the next batch reads them again
     orders = [p.order.model_dump() for p in batch]
     reports, lines = load_orders_reading(store, orders, LINE_COLUMNS)
     loaded: list[tuple[Pending, IngestReport]] = []

@@ -88,3 +88,26 @@ def test_bg_nbd_one_time_buyer_has_a_date():
     one = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [38.9]})
     expected = (4.414 + 38.9) * (2 ** (1 / 0.243) - 1)
     assert next_order_periods("bg_nbd", BG, one)[0] == pytest.approx(expected)
+
+
+def test_a_few_customers_get_the_same_next_order_as_many(monkeypatch):
+    """Up to ``_FEW`` customers the bisection takes 4 halvings a call (``_split``): the
+    same brackets as one at a time, so the same dates as a run's many customers get."""
+    import valueseg.predict.btyd as btyd
+
+    rng = np.random.default_rng(5)
+    n = 60
+    t_ = rng.uniform(5.0, 700.0, n)
+    x = rng.integers(0, 25, n).astype(float)
+    s = pd.DataFrame(
+        {"frequency": x, "recency": np.where(x > 0, rng.uniform(0, 1, n) * t_, 0.0), "T": t_}
+    )
+    few = next_order_periods("pareto_nbd", PARETO, s)
+    monkeypatch.setattr(btyd, "_FEW", 0)  # every customer by plain halvings
+    many = next_order_periods("pareto_nbd", PARETO, s)
+    assert np.isfinite(many).sum() >= 10 and np.isnan(many).sum() >= 10  # both kinds
+    np.testing.assert_array_equal(np.isnan(few), np.isnan(many))
+    np.testing.assert_allclose(few, many, rtol=1e-12)
+    for one in range(0, n, 7):  # and a customer alone
+        alone = next_order_periods("pareto_nbd", PARETO, s.iloc[[one]])
+        np.testing.assert_allclose(alone, many[[one]], rtol=1e-12)

@@ -228,6 +228,14 @@ def _next_periods(
     return np.where(wait <= max_periods, wait, np.nan)
 
 
+#: The halvings of the bisection: ``log t`` to 4e-6, a day's precision on any date before
+#: 2**22 days.
+_HALVINGS = 22
+#: Customers up to which the bisection takes 4 halvings a call (:func:`_split`).
+_FEW = 64
+_BITS = 4
+
+
 def _bisect(
     model: PurchaseModel[Any],
     summary: pd.DataFrame | None,
@@ -241,13 +249,44 @@ def _bisect(
     target = 1.0 - 0.5 / alive  # stay(t) falls from 1: find where it reaches this
     never = _stay(model, summary, np.exp(hi), rft) > target
     discrete = isinstance(model, BetaGeoBetaBinom)
-    for _ in range(22):  # log t to 4e-6: a day's precision on any date before 2**22 days
-        mid = (lo + hi) / 2
-        t = np.ceil(np.exp(mid)) if discrete else np.exp(mid)
-        reached = _stay(model, summary, t, rft) <= target
-        hi, lo = np.where(reached, mid, hi), np.where(reached, lo, mid)
+    if not discrete and len(alive) <= _FEW:
+        hi = _split(model, rft, target, lo, hi)
+    else:
+        for _ in range(_HALVINGS):
+            mid = (lo + hi) / 2
+            t = np.ceil(np.exp(mid)) if discrete else np.exp(mid)
+            reached = _stay(model, summary, t, rft) <= target
+            hi, lo = np.where(reached, mid, hi), np.where(reached, lo, mid)
     out = np.ceil(np.exp(hi)) if discrete else np.exp(hi)
     return np.where(never, np.nan, out)
+
+
+def _split(
+    model: PurchaseModel[Any],
+    rft: tuple[np.ndarray, np.ndarray, np.ndarray],
+    target: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> np.ndarray:
+    """:func:`_bisect`'s upper ends after its halvings, taken 4 at a time: each bracket is
+    cut in 16 and the chance computed at the 15 cuts of every customer in one call. For
+    a few customers (real-time scoring) a call's cost is its overhead, not its arithmetic:
+    6 calls instead of 22, the same brackets (the cuts are the bisection's midpoints)."""
+    left = _HALVINGS
+    many = {}  # the summary's columns, each customer's repeated at its cuts
+    while left > 0:
+        bits = min(_BITS, left)
+        parts = 1 << bits
+        width = (hi - lo) / parts
+        cuts = lo[:, None] + width[:, None] * np.arange(1, parts)
+        if parts not in many:
+            many[parts] = tuple(np.repeat(a, parts - 1) for a in rft)
+        stay = _stay(model, None, np.exp(cuts).ravel(), many[parts]).reshape(cuts.shape)  # type: ignore[arg-type]
+        # the first cut where the chance is reached (stay falls with t); none: the last part
+        first = np.count_nonzero(stay > target[:, None], axis=1)
+        lo, hi = lo + width * first, np.where(first < parts - 1, lo + width * (first + 1), hi)
+        left -= bits
+    return hi
 
 
 @dataclass

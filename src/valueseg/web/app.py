@@ -20,6 +20,7 @@ from valueseg.io.pii import tag_personal_columns
 from valueseg.store import Store
 from valueseg.web.deps import WebState
 from valueseg.web.errors import install_handlers
+from valueseg.web.lean_orders import LeanOrders
 
 __all__ = ["create_app"]
 
@@ -40,7 +41,11 @@ real-time scoring of posted orders. Send `Authorization: Bearer <key>`
 
 
 def create_app(
-    db: str | Path, *, keys_required: bool = True, local_token: str | None = None
+    db: str | Path,
+    *,
+    keys_required: bool = True,
+    local_token: str | None = None,
+    lean_orders: bool = True,
 ) -> FastAPI:
     """The web app (JSON API under ``/v1`` and the pages) over the store ``db``.
 
@@ -54,6 +59,10 @@ def create_app(
     local_token : str, optional
         A bearer token that makes its caller the local admin (``valueseg serve`` writes it
         in the file beside the store, for the CLI: :mod:`valueseg.store.server_file`).
+    lean_orders : bool, default True
+        Plain orders posted by an admin are answered by a lean layer in front of FastAPI's
+        routing (:mod:`valueseg.web.lean_orders`); False: by the route, as every other
+        request (the layer's tests compare the two).
 
     Examples
     --------
@@ -96,6 +105,8 @@ def create_app(
     )
     app.state.web = state
     install_handlers(app)
+    if lean_orders:
+        app.add_middleware(LeanOrders)
     app.include_router(api.router)
     app.include_router(api_writes.router)
     app.include_router(api_export.router)

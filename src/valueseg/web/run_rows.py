@@ -95,10 +95,14 @@ class RunRows:
     def __len__(self) -> int:
         return len(self.index)
 
-    def _positions(self, ids: Sequence[str], present: np.ndarray) -> dict[str, int]:
-        """Customer id -> its row, for those ``present``."""
+    def _positions(self, ids: Sequence[str], present: np.ndarray | None) -> dict[str, int]:
+        """Customer id -> its row, for those ``present`` (None: every row of the run)."""
         found = index_positions(self.index, ids)
-        return {c: i for c, i in zip(ids, found, strict=True) if i >= 0 and present[i]}
+        return {
+            c: i
+            for c, i in zip(ids, found, strict=True)
+            if i >= 0 and (present is None or present[i])
+        }
 
     def scores(self, ids: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Customer id -> ``customer_id`` and its scores ``names``; a customer the run did
@@ -114,7 +118,7 @@ class RunRows:
         """Customer id -> ``(action, rule)``: the run's next-best action, where it has one."""
         action, rule = self.columns["action"], self.columns["action_rule"]
         out: dict[str, tuple[str, str]] = {}
-        for customer, i in self._positions(ids, np.ones(len(self), bool)).items():
+        for customer, i in self._positions(ids, None).items():
             chosen = action.value(i)
             if chosen is not None:
                 out[customer] = (str(chosen), str(rule.value(i)))

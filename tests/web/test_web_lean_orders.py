@@ -117,6 +117,7 @@ _TEXT = json.dumps(_ORDER).encode()
         ("not JSON", "admin", {"content": b"{customer_id: C1", "headers": _JSON}, 422),
         ("not UTF-8", "admin", {"content": b'{"customer_id": "\xff"}', "headers": _JSON}, 400),
         ("a list", "admin", {"json": [_ORDER]}, 422),
+        ("nested too deep", "admin", {"content": b"[" * 60_000, "headers": _JSON}, 400),
         ("a bad amount", "admin", {"json": _ORDER | {"amount": "lots"}}, 422),
         ("an unknown field", "admin", {"json": _ORDER | {"coupon": "X"}}, 422),
         ("no amount", "admin", {"json": {k: v for k, v in _ORDER.items() if k != "amount"}}, 422),
@@ -145,6 +146,26 @@ def test_what_the_layer_leaves_to_the_route_is_answered_there(
         assert set(json.loads(body)["error"]) == {"status", "code", "message", "field"}
     queued_here = case == "a refused timestamp"  # a plain order by the layer's checks
     assert answered == (["C1"] if queued_here else []), case
+
+
+def test_an_error_before_the_order_is_queued_leaves_it_to_the_route(
+    pair: tuple[TestClient, TestClient],
+    headers: dict[str, dict[str, str]],
+    answered: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading the caller's key can fail (a store that cannot be read: the route answers
+    503 through the app's handlers); the layer then leaves the order to the route."""
+    from valueseg.errors import StoreError
+
+    def broken(request: Any) -> None:
+        raise StoreError("the store cannot be read")
+
+    monkeypatch.setattr(lean, "caller_of", broken)  # the route reads the key itself
+    order = _ORDER | {"order_id": "LEAN-ROUTE"}
+    got = pair[0].post("/v1/events", json=order, headers=headers["admin"])
+    assert got.status_code == 200, got.text
+    assert got.json()["customer_id"] == "C1" and answered == []
 
 
 def _receive(messages: list[dict[str, Any]]) -> Any:

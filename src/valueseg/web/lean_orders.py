@@ -29,11 +29,11 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from valueseg.web.auth import role_at_least
+from valueseg.web.auth import Caller, role_at_least
 from valueseg.web.deps import caller_of, web_state
 from valueseg.web.events import queue_order
 from valueseg.web.schemas import EventIn, EventOut
@@ -76,16 +76,11 @@ class LeanOrders:
 async def answer(request: Request, body: bytes) -> Response | None:
     """The answer to a plain order posted by an admin with ``body``; None: FastAPI's
     route answers it (see the module)."""
-    if _media_type(request.headers.get("content-type")) != "application/json":
-        return None
-    caller = caller_of(request)
-    if caller is None or not role_at_least(caller.role, "admin"):
-        return None
     try:
-        event = EventIn.model_validate(json.loads(body))
-    except (ValueError, ValidationError):  # not JSON, not UTF-8, or not a valid event
-        return None
-    if event.event_type is not None or event.amount is None:
+        event, caller = _order_of(request, body)
+    except Exception:  # the route answers it, with its own wording (a store that cannot
+        return None  # be read to find the key: 503 there, not 500 here)
+    if event is None or caller is None:
         return None
     try:
         queued = queue_order(web_state(request), event, caller)
@@ -96,6 +91,21 @@ async def answer(request: Request, body: bytes) -> Response | None:
     except Exception as exc:  # the batch's error: the app's handler for its type answers
         return await _handled(request, exc)
     return Response(content=content, media_type="application/json")
+
+
+def _order_of(request: Request, body: bytes) -> tuple[EventIn | None, Caller | None]:
+    """The plain order in ``body`` and its admin caller; (None, None) where the route is
+    to answer (see the module). Raises what reading the caller's key or the body raised
+    (not JSON, not UTF-8, nested too deep, not a valid event)."""
+    if _media_type(request.headers.get("content-type")) != "application/json":
+        return None, None
+    caller = caller_of(request)
+    if caller is None or not role_at_least(caller.role, "admin"):
+        return None, None
+    event = EventIn.model_validate(json.loads(body))
+    if event.event_type is not None or event.amount is None:
+        return None, None
+    return event, caller
 
 
 def _media_type(header: str | None) -> str:

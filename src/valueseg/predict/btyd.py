@@ -233,6 +233,7 @@ def _next_periods(
 _HALVINGS = 22
 #: Customers up to which the bisection takes 4 halvings a call (:func:`_split`).
 _FEW = 64
+#: Halvings taken a call for those few customers: each bracket cut in 2**_BITS.
 _BITS = 4
 
 
@@ -273,15 +274,17 @@ def _split(
     a few customers (real-time scoring) a call's cost is its overhead, not its arithmetic:
     6 calls instead of 22, the same brackets (the cuts are the bisection's midpoints)."""
     left = _HALVINGS
-    many = {}  # the summary's columns, each customer's repeated at its cuts
+    x, tx, age = rft
+    many: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # repeated at the cuts
     while left > 0:
         bits = min(_BITS, left)
         parts = 1 << bits
         width = (hi - lo) / parts
         cuts = lo[:, None] + width[:, None] * np.arange(1, parts)
         if parts not in many:
-            many[parts] = tuple(np.repeat(a, parts - 1) for a in rft)
-        stay = _stay(model, None, np.exp(cuts).ravel(), many[parts]).reshape(cuts.shape)  # type: ignore[arg-type]
+            k = parts - 1
+            many[parts] = (np.repeat(x, k), np.repeat(tx, k), np.repeat(age, k))
+        stay = _stay(model, None, np.exp(cuts).ravel(), many[parts]).reshape(cuts.shape)
         # the first cut where the chance is reached (stay falls with t); none: the last part
         first = np.count_nonzero(stay > target[:, None], axis=1)
         lo, hi = lo + width * first, np.where(first < parts - 1, lo + width * (first + 1), hi)

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 
 from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from valueseg.web.auth import Caller, role_at_least
 from valueseg.web.deps import caller_of, web_state
@@ -39,12 +39,6 @@ from valueseg.web.events import queue_order
 from valueseg.web.schemas import EventIn, EventOut
 
 __all__ = ["EVENTS_PATH", "LeanOrders"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The path this layer answers (POST only).
 EVENTS_PATH: Final = "/v1/events"
@@ -66,14 +60,14 @@ class LeanOrders:
         messages, whole = await _read(receive)
         if whole:
             body = b"".join(m.get("body", b"") for m in messages)
-            response = await answer(Request(scope), body)
+            response = await _answer(Request(scope), body)
             if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, _replay(messages, receive), send)
 
 
-async def answer(request: Request, body: bytes) -> Response | None:
+async def _answer(request: Request, body: bytes) -> Response | None:
     """The answer to a plain order posted by an admin with ``body``; None: FastAPI's
     route answers it (see the module)."""
     try:

@@ -102,3 +102,41 @@ def test_the_server_raises_duckdbs_threshold_and_runs_the_thread(tmp_path: Path)
         thread = state.checkpoints._thread
         assert thread is not None and thread.is_alive()
     assert not thread.is_alive()
+
+
+def test_a_log_waits_for_a_moment_without_requests_until_it_is_long(root: Store) -> None:
+    size = log_bytes(Path(str(root.path)))
+    lock = threading.Lock()
+    reading = Checkpointer(root, lock, _long_ago, lambda: 0.0, quiet_bytes=1, busy_bytes=size + 1)
+    assert not reading.due()  # requests in flight: not yet
+    assert not reading.try_checkpoint()
+    paused = Checkpointer(root, lock, _long_ago, lambda: 1.0, quiet_bytes=1, busy_bytes=size + 1)
+    assert not paused.due()  # a pause shorter than quiet_s
+    long_log = Checkpointer(root, lock, _long_ago, lambda: 0.0, quiet_bytes=1, busy_bytes=size)
+    assert long_log.due()  # reads going on, but the log is long
+    idle = Checkpointer(root, lock, _long_ago, lambda: 2.5, quiet_bytes=1, busy_bytes=size + 1)
+    assert idle.due()
+    writing = Checkpointer(root, lock, time.monotonic, lambda: 60.0, quiet_bytes=1, busy_bytes=1)
+    assert not writing.due()  # a write just ended: never, however long the log
+    assert idle.try_checkpoint() and log_bytes(Path(str(root.path))) == 0
+
+
+def test_the_servers_requests_keep_it_from_being_idle(tmp_path: Path) -> None:
+    db = tmp_path / "served.duckdb"
+    Store(db).close()
+    app = create_app(db)
+    seen: list[float] = []
+
+    @app.get("/probe")
+    def probe() -> dict[str, int]:  # in flight while it runs
+        seen.append(app.state.web.traffic.idle_s())
+        return {"in_flight": app.state.web.traffic.in_flight}
+
+    with TestClient(app) as client:
+        state = app.state.web
+        assert state.checkpoints.idle_s() == float("inf")  # no request yet
+        assert client.get("/probe").json() == {"in_flight": 1}
+        assert seen == [0.0]
+        assert state.traffic.in_flight == 0 and 0 <= state.checkpoints.idle_s() < 5
+        client.get("/v1/no-such-route")  # an answered error ends too
+        assert state.traffic.in_flight == 0

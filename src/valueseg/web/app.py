@@ -21,6 +21,7 @@ from valueseg.store import Store
 from valueseg.web.deps import WebState
 from valueseg.web.errors import install_handlers
 from valueseg.web.lean_orders import LeanOrders
+from valueseg.web.traffic import TrafficMeter
 
 __all__ = ["create_app"]
 
@@ -107,6 +108,7 @@ def create_app(
     install_handlers(app)
     if lean_orders:
         app.add_middleware(LeanOrders)
+    app.add_middleware(TrafficMeter, traffic=state.traffic)  # the outermost: every request
     app.include_router(api.router)
     app.include_router(api_writes.router)
     app.include_router(api_export.router)

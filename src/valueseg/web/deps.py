@@ -40,6 +40,7 @@ from valueseg.web.cache import ReadCache
 from valueseg.web.checkpoints import Checkpointer
 from valueseg.web.realtime import RunModels, load_run_models
 from valueseg.web.staging import StagedOrders
+from valueseg.web.traffic import Traffic
 
 __all__ = [
     "WRITE_WAIT_S",
@@ -100,6 +101,8 @@ class WebState:
     staged: StagedOrders = field(init=False)
     #: When the last write ended (time.monotonic): the checkpointer waits for quiet.
     last_write: float = field(default_factory=time.monotonic)
+    #: The HTTP requests in flight and when the last ended (valueseg.web.traffic).
+    traffic: Traffic = field(default_factory=Traffic)
     #: Checkpoints the store in quiet moments (valueseg.web.checkpoints), once started.
     checkpoints: Checkpointer = field(init=False)
 
@@ -109,7 +112,9 @@ class WebState:
         self.audit = AuditBuffer(self.root)
         self.orders = OrderBatcher(lambda batch: post_orders(self, batch))
         self.staged = StagedOrders(lambda: request_store(self.root))
-        self.checkpoints = Checkpointer(self.root, self.write_lock, lambda: self.last_write)
+        self.checkpoints = Checkpointer(
+            self.root, self.write_lock, lambda: self.last_write, self.traffic.idle_s
+        )
 
     def run_models(self, store: Store, run_id: int) -> RunModels:
         """Run ``run_id``'s estimators and rankings, read from ``store`` the first time."""

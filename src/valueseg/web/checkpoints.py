@@ -116,7 +116,9 @@ class Checkpointer:
         """Whether the log is long enough and the server quiet long enough: no request
         for ``quiet_s`` (a log of ``quiet_bytes``), or no write (``busy_bytes``)."""
         path = self.path
-        size = 0 if path is None else log_bytes(path)
+        if path is None:
+            return False
+        size = log_bytes(path)
         if size < self.quiet_bytes or time.monotonic() - self.last_write() < self.quiet_s:
             return False
         return size >= self.busy_bytes or self.idle_s() >= self.quiet_s

@@ -71,7 +71,7 @@ import numpy as np
 import valueseg as vs
 from valueseg.store import Store
 from valueseg.web.auth import create_key
-from valueseg.web.checkpoints import log_bytes
+from valueseg.web.checkpoints import BUSY_BYTES, QUIET_S, log_bytes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import BASE_CUSTOMERS, DATA, scaled_store  # bench/report.py
@@ -394,7 +394,8 @@ def main() -> None:
             load = " ".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"load average at the end {load}; the store's write-ahead log "
                   f"{log_bytes(db) / 2**20:.1f} MiB (the server checkpoints it when no "
-                  "request has come for 2 s, or between writes past 64 MiB)")  # fmt: skip
+                  f"request has come for {QUIET_S:g} s, or between writes past "
+                  f"{BUSY_BYTES // 2**20} MiB)")  # fmt: skip
         finally:
             server.terminate()
             server.wait(timeout=30)
